@@ -1,0 +1,151 @@
+use async_graphql::{Enum, ID, InputObject, Object};
+use chrono::{DateTime, Utc};
+
+use crate::{
+    auth::{
+        model::{Role, Session, User},
+        service::AccountEvent,
+    },
+    kernel::ids::{self, Kind},
+};
+
+/// Who a caller is. `PUBLIC` is a caller without a token; accounts hold one of the others.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(name = "Role", remote = "crate::auth::model::Role")]
+pub enum RoleGql {
+    /// A visitor without an account or token.
+    Public,
+    /// A registered person.
+    Identified,
+    /// A professional customer with an account at the seller.
+    AccountClient,
+    /// Seller staff: prices quotes, manages orders and rental projects.
+    Manager,
+    /// Seller staff who also manage users and settings.
+    Admin,
+}
+
+/// A user account.
+pub struct UserObject(pub User);
+
+#[Object(name = "User")]
+impl UserObject {
+    /// Opaque ID.
+    async fn id(&self) -> ID {
+        ID(ids::encode(Kind::User, self.0.id))
+    }
+    /// Login email, lower-cased.
+    async fn email(&self) -> &str {
+        &self.0.email
+    }
+    async fn role(&self) -> RoleGql {
+        self.0.role.into()
+    }
+    /// A blocked user cannot log in and every token they hold is refused.
+    async fn blocked(&self) -> bool {
+        self.0.blocked
+    }
+    /// Why the account was blocked.
+    async fn blocked_reason(&self) -> Option<&str> {
+        self.0.blocked_reason.as_deref()
+    }
+    /// When the account was blocked (UTC).
+    async fn blocked_at(&self) -> Option<DateTime<Utc>> {
+        self.0.blocked_at
+    }
+    /// Whether the email address has been verified.
+    async fn email_verified(&self) -> bool {
+        self.0.email_verified_at.is_some()
+    }
+    /// When the account was created (UTC).
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// Tokens for a new or refreshed session.
+pub struct AuthPayload(pub Session);
+
+#[Object]
+impl AuthPayload {
+    /// Bearer token for `Authorization: Bearer …` (HTTP) or the `authorization` field of the
+    /// WebSocket `connection_init` payload. Short-lived.
+    async fn access_token(&self) -> &str {
+        &self.0.access_token
+    }
+    async fn access_token_expires_at(&self) -> DateTime<Utc> {
+        self.0.access_token_expires_at
+    }
+    /// Single-use token for `refreshToken`: each use returns a new one. Keep it secret.
+    async fn refresh_token(&self) -> &str {
+        &self.0.refresh_token
+    }
+    async fn refresh_token_expires_at(&self) -> DateTime<Utc> {
+        self.0.refresh_token_expires_at
+    }
+    /// The logged-in user.
+    async fn user(&self) -> UserObject {
+        UserObject(self.0.user.clone())
+    }
+}
+
+/// What happened to an account.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "crate::auth::service::AccountEventKind")]
+pub enum AccountEventKind {
+    /// An admin changed the role; tokens issued before are revoked, log in again.
+    RoleChanged,
+    /// An admin blocked the account; the subscription ends after this event.
+    Blocked,
+    /// An admin unblocked the account.
+    Unblocked,
+}
+
+/// A change to the caller's own account.
+pub struct AccountEventObject(pub AccountEvent);
+
+#[Object(name = "AccountEvent")]
+impl AccountEventObject {
+    /// Position in the event log.
+    async fn cursor(&self) -> String {
+        self.0.id.to_string()
+    }
+    async fn kind(&self) -> AccountEventKind {
+        self.0.kind.into()
+    }
+    /// The account's role after the change.
+    async fn role(&self) -> Option<RoleGql> {
+        self.0.role.map(Role::into)
+    }
+    /// The reason given when blocking.
+    async fn reason(&self) -> Option<&str> {
+        self.0.reason.as_deref()
+    }
+    /// When it happened (UTC).
+    async fn at(&self) -> DateTime<Utc> {
+        self.0.at
+    }
+}
+
+#[derive(InputObject)]
+pub struct RegisterInput {
+    /// Login email; must not be in use.
+    pub email: String,
+    /// 8 to 128 characters.
+    pub password: String,
+}
+
+#[derive(InputObject)]
+pub struct LoginInput {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(InputObject)]
+pub struct CreateUserInput {
+    pub email: String,
+    /// 8 to 128 characters.
+    pub password: String,
+    /// Any role but `PUBLIC`.
+    pub role: RoleGql,
+}

@@ -1,0 +1,476 @@
+//! Account use cases: one function per operation, one transaction each.
+
+use std::net::IpAddr;
+
+use chrono::{DateTime, Utc};
+use comptoir_entity::user_account;
+use futures_util::{Stream, StreamExt};
+use serde_json::json;
+use tokio_stream::wrappers::{BroadcastStream, errors::BroadcastStreamRecvError};
+use uuid::Uuid;
+
+use super::{
+    jwt,
+    model::{Email, NewPassword, OfferedPassword, Reason, Role, Session, User, UserRole},
+    principal::{AuthUser, Principal},
+    rate_limit,
+    store::{self, AccountChanges, UserFilter},
+};
+use crate::{
+    db::WriteTx,
+    error::AppError,
+    events::{NewEvent, StoredEvent},
+    kernel::{
+        pagination::{Page, PageRequest},
+        secret_token,
+        time::chrono_duration,
+    },
+    state::AppState,
+};
+
+/// Object type of account events in the event log.
+pub const USER_OBJECT: &str = "User";
+
+/// Resolves a bearer token to the caller, against the account's current state: a blocked account
+/// gets `ACCOUNT_BLOCKED`, a revoked or invalid token `UNAUTHENTICATED`.
+pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, AppError> {
+    let claims = state.jwt.verify(token)?;
+    let user = store::find_by_id(state.db.read(), claims.sub)
+        .await?
+        .ok_or(AppError::Unauthenticated("invalid or expired access token"))?;
+    if user.blocked {
+        return Err(AppError::AccountBlocked);
+    }
+    if user.token_version != claims.tv {
+        return Err(AppError::Unauthenticated("access token revoked"));
+    }
+    let user = store::to_user(user)?;
+    Ok(Principal::user(AuthUser {
+        id: user.id,
+        role: user.role,
+    }))
+}
+
+pub async fn register(state: &AppState, email: &str, password: String) -> Result<Session, AppError> {
+    let email = Email::parse(email, "email")?;
+    let password = NewPassword::parse(password, "password")?;
+    let hash = state.hasher.hash(password.into_inner()).await?;
+    let now = state.clock.now();
+    let mut tx = state.db.begin(&state.events).await?;
+    let row = insert_user(&tx, &email, hash, Role::Identified, now).await?;
+    let session = start_session(state, &mut tx, row, now).await?;
+    tx.commit().await?;
+    Ok(session)
+}
+
+pub async fn login(
+    state: &AppState,
+    email: &str,
+    password: String,
+    client: Option<IpAddr>,
+) -> Result<Session, AppError> {
+    let password = OfferedPassword::parse(password)?;
+    // An unparsable email is simply a failed login: no hint about what exists.
+    let email = Email::parse(email, "email").map_err(|_| AppError::InvalidCredentials)?;
+    let now = state.clock.now();
+    let config = &state.config;
+    let email_key = format!("login:email:{}", email.as_str());
+    {
+        // Attempts are counted before any hashing, and committed even if the login fails.
+        let tx = state.db.begin(&state.events).await?;
+        if let Some(addr) = client {
+            let key = format!("login:addr:{addr}");
+            rate_limit::hit(&*tx, &key, config.login_max_per_address, config.login_rate_window, now).await?;
+        }
+        rate_limit::hit(&*tx, &email_key, config.login_max_per_email, config.login_rate_window, now).await?;
+        tx.commit().await?;
+    }
+
+    let row = store::find_by_email(state.db.read(), email.as_str()).await?;
+    let hash = row.as_ref().map(|row| row.password_hash.clone());
+    if !state.hasher.verify(password.into_inner(), hash).await? {
+        return Err(AppError::InvalidCredentials);
+    }
+    let Some(row) = row else {
+        return Err(AppError::InvalidCredentials);
+    };
+    if row.blocked {
+        return Err(AppError::AccountBlocked);
+    }
+    let mut tx = state.db.begin(&state.events).await?;
+    rate_limit::reset(&*tx, &email_key).await?;
+    let session = start_session(state, &mut tx, row, now).await?;
+    tx.commit().await?;
+    Ok(session)
+}
+
+/// Rotates a refresh token: the old one is spent, a new one of the same family returned. A spent
+/// token presented again means it leaked: the whole family is revoked.
+pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Session, AppError> {
+    let invalid = || AppError::Unauthenticated("invalid or expired refresh token");
+    let now = state.clock.now();
+    let mut tx = state.db.begin(&state.events).await?;
+    let Some(token) = store::find_refresh_token(&*tx, &secret_token::hash(refresh_token)).await? else {
+        return Err(invalid());
+    };
+    if token.revoked_at.is_some() || token.expires_at <= now {
+        return Err(invalid());
+    }
+    if token.used_at.is_some() || !store::mark_refresh_token_used(&*tx, token.id, now).await? {
+        store::revoke_family(&*tx, token.family_id, now).await?;
+        tx.commit().await?;
+        tracing::warn!(user_id = %token.user_id, "refresh token reused; family revoked");
+        return Err(AppError::Unauthenticated("refresh token already used; session revoked"));
+    }
+    let user = store::find_by_id(&*tx, token.user_id).await?.ok_or_else(invalid)?;
+    if user.blocked {
+        return Err(AppError::AccountBlocked);
+    }
+    let session = issue_session(state, &mut tx, user, token.family_id, now).await?;
+    tx.commit().await?;
+    Ok(session)
+}
+
+/// Ends the session of `refresh_token` (its family); with `everywhere`, every session and every
+/// access token of its user. Unknown tokens are ignored: logging out twice is fine.
+pub async fn logout(state: &AppState, refresh_token: &str, everywhere: bool) -> Result<(), AppError> {
+    let now = state.clock.now();
+    let tx = state.db.begin(&state.events).await?;
+    if let Some(token) = store::find_refresh_token(&*tx, &secret_token::hash(refresh_token)).await? {
+        store::revoke_family(&*tx, token.family_id, now).await?;
+        if everywhere && let Some(user) = store::find_by_id(&*tx, token.user_id).await? {
+            store::update_and_revoke(&*tx, user, AccountChanges::default(), now).await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Changes the caller's password; every other session ends, this one gets fresh tokens.
+pub async fn change_password(
+    state: &AppState,
+    principal: &Principal,
+    current: String,
+    new: String,
+) -> Result<Session, AppError> {
+    let me = principal.require_user()?;
+    let new = NewPassword::parse(new, "newPassword")?;
+    let current = OfferedPassword::parse(current)?;
+    let row = store::find_by_id(state.db.read(), me.id)
+        .await?
+        .ok_or(AppError::Unauthenticated("account not found"))?;
+    if !state.hasher.verify(current.into_inner(), Some(row.password_hash.clone())).await? {
+        return Err(AppError::InvalidCredentials);
+    }
+    let hash = state.hasher.hash(new.into_inner()).await?;
+    let now = state.clock.now();
+    let mut tx = state.db.begin(&state.events).await?;
+    let row = current_row(&tx, me.id).await?;
+    let changes = AccountChanges {
+        password_hash: Some(hash),
+        ..AccountChanges::default()
+    };
+    let row = store::update_and_revoke(&*tx, row, changes, now).await?;
+    let session = start_session(state, &mut tx, row, now).await?;
+    tx.commit().await?;
+    Ok(session)
+}
+
+pub async fn me(state: &AppState, principal: &Principal) -> Result<Option<User>, AppError> {
+    let Some(id) = principal.user_id() else {
+        return Ok(None);
+    };
+    store::find_by_id(state.db.read(), id)
+        .await?
+        .map(store::to_user)
+        .transpose()
+}
+
+/// Admin: creates an account of any role.
+pub async fn create_user(
+    state: &AppState,
+    principal: &Principal,
+    email: &str,
+    password: String,
+    role: Role,
+) -> Result<User, AppError> {
+    principal.require_admin()?;
+    let email = Email::parse(email, "email")?;
+    let role = UserRole::parse(role, "role")?;
+    let password = NewPassword::parse(password, "password")?;
+    let hash = state.hasher.hash(password.into_inner()).await?;
+    let now = state.clock.now();
+    let tx = state.db.begin(&state.events).await?;
+    let row = insert_user(&tx, &email, hash, role.get(), now).await?;
+    tx.commit().await?;
+    store::to_user(row)
+}
+
+/// Creates an account outside GraphQL (the command line and the demo seed).
+pub async fn create_user_unchecked(state: &AppState, email: &str, password: String, role: Role) -> Result<User, AppError> {
+    create_user(state, &Principal::user(AuthUser { id: Uuid::nil(), role: Role::Admin }), email, password, role).await
+}
+
+/// Sets a new password on an existing account, outside GraphQL (the demo seed).
+pub async fn set_password_unchecked(state: &AppState, email: &str, password: String) -> Result<User, AppError> {
+    let email = Email::parse(email, "email")?;
+    let password = NewPassword::parse(password, "password")?;
+    let hash = state.hasher.hash(password.into_inner()).await?;
+    let now = state.clock.now();
+    let tx = state.db.begin(&state.events).await?;
+    let row = store::find_by_email(&*tx, email.as_str())
+        .await?
+        .ok_or_else(|| AppError::not_found("user", "email"))?;
+    let changes = AccountChanges {
+        password_hash: Some(hash),
+        ..AccountChanges::default()
+    };
+    let row = store::update_and_revoke(&*tx, row, changes, now).await?;
+    tx.commit().await?;
+    store::to_user(row)
+}
+
+pub async fn set_user_role(state: &AppState, principal: &Principal, id: Uuid, role: Role) -> Result<User, AppError> {
+    let admin = principal.require_admin()?;
+    let role = UserRole::parse(role, "role")?;
+    if admin.id == id {
+        return Err(AppError::validation("id", "you cannot change your own role"));
+    }
+    let now = state.clock.now();
+    let mut tx = state.db.begin(&state.events).await?;
+    let row = target_row(&tx, id).await?;
+    let old = row.role.clone();
+    if old == role.get().as_str() {
+        tx.commit().await?;
+        return store::to_user(row);
+    }
+    let changes = AccountChanges {
+        role: Some(role.get()),
+        ..AccountChanges::default()
+    };
+    let row = store::update_and_revoke(&*tx, row, changes, now).await?;
+    let change = json!({ "role": { "old": old, "new": role.get().as_str() } });
+    tx.record(account_event("ROLE_CHANGED", &row, admin.id, change, now)).await?;
+    tx.commit().await?;
+    store::to_user(row)
+}
+
+pub async fn block_user(state: &AppState, principal: &Principal, id: Uuid, reason: &str) -> Result<User, AppError> {
+    let admin = principal.require_admin()?;
+    let reason = Reason::parse(reason, "reason")?.into_inner();
+    if admin.id == id {
+        return Err(AppError::validation("id", "you cannot block your own account"));
+    }
+    let now = state.clock.now();
+    let mut tx = state.db.begin(&state.events).await?;
+    let row = target_row(&tx, id).await?;
+    let changes = AccountChanges {
+        blocked: Some((true, Some(reason.clone()), Some(now))),
+        ..AccountChanges::default()
+    };
+    let row = store::update_and_revoke(&*tx, row, changes, now).await?;
+    let change = json!({ "blocked": { "old": false, "new": true }, "reason": reason });
+    tx.record(account_event("BLOCKED", &row, admin.id, change, now)).await?;
+    tx.commit().await?;
+    store::to_user(row)
+}
+
+pub async fn unblock_user(state: &AppState, principal: &Principal, id: Uuid) -> Result<User, AppError> {
+    let admin = principal.require_admin()?;
+    let now = state.clock.now();
+    let mut tx = state.db.begin(&state.events).await?;
+    let row = target_row(&tx, id).await?;
+    if !row.blocked {
+        tx.commit().await?;
+        return store::to_user(row);
+    }
+    let changes = AccountChanges {
+        blocked: Some((false, None, None)),
+        ..AccountChanges::default()
+    };
+    let row = store::update_and_revoke(&*tx, row, changes, now).await?;
+    let change = json!({ "blocked": { "old": true, "new": false } });
+    tx.record(account_event("UNBLOCKED", &row, admin.id, change, now)).await?;
+    tx.commit().await?;
+    store::to_user(row)
+}
+
+pub struct UserListFilter {
+    pub role: Option<Role>,
+    pub blocked: Option<bool>,
+}
+
+pub async fn users(
+    state: &AppState,
+    principal: &Principal,
+    filter: UserListFilter,
+    page: PageRequest,
+) -> Result<Page<User>, AppError> {
+    principal.require_admin()?;
+    let after = page
+        .after
+        .as_deref()
+        .map(|cursor| Uuid::try_parse(cursor).map_err(|_| AppError::validation("after", "not a valid cursor")))
+        .transpose()?;
+    let filter = UserFilter {
+        role: filter.role,
+        blocked: filter.blocked,
+    };
+    let (mut rows, total_count) = store::list(state.db.read(), &filter, after, page.limit).await?;
+    let has_next_page = rows.len() as u64 > page.limit;
+    rows.truncate(usize::try_from(page.limit).unwrap_or(usize::MAX));
+    Ok(Page {
+        items: rows.into_iter().map(store::to_user).collect::<Result<_, _>>()?,
+        has_next_page,
+        has_previous_page: after.is_some(),
+        total_count,
+    })
+}
+
+async fn insert_user(
+    tx: &WriteTx,
+    email: &Email,
+    password_hash: String,
+    role: Role,
+    now: DateTime<Utc>,
+) -> Result<user_account::Model, AppError> {
+    if store::find_by_email(&**tx, email.as_str()).await?.is_some() {
+        return Err(AppError::conflict("email", "an account with this email already exists"));
+    }
+    let new = store::NewUser {
+        email: email.as_str(),
+        password_hash,
+        role,
+        now,
+    };
+    store::insert(&**tx, new).await.map_err(|error| match AppError::from(error) {
+        // Lost a race with another registration of the same email.
+        AppError::Conflict { .. } => AppError::conflict("email", "an account with this email already exists"),
+        other => other,
+    })
+}
+
+async fn current_row(tx: &WriteTx, id: Uuid) -> Result<user_account::Model, AppError> {
+    store::find_by_id(&**tx, id)
+        .await?
+        .ok_or(AppError::Unauthenticated("account not found"))
+}
+
+async fn target_row(tx: &WriteTx, id: Uuid) -> Result<user_account::Model, AppError> {
+    store::find_by_id(&**tx, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("user", "id"))
+}
+
+/// A new login: a new refresh-token family.
+async fn start_session(
+    state: &AppState,
+    tx: &mut WriteTx,
+    user: user_account::Model,
+    now: DateTime<Utc>,
+) -> Result<Session, AppError> {
+    issue_session(state, tx, user, Uuid::now_v7(), now).await
+}
+
+async fn issue_session(
+    state: &AppState,
+    tx: &mut WriteTx,
+    user: user_account::Model,
+    family_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Session, AppError> {
+    let access_expires = now + chrono_duration(state.config.access_token_ttl);
+    let refresh_expires = now + chrono_duration(state.config.refresh_token_ttl);
+    let access_token = state.jwt.issue(&jwt::claims(user.id, &user.role, user.token_version, now, access_expires))?;
+    let refresh_token = secret_token::generate();
+    store::insert_refresh_token(&**tx, user.id, family_id, secret_token::hash(&refresh_token), now, refresh_expires).await?;
+    Ok(Session {
+        access_token,
+        access_token_expires_at: access_expires,
+        refresh_token,
+        refresh_token_expires_at: refresh_expires,
+        user: store::to_user(user)?,
+    })
+}
+
+fn account_event(
+    kind: &'static str,
+    row: &user_account::Model,
+    actor: Uuid,
+    changes: serde_json::Value,
+    at: DateTime<Utc>,
+) -> NewEvent {
+    NewEvent {
+        kind,
+        object_type: USER_OBJECT,
+        object_id: row.id,
+        owner_user_id: Some(row.id),
+        actor_id: Some(actor),
+        status: None,
+        changes,
+        at,
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccountEventKind {
+    RoleChanged,
+    Blocked,
+    Unblocked,
+}
+
+/// A change to an account, as its owner sees it.
+#[derive(Clone, Debug)]
+pub struct AccountEvent {
+    pub id: i64,
+    pub kind: AccountEventKind,
+    pub role: Option<Role>,
+    pub reason: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+impl AccountEvent {
+    fn from_stored(event: &StoredEvent) -> Option<Self> {
+        let kind = match event.kind.as_str() {
+            "ROLE_CHANGED" => AccountEventKind::RoleChanged,
+            "BLOCKED" => AccountEventKind::Blocked,
+            "UNBLOCKED" => AccountEventKind::Unblocked,
+            _ => return None,
+        };
+        let role = event.changes["role"]["new"].as_str().and_then(Role::parse_user_role);
+        let reason = event.changes["reason"].as_str().map(str::to_owned);
+        Some(Self {
+            id: event.id,
+            kind,
+            role,
+            reason,
+            at: event.created_at,
+        })
+    }
+}
+
+/// The live stream of the caller's own account events, from now on. Ends after `BLOCKED`; a
+/// subscriber that falls behind gets a `LAGGED` error item and keeps receiving.
+pub fn account_events(
+    state: &AppState,
+    principal: &Principal,
+) -> Result<impl Stream<Item = Result<AccountEvent, AppError>> + Send + 'static + use<>, AppError> {
+    let me = principal.require_user()?;
+    let events = BroadcastStream::new(state.events.subscribe()).filter_map(move |item| {
+        let out = match item {
+            Ok(event) if event.object_type == USER_OBJECT && event.owner_user_id == Some(me.id) => {
+                AccountEvent::from_stored(&event).map(Ok)
+            }
+            Ok(_) => None,
+            Err(BroadcastStreamRecvError::Lagged(missed)) => Some(Err(AppError::Lagged { missed })),
+        };
+        std::future::ready(out)
+    });
+    // Stop right after the event that blocks the account: its tokens are dead.
+    let mut done = false;
+    Ok(events.take_while(move |item| {
+        let keep = !done;
+        done = matches!(item, Ok(event) if event.kind == AccountEventKind::Blocked);
+        std::future::ready(keep)
+    }))
+}

@@ -1,0 +1,138 @@
+//! The command line: `comptoir [serve|migrate|schema|create-user|seed-demo]`.
+
+use std::{
+    io::{BufRead, IsTerminal},
+    process::ExitCode,
+};
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::{
+    auth::{Role, service},
+    config::Config,
+    state::AppState,
+};
+
+/// Comptoir: a GraphQL headless commerce backend for quotes, shared orders and rentals.
+#[derive(Parser, Debug)]
+#[command(name = "comptoir", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: Config,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Migrate the database, then serve GraphQL over HTTP and WebSocket (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the GraphQL schema (SDL).
+    Schema,
+    /// Create a staff account. The password is read from a prompt, or from standard input with
+    /// `--password-stdin`.
+    CreateUser {
+        /// Login email.
+        #[arg(long)]
+        email: String,
+        /// Role of the new account.
+        #[arg(long, value_enum)]
+        role: StaffRole,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Fill the database with demo data and print the demo credentials.
+    SeedDemo,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+#[value(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum StaffRole {
+    Admin,
+    Manager,
+}
+
+/// Entry point of the `comptoir` binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    crate::telemetry::init(&cli.config.log, cli.config.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => crate::http::serve(cli.config).await,
+        Command::Migrate => {
+            let state = AppState::build(cli.config).await?;
+            state.db.migrate().await.context("migration failed")?;
+            println!("database is up to date");
+            Ok(())
+        }
+        Command::Schema => {
+            print!("{}", crate::sdl());
+            Ok(())
+        }
+        Command::CreateUser {
+            email,
+            role,
+            password_stdin,
+        } => {
+            let password = read_password(password_stdin)?;
+            let state = migrated(cli.config).await?;
+            let role = match role {
+                StaffRole::Admin => Role::Admin,
+                StaffRole::Manager => Role::Manager,
+            };
+            let user = service::create_user_unchecked(&state, &email, password, role)
+                .await
+                .map_err(|error| anyhow::anyhow!("{}", error.message()))?;
+            println!("created {} ({})", user.email, user.role.as_str());
+            Ok(())
+        }
+        Command::SeedDemo => {
+            let state = migrated(cli.config).await?;
+            crate::seed::demo(&state).await
+        }
+    }
+}
+
+async fn migrated(config: Config) -> anyhow::Result<AppState> {
+    let state = AppState::build(config).await?;
+    state.db.migrate().await.context("migration failed")?;
+    Ok(state)
+}
+
+fn read_password(from_stdin: bool) -> anyhow::Result<String> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_owned());
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("no terminal to prompt for a password: pass --password-stdin");
+    }
+    let password = rpassword::prompt_password("Password: ")?;
+    let again = rpassword::prompt_password("Password again: ")?;
+    if password != again {
+        bail!("the passwords differ");
+    }
+    Ok(password)
+}

@@ -1,0 +1,177 @@
+//! Typed configuration: every setting is a flag and a `COMPTOIR_*` environment variable, with a
+//! default that works on a laptop (a SQLite file in the working directory).
+
+use std::{fmt, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+
+use clap::{Args, ValueEnum};
+
+/// Settings shared by every command.
+#[derive(Args, Clone, Debug)]
+pub struct Config {
+    /// Database URL: `sqlite://path/to/file.db` or `postgres://user@host/db`. Default: the SQLite
+    /// file `comptoir.db` in the working directory, created if missing.
+    #[arg(long, env = "COMPTOIR_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+
+    /// PostgreSQL schema to use (sets `search_path`); the server's default schema when unset.
+    #[arg(long, env = "COMPTOIR_DATABASE_SCHEMA", global = true)]
+    pub database_schema: Option<String>,
+
+    /// Maximum pooled database connections (readers on SQLite, all connections on PostgreSQL).
+    #[arg(long, env = "COMPTOIR_DATABASE_MAX_CONNECTIONS", default_value_t = 10, global = true)]
+    pub database_max_connections: u32,
+
+    /// Address to listen on. Port 0 picks a free port; the printed URL shows the real one.
+    #[arg(long, env = "COMPTOIR_BIND", default_value = "127.0.0.1:8080", global = true)]
+    pub bind: SocketAddr,
+
+    /// Secret that signs access tokens (HS256, at least 32 bytes). When unset on SQLite, one is
+    /// generated on first start and kept beside the database file; production must set it.
+    #[arg(long, env = "COMPTOIR_JWT_SECRET", hide_env_values = true, global = true)]
+    pub jwt_secret: Option<Secret>,
+
+    /// Lifetime of access tokens (e.g. `15m`).
+    #[arg(long, env = "COMPTOIR_ACCESS_TOKEN_TTL", default_value = "15m", value_parser = humantime::parse_duration, global = true)]
+    pub access_token_ttl: Duration,
+
+    /// Lifetime of refresh tokens (e.g. `30days`).
+    #[arg(long, env = "COMPTOIR_REFRESH_TOKEN_TTL", default_value = "30days", value_parser = humantime::parse_duration, global = true)]
+    pub refresh_token_ttl: Duration,
+
+    /// Maximum depth of a GraphQL query.
+    #[arg(long, env = "COMPTOIR_MAX_QUERY_DEPTH", default_value_t = 12, global = true)]
+    pub max_query_depth: usize,
+
+    /// Maximum complexity of a GraphQL query (each field counts 1, lists multiply by `first`).
+    #[arg(long, env = "COMPTOIR_MAX_QUERY_COMPLEXITY", default_value_t = 2000, global = true)]
+    pub max_query_complexity: usize,
+
+    /// Maximum number of aliased fields in one GraphQL document.
+    #[arg(long, env = "COMPTOIR_MAX_ALIASES", default_value_t = 30, global = true)]
+    pub max_aliases: usize,
+
+    /// Maximum number of operations in one batched HTTP request.
+    #[arg(long, env = "COMPTOIR_MAX_BATCH", default_value_t = 10, global = true)]
+    pub max_batch: usize,
+
+    /// Maximum size of an HTTP request body, in bytes.
+    #[arg(long, env = "COMPTOIR_MAX_BODY_BYTES", default_value_t = 1024 * 1024, global = true)]
+    pub max_body_bytes: usize,
+
+    /// Origins allowed by CORS, comma-separated (`*` for any). None by default.
+    #[arg(long, env = "COMPTOIR_CORS_ORIGINS", value_delimiter = ',', global = true)]
+    pub cors_origins: Vec<String>,
+
+    /// Login attempts allowed per email address within the rate window.
+    #[arg(long, env = "COMPTOIR_LOGIN_MAX_PER_EMAIL", default_value_t = 10, global = true)]
+    pub login_max_per_email: u32,
+
+    /// Login attempts allowed per client address within the rate window.
+    #[arg(long, env = "COMPTOIR_LOGIN_MAX_PER_ADDRESS", default_value_t = 60, global = true)]
+    pub login_max_per_address: u32,
+
+    /// The login rate window (e.g. `15m`).
+    #[arg(long, env = "COMPTOIR_LOGIN_RATE_WINDOW", default_value = "15m", value_parser = humantime::parse_duration, global = true)]
+    pub login_rate_window: Duration,
+
+    /// Header carrying the client address when behind a trusted proxy (e.g. `x-forwarded-for`;
+    /// its first address is used). Unset: the TCP peer address.
+    #[arg(long, env = "COMPTOIR_CLIENT_IP_HEADER", global = true)]
+    pub client_ip_header: Option<String>,
+
+    /// Threads that may hash passwords at once (argon2id, ~15 ms each). Default: one less than
+    /// the number of cores, at least one, so a login flood cannot take every core.
+    #[arg(long, env = "COMPTOIR_HASH_WORKERS", global = true)]
+    pub hash_workers: Option<usize>,
+
+    /// Time a WebSocket client has to send `connection_init` before it is closed with 4408.
+    #[arg(long, env = "COMPTOIR_WS_INIT_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration, global = true)]
+    pub ws_init_timeout: Duration,
+
+    /// Interval of server pings on idle WebSocket connections.
+    #[arg(long, env = "COMPTOIR_WS_PING_INTERVAL", default_value = "30s", value_parser = humantime::parse_duration, global = true)]
+    pub ws_ping_interval: Duration,
+
+    /// Log filter, in `tracing` syntax (e.g. `info`, `comptoir_api=debug,sqlx=warn`).
+    #[arg(long, env = "COMPTOIR_LOG", default_value = "info", global = true)]
+    pub log: String,
+
+    /// Log format.
+    #[arg(long, env = "COMPTOIR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The SQLite file used when no database URL is configured.
+pub const DEFAULT_SQLITE_FILE: &str = "comptoir.db";
+
+impl Config {
+    /// Settings from the environment and defaults only (no command-line flags).
+    pub fn from_env() -> Result<Self, clap::Error> {
+        #[derive(clap::Parser)]
+        struct OnlyConfig {
+            #[command(flatten)]
+            config: Config,
+        }
+        <OnlyConfig as clap::Parser>::try_parse_from(["comptoir"]).map(|c| c.config)
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{DEFAULT_SQLITE_FILE}?mode=rwc"))
+    }
+
+    /// The SQLite database file, when the database is SQLite and on disk.
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        let url = self.database_url();
+        let rest = url.strip_prefix("sqlite:")?;
+        let rest = rest.trim_start_matches("//");
+        let path = rest.split('?').next().unwrap_or_default();
+        (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
+    }
+
+    pub fn hash_workers(&self) -> usize {
+        self.hash_workers.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map_or(1, |n| n.get().saturating_sub(1))
+                .max(1)
+        })
+    }
+}
+
+/// A secret setting: cloneable, never printed.
+#[derive(Clone)]
+pub struct Secret(Arc<str>);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Self {
+        Self(value.into())
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.into()))
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}

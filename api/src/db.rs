@@ -1,0 +1,133 @@
+//! Database connections and the write transaction every mutation runs in.
+//!
+//! SQLite gets a pool of readers and one writer connection: SQLite has one writer anyway, and
+//! serialising writes in-process avoids `SQLITE_BUSY` when a deferred transaction upgrades to a
+//! write. PostgreSQL uses one pool for both.
+
+use std::{str::FromStr, time::Duration};
+
+use comptoir_migration::{Migrator, MigratorTrait};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, SqlxSqliteConnector, TransactionTrait,
+    sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+
+use crate::{
+    config::Config,
+    events::{EventBus, NewEvent, StoredEvent},
+};
+
+#[derive(Clone, Debug)]
+pub struct Db {
+    read: DatabaseConnection,
+    write: DatabaseConnection,
+}
+
+impl Db {
+    pub async fn connect(config: &Config) -> Result<Self, DbErr> {
+        let url = config.database_url();
+        if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(&url)
+                .map_err(|e| DbErr::Conn(sea_orm::RuntimeErr::Internal(e.to_string())))?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10));
+            let connect = |max: u32| {
+                SqlitePoolOptions::new()
+                    .max_connections(max)
+                    .min_connections(1)
+                    .connect_with(options.clone())
+            };
+            let write = connect(1).await.map_err(sqlx_err)?;
+            let read = connect(config.database_max_connections.max(1))
+                .await
+                .map_err(sqlx_err)?;
+            Ok(Self {
+                read: SqlxSqliteConnector::from_sqlx_sqlite_pool(read),
+                write: SqlxSqliteConnector::from_sqlx_sqlite_pool(write),
+            })
+        } else {
+            let mut options = ConnectOptions::new(url);
+            options
+                .max_connections(config.database_max_connections.max(2))
+                .min_connections(1)
+                .sqlx_logging(false);
+            if let Some(schema) = &config.database_schema {
+                options.set_schema_search_path(schema.clone());
+            }
+            let conn = Database::connect(options).await?;
+            Ok(Self {
+                read: conn.clone(),
+                write: conn,
+            })
+        }
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.read.get_database_backend()
+    }
+
+    /// The connection for reads outside a transaction.
+    pub fn read(&self) -> &DatabaseConnection {
+        &self.read
+    }
+
+    pub async fn migrate(&self) -> Result<(), DbErr> {
+        Migrator::up(&self.write, None).await
+    }
+
+    /// Starts the transaction of one mutation. Events recorded in it are published after commit.
+    pub async fn begin(&self, bus: &EventBus) -> Result<WriteTx, DbErr> {
+        Ok(WriteTx {
+            txn: self.write.begin().await?,
+            recorded: Vec::new(),
+            bus: bus.clone(),
+        })
+    }
+
+    pub async fn ping(&self) -> Result<(), DbErr> {
+        self.read.ping().await
+    }
+
+    pub async fn close(self) {
+        drop(self.read.close().await);
+        drop(self.write.close().await);
+    }
+}
+
+fn sqlx_err(error: sea_orm::sqlx::Error) -> DbErr {
+    DbErr::Conn(sea_orm::RuntimeErr::SqlxError(error.into()))
+}
+
+/// A mutation's transaction. Domain events written through [`WriteTx::record`] land in the event
+/// log with the change and reach subscribers only once [`WriteTx::commit`] has succeeded; a
+/// dropped or rolled-back transaction publishes nothing.
+pub struct WriteTx {
+    txn: DatabaseTransaction,
+    recorded: Vec<StoredEvent>,
+    bus: EventBus,
+}
+
+impl WriteTx {
+    pub async fn record(&mut self, event: NewEvent) -> Result<(), DbErr> {
+        let stored = crate::events::store::insert(&self.txn, event).await?;
+        self.recorded.push(stored);
+        Ok(())
+    }
+
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.txn.commit().await?;
+        self.bus.publish(self.recorded).await;
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = DatabaseTransaction;
+    fn deref(&self) -> &Self::Target {
+        &self.txn
+    }
+}

@@ -1,0 +1,204 @@
+//! The one error type the API speaks, and its mapping to stable `extensions.code` values.
+//!
+//! `AppError` deliberately does not implement `Display`: async-graphql converts any `Display` type
+//! into an error *without* extensions, so a missing `Display` makes `?` go through our mapping.
+//! Causes of `INTERNAL` errors are logged here and never sent to clients.
+
+use std::fmt;
+
+use async_graphql::ErrorExtensions;
+use sea_orm::{DbErr, SqlErr};
+
+/// Every error code a client can see. Stable: clients branch on them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorCode {
+    Unauthenticated,
+    Forbidden,
+    NotFound,
+    Validation,
+    Conflict,
+    AccountBlocked,
+    InvalidCredentials,
+    RateLimited,
+    Lagged,
+    Internal,
+}
+
+impl ErrorCode {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Unauthenticated => "UNAUTHENTICATED",
+            Self::Forbidden => "FORBIDDEN",
+            Self::NotFound => "NOT_FOUND",
+            Self::Validation => "VALIDATION",
+            Self::Conflict => "CONFLICT",
+            Self::AccountBlocked => "ACCOUNT_BLOCKED",
+            Self::InvalidCredentials => "INVALID_CREDENTIALS",
+            Self::RateLimited => "RATE_LIMITED",
+            Self::Lagged => "LAGGED",
+            Self::Internal => "INTERNAL",
+        }
+    }
+}
+
+pub enum AppError {
+    /// No valid credentials (missing where required, expired, tampered, revoked).
+    Unauthenticated(&'static str),
+    /// Authenticated, but the role or ownership does not allow this.
+    Forbidden,
+    NotFound {
+        what: &'static str,
+        field: Option<String>,
+    },
+    Validation {
+        field: String,
+        message: String,
+    },
+    Conflict {
+        field: Option<String>,
+        message: String,
+    },
+    AccountBlocked,
+    InvalidCredentials,
+    RateLimited {
+        retry_after_secs: u64,
+    },
+    /// A subscriber fell behind and missed events; it can catch up from the event log.
+    Lagged {
+        missed: u64,
+    },
+    Internal(anyhow::Error),
+}
+
+impl AppError {
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Validation {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn conflict(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Conflict {
+            field: Some(field.into()),
+            message: message.into(),
+        }
+    }
+
+    pub fn not_found(what: &'static str, field: impl Into<String>) -> Self {
+        Self::NotFound {
+            what,
+            field: Some(field.into()),
+        }
+    }
+
+    pub fn internal(error: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(error.into())
+    }
+
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::Unauthenticated(_) => ErrorCode::Unauthenticated,
+            Self::Forbidden => ErrorCode::Forbidden,
+            Self::NotFound { .. } => ErrorCode::NotFound,
+            Self::Validation { .. } => ErrorCode::Validation,
+            Self::Conflict { .. } => ErrorCode::Conflict,
+            Self::AccountBlocked => ErrorCode::AccountBlocked,
+            Self::InvalidCredentials => ErrorCode::InvalidCredentials,
+            Self::RateLimited { .. } => ErrorCode::RateLimited,
+            Self::Lagged { .. } => ErrorCode::Lagged,
+            Self::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// The message shown to clients: plain, and never the internal cause.
+    pub fn message(&self) -> String {
+        match self {
+            Self::Unauthenticated(why) => (*why).to_owned(),
+            Self::Forbidden => "you are not allowed to do this".to_owned(),
+            Self::NotFound { what, .. } => format!("{what} not found"),
+            Self::Validation { field, message } => format!("{field}: {message}"),
+            Self::Conflict { message, .. } => message.clone(),
+            Self::AccountBlocked => "this account is blocked".to_owned(),
+            Self::InvalidCredentials => "invalid email or password".to_owned(),
+            Self::RateLimited { retry_after_secs } => {
+                format!("too many attempts; retry in {retry_after_secs} s")
+            }
+            Self::Lagged { missed } => format!("subscriber lagged and missed {missed} events"),
+            Self::Internal(_) => "internal error".to_owned(),
+        }
+    }
+
+    fn field(&self) -> Option<&str> {
+        match self {
+            Self::Validation { field, .. } => Some(field),
+            Self::NotFound { field, .. } | Self::Conflict { field, .. } => field.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The GraphQL error sent to clients. Logs the cause of internal errors once, here.
+    pub fn to_graphql(&self) -> async_graphql::Error {
+        if let Self::Internal(cause) = self {
+            tracing::error!(error = ?cause, "internal error");
+        }
+        let code = self.code();
+        let field = self.field().map(str::to_owned);
+        let retry_after = match self {
+            Self::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
+        };
+        async_graphql::Error::new(self.message()).extend_with(|_, ext| {
+            ext.set("code", code.as_str());
+            if let Some(field) = &field {
+                ext.set("field", field.as_str());
+            }
+            if let Some(secs) = retry_after {
+                ext.set("retryAfter", secs);
+            }
+        })
+    }
+}
+
+impl fmt::Debug for AppError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Internal(cause) => write!(f, "Internal({cause:?})"),
+            other => write!(f, "{}({})", other.code().as_str(), other.message()),
+        }
+    }
+}
+
+impl From<AppError> for async_graphql::Error {
+    fn from(error: AppError) -> Self {
+        error.to_graphql()
+    }
+}
+
+impl ErrorExtensions for AppError {
+    fn extend(&self) -> async_graphql::Error {
+        self.to_graphql()
+    }
+}
+
+/// Database errors: constraint violations become `CONFLICT`, the rest `INTERNAL`.
+impl From<DbErr> for AppError {
+    fn from(error: DbErr) -> Self {
+        match error.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(detail)) => {
+                tracing::debug!(%detail, "unique violation");
+                Self::Conflict {
+                    field: None,
+                    message: "already exists".to_owned(),
+                }
+            }
+            _ => Self::Internal(error.into()),
+        }
+    }
+}
+
+impl From<anyhow::Error> for AppError {
+    fn from(error: anyhow::Error) -> Self {
+        Self::Internal(error)
+    }
+}

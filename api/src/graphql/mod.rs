@@ -1,0 +1,45 @@
+//! The GraphQL schema: per-context roots merged here, limits, request context accessors and
+//! Relay connection helpers.
+
+pub mod context;
+pub mod relay;
+
+use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
+
+use crate::{
+    auth::graphql::{AuthMutation, AuthQuery, AuthSubscription},
+    config::Config,
+    state::AppState,
+};
+
+#[derive(MergedObject, Default)]
+pub struct QueryRoot(AuthQuery);
+
+#[derive(MergedObject, Default)]
+pub struct MutationRoot(AuthMutation);
+
+#[derive(MergedSubscription, Default)]
+pub struct SubscriptionRoot(AuthSubscription);
+
+pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
+
+fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
+    Schema::build(QueryRoot::default(), MutationRoot::default(), SubscriptionRoot::default())
+}
+
+/// The schema the server executes, with the configured limits and the shared state.
+pub fn schema(state: AppState) -> AppSchema {
+    let config: &Config = &state.config;
+    builder()
+        .limit_depth(config.max_query_depth)
+        .limit_complexity(config.max_query_complexity)
+        .limit_recursive_depth(64)
+        .limit_directives(16)
+        .data(state)
+        .finish()
+}
+
+/// The SDL, built without state or database.
+pub fn sdl() -> String {
+    builder().finish().sdl()
+}

@@ -1,0 +1,429 @@
+//! GraphQL over HTTP, following the GraphQL-over-HTTP specification (checked by the official
+//! `graphql-http` audit in the test suite):
+//! - `Accept` negotiates `application/graphql-response+json` or `application/json` (406 otherwise);
+//! - POST bodies must be `application/json` (415), within the size limit (413);
+//! - malformed requests get 400; documents that fail to parse or validate get 400 under
+//!   `application/graphql-response+json` (and no `data`), 200 under `application/json`;
+//! - mutations over GET get 405;
+//! - batches (a JSON array) are capped; aliases are capped.
+
+use std::{collections::HashMap, net::SocketAddr};
+
+use async_graphql::{
+    Request, Response, Variables,
+    http::GraphiQLSource,
+    parser::types::{DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet},
+};
+use axum::{
+    body::Bytes,
+    extract::{ConnectInfo, Query, State, rejection::BytesRejection},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{Html, IntoResponse, Response as HttpResponse},
+};
+use serde_json::{Map, Value, json};
+
+use super::{HttpState, auth};
+use crate::{
+    error::{AppError, ErrorCode},
+    graphql::context::ClientAddr,
+};
+
+const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+const APPLICATION_JSON: &str = "application/json";
+
+/// The media type of the response, chosen from `Accept`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    GraphqlResponseJson,
+    Json,
+}
+
+impl Format {
+    fn content_type(self) -> HeaderValue {
+        HeaderValue::from_static(match self {
+            Self::GraphqlResponseJson => "application/graphql-response+json; charset=utf-8",
+            Self::Json => "application/json; charset=utf-8",
+        })
+    }
+
+    /// Picks the most preferred acceptable type; a missing `Accept` means `application/json`.
+    fn negotiate(headers: &HeaderMap) -> Option<Self> {
+        let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+            return Some(Self::Json);
+        };
+        let mut ranges: Vec<(f32, usize, Option<Self>)> = accept
+            .split(',')
+            .enumerate()
+            .filter_map(|(position, range)| {
+                let mut parts = range.split(';');
+                let media = parts.next()?.trim().to_ascii_lowercase();
+                let quality = parts
+                    .filter_map(|p| p.trim().strip_prefix("q="))
+                    .find_map(|q| q.trim().parse::<f32>().ok())
+                    .unwrap_or(1.0);
+                let format = match media.as_str() {
+                    GRAPHQL_RESPONSE_JSON => Some(Self::GraphqlResponseJson),
+                    APPLICATION_JSON | "application/*" | "*/*" => Some(Self::Json),
+                    _ => None,
+                };
+                Some((quality, position, format))
+            })
+            .filter(|(quality, _, _)| *quality > 0.0)
+            .collect();
+        ranges.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        ranges.into_iter().find_map(|(_, _, format)| format)
+    }
+}
+
+/// A request the server refuses before running anything.
+struct Refusal {
+    status: StatusCode,
+    code: ErrorCode,
+    message: String,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        let code = if status == StatusCode::PAYLOAD_TOO_LARGE || status.is_client_error() {
+            ErrorCode::Validation
+        } else {
+            ErrorCode::Internal
+        };
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    fn from_auth(error: &AppError) -> Self {
+        let status = match error.code() {
+            ErrorCode::AccountBlocked => StatusCode::FORBIDDEN,
+            ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::UNAUTHORIZED,
+        };
+        if let AppError::Internal(cause) = error {
+            tracing::error!(error = ?cause, "authentication failed");
+        }
+        Self {
+            status,
+            code: error.code(),
+            message: error.message(),
+        }
+    }
+
+    fn into_response(self, format: Format) -> HttpResponse {
+        let body = json!({
+            "errors": [{ "message": self.message, "extensions": { "code": self.code.as_str() } }]
+        });
+        let mut response = (self.status, body.to_string()).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, format.content_type());
+        if self.status == StatusCode::METHOD_NOT_ALLOWED {
+            headers.insert(header::ALLOW, HeaderValue::from_static("POST"));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+pub async fn post(
+    State(state): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> HttpResponse {
+    let Some(format) = Format::negotiate(&headers) else {
+        return not_acceptable();
+    };
+    match handle_post(&state, peer, &headers, body).await {
+        Ok((requests, batched)) => execute(&state, requests, batched, format).await,
+        Err(refusal) => refusal.into_response(format),
+    }
+}
+
+async fn handle_post(
+    state: &HttpState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(Vec<Request>, bool), Refusal> {
+    if !is_json(headers) {
+        return Err(Refusal::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "POST bodies must be `Content-Type: application/json`",
+        ));
+    }
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Refusal::new(StatusCode::PAYLOAD_TOO_LARGE, "request body too large")
+        } else {
+            Refusal::bad_request("cannot read the request body")
+        }
+    })?;
+    let value: Value =
+        serde_json::from_slice(&body).map_err(|_| Refusal::bad_request("the body is not valid JSON"))?;
+    let (params, batched) = match value {
+        Value::Array(items) => {
+            if items.is_empty() {
+                return Err(Refusal::bad_request("empty batch"));
+            }
+            if items.len() > state.app.config.max_batch {
+                return Err(Refusal::bad_request(format!(
+                    "at most {} operations per batch",
+                    state.app.config.max_batch
+                )));
+            }
+            (items, true)
+        }
+        other => (vec![other], false),
+    };
+    let requests = params
+        .into_iter()
+        .map(|params| match params {
+            Value::Object(map) => parse_params(map),
+            _ => Err(Refusal::bad_request("each request must be a JSON object")),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let requests = attach_caller(state, headers, peer, requests).await?;
+    Ok((requests, batched))
+}
+
+pub async fn get(
+    State(state): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> HttpResponse {
+    if !query.contains_key("query") && wants_html(&headers) {
+        return Html(
+            GraphiQLSource::build()
+                .endpoint("/graphql")
+                .subscription_endpoint("/graphql/ws")
+                .finish(),
+        )
+        .into_response();
+    }
+    let Some(format) = Format::negotiate(&headers) else {
+        return not_acceptable();
+    };
+    let result = async {
+        let mut map = Map::new();
+        for (key, value) in query {
+            let value = match key.as_str() {
+                "variables" | "extensions" => serde_json::from_str(&value)
+                    .map_err(|_| Refusal::bad_request(format!("`{key}` must be a JSON object")))?,
+                _ => Value::String(value),
+            };
+            map.insert(key, value);
+        }
+        let mut request = parse_params(map)?;
+        refuse_mutation_over_get(&mut request)?;
+        attach_caller(&state, &headers, peer, vec![request]).await
+    }
+    .await;
+    match result {
+        Ok(requests) => execute(&state, requests, false, format).await,
+        Err(refusal) => refusal.into_response(format),
+    }
+}
+
+/// Checks the shape of one request's parameters and builds it.
+fn parse_params(mut map: Map<String, Value>) -> Result<Request, Refusal> {
+    let query = match map.remove("query") {
+        Some(Value::String(query)) => query,
+        Some(_) => return Err(Refusal::bad_request("`query` must be a string")),
+        None => return Err(Refusal::bad_request("missing `query`")),
+    };
+    let mut request = Request::new(query);
+    match map.remove("operationName") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(name)) => request = request.operation_name(name),
+        Some(_) => return Err(Refusal::bad_request("`operationName` must be a string")),
+    }
+    match map.remove("variables") {
+        None | Some(Value::Null) => {}
+        Some(variables @ Value::Object(_)) => {
+            request = request.variables(Variables::from_json(variables));
+        }
+        Some(_) => return Err(Refusal::bad_request("`variables` must be an object")),
+    }
+    match map.remove("extensions") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(extensions)) => {
+            for (key, value) in extensions {
+                let value = async_graphql::Value::from_json(value)
+                    .map_err(|_| Refusal::bad_request("`extensions` is not valid"))?;
+                request.extensions.insert(key, value);
+            }
+        }
+        Some(_) => return Err(Refusal::bad_request("`extensions` must be an object")),
+    }
+    Ok(request)
+}
+
+fn refuse_mutation_over_get(request: &mut Request) -> Result<(), Refusal> {
+    let operation_name = request.operation_name.clone();
+    // A document that does not parse is answered by the normal path, as a request error.
+    let Ok(document) = request.parsed_query() else {
+        return Ok(());
+    };
+    let selected = match (&document.operations, operation_name) {
+        (DocumentOperations::Single(operation), _) => Some(operation.node.ty),
+        (DocumentOperations::Multiple(operations), Some(name)) => operations
+            .iter()
+            .find(|(op_name, _)| op_name.as_str() == name)
+            .map(|(_, operation)| operation.node.ty),
+        (DocumentOperations::Multiple(_), None) => None,
+    };
+    match selected {
+        Some(OperationType::Mutation | OperationType::Subscription) => Err(Refusal::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "only queries may be sent with GET; use POST",
+        )),
+        _ => Ok(()),
+    }
+}
+
+async fn attach_caller(
+    state: &HttpState,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+    requests: Vec<Request>,
+) -> Result<Vec<Request>, Refusal> {
+    let principal = auth::principal(&state.app, headers)
+        .await
+        .map_err(|error| Refusal::from_auth(&error))?;
+    let addr = ClientAddr(Some(auth::client_addr(&state.app.config, headers, peer)));
+    Ok(requests
+        .into_iter()
+        .map(|request| request.data(principal).data(addr))
+        .collect())
+}
+
+async fn execute(state: &HttpState, requests: Vec<Request>, batched: bool, format: Format) -> HttpResponse {
+    let max_aliases = state.app.config.max_aliases;
+    let mut bodies = Vec::with_capacity(requests.len());
+    let mut all_request_errors = true;
+    for mut request in requests {
+        let response = match check_aliases(&mut request, max_aliases) {
+            Some(error) => Response::from_errors(vec![error]),
+            None => state.schema.execute(request).await,
+        };
+        let request_error = is_request_error(&response);
+        all_request_errors &= request_error;
+        bodies.push(response_body(&response, format, request_error));
+    }
+    let status = if format == Format::GraphqlResponseJson && all_request_errors {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let body = if batched {
+        Value::Array(bodies)
+    } else {
+        bodies.pop().unwrap_or(Value::Null)
+    };
+    let mut response = (status, body.to_string()).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, format.content_type());
+    response
+}
+
+/// A request error: the operation never ran (it did not parse, validate or coerce its
+/// variables), so there is no `data` and no error has a `path`.
+fn is_request_error(response: &Response) -> bool {
+    response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|error| error.path.is_empty())
+}
+
+fn response_body(response: &Response, format: Format, request_error: bool) -> Value {
+    let mut body = serde_json::to_value(response).unwrap_or_else(|_| json!({}));
+    if request_error && format == Format::GraphqlResponseJson
+        && let Value::Object(map) = &mut body
+    {
+        map.remove("data");
+    }
+    body
+}
+
+/// Refuses documents with more aliased fields than allowed: aliases multiply the work of one
+/// request without raising its depth or, for cheap fields, its complexity.
+fn check_aliases(request: &mut Request, max: usize) -> Option<async_graphql::ServerError> {
+    let document = request.parsed_query().ok()?;
+    let count = count_aliases(document);
+    (count > max).then(|| {
+        let mut error = async_graphql::ServerError::new(
+            format!("too many aliases ({count}, at most {max})"),
+            None,
+        );
+        let mut extensions = async_graphql::ErrorExtensionValues::default();
+        extensions.set("code", ErrorCode::Validation.as_str());
+        error.extensions = Some(extensions);
+        error
+    })
+}
+
+fn count_aliases(document: &ExecutableDocument) -> usize {
+    fn in_set(set: &SelectionSet) -> usize {
+        set.items
+            .iter()
+            .map(|selection| match &selection.node {
+                Selection::Field(field) => {
+                    usize::from(field.node.alias.is_some()) + in_set(&field.node.selection_set.node)
+                }
+                Selection::InlineFragment(fragment) => in_set(&fragment.node.selection_set.node),
+                Selection::FragmentSpread(_) => 0,
+            })
+            .sum()
+    }
+    let operations: usize = document
+        .operations
+        .iter()
+        .map(|(_, operation)| in_set(&operation.node.selection_set.node))
+        .sum();
+    let fragments: usize = document
+        .fragments
+        .values()
+        .map(|fragment| in_set(&fragment.node.selection_set.node))
+        .sum();
+    operations + fragments
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(content_type) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let mut parts = content_type.split(';');
+    let media = parts.next().unwrap_or_default().trim();
+    let charset_ok = parts.all(|param| {
+        let param = param.trim().to_ascii_lowercase();
+        param
+            .strip_prefix("charset=")
+            .is_none_or(|charset| matches!(charset.trim_matches('"'), "utf-8" | "utf8"))
+    });
+    media.eq_ignore_ascii_case(APPLICATION_JSON) && charset_ok
+}
+
+fn wants_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"))
+}
+
+fn not_acceptable() -> HttpResponse {
+    Refusal::new(
+        StatusCode::NOT_ACCEPTABLE,
+        "accept application/graphql-response+json or application/json",
+    )
+    .into_response(Format::Json)
+}

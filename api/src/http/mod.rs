@@ -1,0 +1,162 @@
+//! HTTP transport: GraphQL over HTTP (POST and GET), GraphQL over WebSocket, health checks.
+//!
+//! The path of a request: `router` → `graphql::post` (content negotiation, limits, bearer token →
+//! `Principal`) → async-graphql executes the resolver → the context's `service` function runs one
+//! `WriteTx` → commit → events published to `ws` subscribers.
+
+mod auth;
+mod graphql;
+mod health;
+mod ws;
+
+use std::{future::Future, net::SocketAddr, time::Duration};
+
+use anyhow::Context as _;
+use axum::{
+    Router,
+    extract::DefaultBodyLimit,
+    http::{HeaderValue, Method, header},
+    routing::get,
+};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::{
+    LatencyUnit,
+    cors::{AllowOrigin, CorsLayer},
+    trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer},
+};
+use tracing::Level;
+
+use crate::{config::Config, graphql::AppSchema, state::AppState};
+
+/// What handlers share: the application state, the executable schema, and the shutdown signal
+/// that closes long-lived WebSocket connections.
+#[derive(Clone)]
+pub(crate) struct HttpState {
+    pub app: AppState,
+    pub schema: AppSchema,
+    pub shutdown: CancellationToken,
+}
+
+/// The full HTTP application.
+pub fn router(state: AppState) -> Router {
+    router_with_shutdown(state, CancellationToken::new())
+}
+
+fn router_with_shutdown(app: AppState, shutdown: CancellationToken) -> Router {
+    let config = app.config.clone();
+    let schema = crate::graphql::schema(app.clone());
+    let state = HttpState { app, schema, shutdown };
+    Router::new()
+        .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/graphql/ws", get(ws::upgrade))
+        .route("/healthz", get(health::alive))
+        .route("/readyz", get(health::ready))
+        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(cors(&config))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .on_request(())
+                .on_response(
+                    DefaultOnResponse::new()
+                        .level(Level::INFO)
+                        .latency_unit(LatencyUnit::Micros),
+                ),
+        )
+        .with_state(state)
+}
+
+fn cors(config: &Config) -> CorsLayer {
+    let origins = if config.cors_origins.iter().any(|origin| origin == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(
+            config
+                .cors_origins
+                .iter()
+                .filter_map(|origin| HeaderValue::from_str(origin.trim()).ok()),
+        )
+    };
+    CorsLayer::new()
+        .allow_origin(origins)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+        .max_age(Duration::from_secs(3600))
+}
+
+/// A migrated database and a bound listener, ready to serve.
+pub struct Server {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Server {
+    /// Connects, migrates and binds (`COMPTOIR_BIND`; port 0 picks a free port).
+    pub async fn bind(config: Config) -> anyhow::Result<Self> {
+        let state = AppState::build(config).await?;
+        state.db.migrate().await.context("migration failed")?;
+        let listener = TcpListener::bind(state.config.bind)
+            .await
+            .with_context(|| format!("cannot listen on {}", state.config.bind))?;
+        state.hasher.warm_up().await;
+        Ok(Self { listener, state })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting, closes WebSockets and drains.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let token = CancellationToken::new();
+        let app = router_with_shutdown(self.state.clone(), token.clone());
+        let signal = async move {
+            shutdown.await;
+            tracing::info!("shutting down");
+            token.cancel();
+        };
+        axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(signal)
+        .await?;
+        self.state.db.close().await;
+        Ok(())
+    }
+}
+
+/// Migrates, serves, prints the URL, and stops on Ctrl-C or SIGTERM.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let server = Server::bind(config).await?;
+    let addr = server.local_addr()?;
+    println!("Comptoir listening on http://{addr}/graphql");
+    tracing::info!(%addr, "listening");
+    server.run(shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        drop(tokio::signal::ctrl_c().await);
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,6 @@
+//! Building blocks shared by every context: opaque IDs, time, pagination, secrets.
+
+pub mod ids;
+pub mod pagination;
+pub mod secret_token;
+pub mod time;

@@ -1,0 +1,55 @@
+//! Relay pagination arguments: forward only (`first`/`after`), with a hard maximum page size.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+
+use crate::error::AppError;
+
+pub const DEFAULT_PAGE_SIZE: u64 = 20;
+pub const MAX_PAGE_SIZE: u64 = 100;
+
+/// Validated page request: `limit` rows after the row whose sort key is `after`.
+#[derive(Clone, Debug)]
+pub struct PageRequest {
+    pub limit: u64,
+    pub after: Option<String>,
+}
+
+impl PageRequest {
+    pub fn parse(first: Option<i32>, after: Option<String>) -> Result<Self, AppError> {
+        let limit = match first {
+            None => DEFAULT_PAGE_SIZE,
+            Some(n) if n >= 0 && n.unsigned_abs() as u64 <= MAX_PAGE_SIZE => u64::from(n.unsigned_abs()),
+            Some(_) => {
+                return Err(AppError::validation(
+                    "first",
+                    format!("must be between 0 and {MAX_PAGE_SIZE}"),
+                ));
+            }
+        };
+        let after = after
+            .map(|cursor| decode_cursor(&cursor))
+            .transpose()?;
+        Ok(Self { limit, after })
+    }
+}
+
+/// A page of rows: the rows, whether more follow, and the total matching the filter.
+#[derive(Clone, Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub has_next_page: bool,
+    pub has_previous_page: bool,
+    pub total_count: u64,
+}
+
+pub fn encode_cursor(key: &str) -> String {
+    URL_SAFE_NO_PAD.encode(key)
+}
+
+fn decode_cursor(cursor: &str) -> Result<String, AppError> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(|| AppError::validation("after", "not a valid cursor"))
+}

@@ -1,0 +1,26 @@
+//! Comptoir's server: domain contexts, GraphQL schema, authentication and HTTP transport.
+//!
+//! The binary calls [`cli::main`]; tests and examples use [`serve`], [`router`] and [`sdl`].
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod events;
+pub mod graphql;
+pub mod http;
+pub mod kernel;
+pub mod seed;
+pub mod state;
+mod telemetry;
+
+pub use config::Config;
+pub use error::AppError;
+pub use http::{Server, router, serve};
+pub use state::AppState;
+
+/// The GraphQL schema in SDL, exactly as the server serves it; no database needed.
+pub fn sdl() -> String {
+    graphql::sdl()
+}

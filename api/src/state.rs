@@ -1,0 +1,88 @@
+//! Application state, built once at start and shared by every request.
+
+use std::{io::Write, path::Path, sync::Arc};
+
+use anyhow::{Context, bail};
+
+use crate::{
+    auth::{jwt::JwtKeys, password::PasswordHasher},
+    config::Config,
+    db::Db,
+    events::EventBus,
+    kernel::{
+        secret_token,
+        time::{SharedClock, SystemClock},
+    },
+};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub events: EventBus,
+    pub hasher: PasswordHasher,
+    pub jwt: Arc<JwtKeys>,
+    pub clock: SharedClock,
+}
+
+impl AppState {
+    /// Connects to the database (without migrating) and prepares keys and workers.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let db = Db::connect(&config)
+            .await
+            .context("cannot connect to the database")?;
+        let secret = jwt_secret(&config)?;
+        Ok(Self {
+            db,
+            hasher: PasswordHasher::new(config.hash_workers()),
+            jwt: Arc::new(JwtKeys::new(secret.as_bytes())),
+            events: EventBus::new(),
+            clock: Arc::new(SystemClock),
+            config: Arc::new(config),
+        })
+    }
+}
+
+const MIN_SECRET_BYTES: usize = 32;
+
+/// The configured secret; on SQLite without one, a secret generated once and kept beside the
+/// database file. PostgreSQL means several instances, which must share a configured secret.
+fn jwt_secret(config: &Config) -> anyhow::Result<String> {
+    if let Some(secret) = &config.jwt_secret {
+        if secret.expose().len() < MIN_SECRET_BYTES {
+            bail!("COMPTOIR_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes long");
+        }
+        return Ok(secret.expose().to_owned());
+    }
+    if !config.database_url().starts_with("sqlite:") {
+        bail!("COMPTOIR_JWT_SECRET must be set when the database is not SQLite");
+    }
+    let Some(db_path) = config.sqlite_path() else {
+        tracing::warn!("no COMPTOIR_JWT_SECRET and an in-memory database: tokens last until restart");
+        return Ok(secret_token::generate());
+    };
+    let path = db_path.with_extension("jwt-secret");
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        let existing = existing.trim().to_owned();
+        if existing.len() >= MIN_SECRET_BYTES {
+            return Ok(existing);
+        }
+    }
+    let secret = secret_token::generate();
+    write_private(&path, &secret)
+        .with_context(|| format!("cannot write the JWT secret to {}", path.display()))?;
+    tracing::warn!(
+        path = %path.display(),
+        "generated a JWT secret and kept it beside the database; production must set COMPTOIR_JWT_SECRET"
+    );
+    Ok(secret)
+}
+
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(contents.as_bytes())
+}

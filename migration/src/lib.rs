@@ -1,0 +1,18 @@
+//! Schema migrations, run on start by `comptoir serve` and by `comptoir migrate`.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_create_account_tables;
+mod m20261122_000002_create_event_table;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261122_000001_create_account_tables::Migration),
+            Box::new(m20261122_000002_create_event_table::Migration),
+        ]
+    }
+}
