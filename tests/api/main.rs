@@ -1,1 +1,15 @@
+//! Black-box tests: each starts the real server on 127.0.0.1:0 with a database of its own and talks
+//! to it over HTTP and WebSocket. Every database test runs on SQLite, and on PostgreSQL too when
+//! `COMPTOIR_TEST_DATABASE_URL` is set.
 
+#[macro_use]
+mod helpers;
+
+mod accounts;
+mod admin;
+mod cli;
+mod http_spec;
+mod limits;
+mod schema_file;
+mod tokens;
+mod websocket;

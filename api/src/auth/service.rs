@@ -113,6 +113,10 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Session, A
     let Some(token) = store::find_refresh_token(&*tx, &secret_token::hash(refresh_token)).await? else {
         return Err(invalid());
     };
+    let user = store::find_by_id(&*tx, token.user_id).await?.ok_or_else(invalid)?;
+    if user.blocked {
+        return Err(AppError::AccountBlocked);
+    }
     if token.revoked_at.is_some() || token.expires_at <= now {
         return Err(invalid());
     }
@@ -121,10 +125,6 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Session, A
         tx.commit().await?;
         tracing::warn!(user_id = %token.user_id, "refresh token reused; family revoked");
         return Err(AppError::Unauthenticated("refresh token already used; session revoked"));
-    }
-    let user = store::find_by_id(&*tx, token.user_id).await?.ok_or_else(invalid)?;
-    if user.blocked {
-        return Err(AppError::AccountBlocked);
     }
     let session = issue_session(state, &mut tx, user, token.family_id, now).await?;
     tx.commit().await?;
@@ -466,11 +466,14 @@ pub fn account_events(
         };
         std::future::ready(out)
     });
-    // Stop right after the event that blocks the account: its tokens are dead.
-    let mut done = false;
-    Ok(events.take_while(move |item| {
-        let keep = !done;
-        done = matches!(item, Ok(event) if event.kind == AccountEventKind::Blocked);
-        std::future::ready(keep)
+    // Stop right after the event that blocks the account (its tokens are dead), without waiting
+    // for another event to arrive.
+    Ok(futures_util::stream::unfold((Box::pin(events), false), |(mut events, done)| async move {
+        if done {
+            return None;
+        }
+        let item = events.next().await?;
+        let blocked = matches!(&item, Ok(event) if event.kind == AccountEventKind::Blocked);
+        Some((item, (events, blocked)))
     }))
 }

@@ -2,6 +2,7 @@
 //! Relay connection helpers.
 
 pub mod context;
+mod error_codes;
 pub mod relay;
 
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
@@ -35,6 +36,7 @@ pub fn schema(state: AppState) -> AppSchema {
         .limit_complexity(config.max_query_complexity)
         .limit_recursive_depth(64)
         .limit_directives(16)
+        .extension(error_codes::ErrorCodes)
         .data(state)
         .finish()
 }

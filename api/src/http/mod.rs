@@ -19,7 +19,7 @@ use axum::{
     routing::get,
 };
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tower_http::{
     LatencyUnit,
     cors::{AllowOrigin, CorsLayer},
@@ -36,17 +36,24 @@ pub(crate) struct HttpState {
     pub app: AppState,
     pub schema: AppSchema,
     pub shutdown: CancellationToken,
+    /// WebSocket connections, which outlive their HTTP request: shutdown waits for them.
+    pub sockets: TaskTracker,
 }
 
 /// The full HTTP application.
 pub fn router(state: AppState) -> Router {
-    router_with_shutdown(state, CancellationToken::new())
+    router_with_shutdown(state, CancellationToken::new(), TaskTracker::new())
 }
 
-fn router_with_shutdown(app: AppState, shutdown: CancellationToken) -> Router {
+fn router_with_shutdown(app: AppState, shutdown: CancellationToken, sockets: TaskTracker) -> Router {
     let config = app.config.clone();
     let schema = crate::graphql::schema(app.clone());
-    let state = HttpState { app, schema, shutdown };
+    let state = HttpState {
+        app,
+        schema,
+        shutdown,
+        sockets,
+    };
     Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphql/ws", get(ws::upgrade))
@@ -114,7 +121,8 @@ impl Server {
     /// Serves until `shutdown` resolves, then stops accepting, closes WebSockets and drains.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let token = CancellationToken::new();
-        let app = router_with_shutdown(self.state.clone(), token.clone());
+        let sockets = TaskTracker::new();
+        let app = router_with_shutdown(self.state.clone(), token.clone(), sockets.clone());
         let signal = async move {
             shutdown.await;
             tracing::info!("shutting down");
@@ -126,6 +134,11 @@ impl Server {
         )
         .with_graceful_shutdown(signal)
         .await?;
+        // Upgraded connections are not tracked by the HTTP server; they close on the token.
+        sockets.close();
+        if tokio::time::timeout(Duration::from_secs(10), sockets.wait()).await.is_err() {
+            tracing::warn!("WebSocket connections still open after 10 s; closing the database anyway");
+        }
         self.state.db.close().await;
         Ok(())
     }

@@ -15,7 +15,7 @@ use axum::{
         ws::{CloseFrame, Message, Utf8Bytes, WebSocket},
     },
     http::HeaderMap,
-    response::Response as HttpResponse,
+    response::{IntoResponse, Response as HttpResponse},
 };
 use futures_util::{SinkExt, StreamExt, stream::SplitStream};
 use serde::Deserialize;
@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use tokio::{sync::mpsc, task::AbortHandle};
 
 use super::{HttpState, auth};
-use crate::{auth::Principal, graphql::context::ClientAddr};
+use crate::{auth::Principal, error::AppError, graphql::context::ClientAddr};
 
 const TRANSPORT_WS: &str = "graphql-transport-ws";
 const LEGACY_WS: &str = "graphql-ws";
@@ -48,21 +48,26 @@ pub async fn upgrade(
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(',').map(|p| p.trim().to_owned()).collect::<Vec<_>>())
         .collect();
+    if !offered.is_empty() && !offered.iter().any(|p| p == TRANSPORT_WS || p == LEGACY_WS) {
+        let body = format!("supported subprotocols: {TRANSPORT_WS}, {LEGACY_WS}");
+        return (axum::http::StatusCode::BAD_REQUEST, body).into_response();
+    }
     let addr = auth::client_addr(&state.app.config, &headers, peer);
     upgrade
         .protocols([TRANSPORT_WS, LEGACY_WS])
         .read_buffer_size(SOCKET_BUFFER_BYTES)
         .write_buffer_size(SOCKET_BUFFER_BYTES)
         .max_message_size(state.app.config.max_body_bytes)
-        .on_upgrade(move |socket| async move {
+        .on_upgrade(move |socket| {
+            let sockets = state.sockets.clone();
+            sockets.track_future(async move {
+            // A client that names no protocol gets the current one.
             let protocol = match socket.protocol().and_then(|p| p.to_str().ok()) {
-                Some(TRANSPORT_WS) => Some(Protocol::Transport),
-                Some(LEGACY_WS) => Some(Protocol::Legacy),
-                // A client that names no protocol gets the current one.
-                _ if offered.is_empty() => Some(Protocol::Transport),
-                _ => None,
+                Some(LEGACY_WS) => Protocol::Legacy,
+                _ => Protocol::Transport,
             };
             Connection::run(state, socket, protocol, ClientAddr(Some(addr))).await;
+            })
         })
 }
 
@@ -95,12 +100,8 @@ struct Connection {
 }
 
 impl Connection {
-    async fn run(state: HttpState, socket: WebSocket, protocol: Option<Protocol>, addr: ClientAddr) {
+    async fn run(state: HttpState, socket: WebSocket, protocol: Protocol, addr: ClientAddr) {
         let (mut sink, stream) = socket.split();
-        let Some(protocol) = protocol else {
-            drop(sink.send(close_message(4406, "Subprotocol not acceptable")).await);
-            return;
-        };
         let (out, mut out_rx) = mpsc::channel::<Outgoing>(OUTGOING_QUEUE);
         let writer = tokio::spawn(async move {
             while let Some(outgoing) = out_rx.recv().await {
@@ -203,8 +204,8 @@ impl Connection {
                 if self.initialised {
                     return Some(End::close(4429, "Too many initialisation requests"));
                 }
-                if let Err(reason) = self.init(payload.as_ref()).await {
-                    return Some(End::close(4403, reason));
+                if let Err(end) = self.init(payload.as_ref()).await {
+                    return Some(end);
                 }
                 self.send_json(&json!({ "type": "connection_ack" })).await;
                 None
@@ -227,7 +228,7 @@ impl Connection {
                 }
                 let principal = match self.principal().await {
                     Ok(principal) => principal,
-                    Err(reason) => return Some(End::close(4403, reason)),
+                    Err(end) => return Some(end),
                 };
                 self.start(id, payload, principal);
                 None
@@ -255,10 +256,12 @@ impl Connection {
                 if self.initialised {
                     return None;
                 }
-                if let Err(reason) = self.init(payload.as_ref()).await {
-                    self.send_json(&json!({ "type": "connection_error", "payload": { "message": reason } }))
-                        .await;
-                    return Some(End::close(4403, reason));
+                if let Err(end) = self.init(payload.as_ref()).await {
+                    if let End::Close(_, reason) = &end {
+                        self.send_json(&json!({ "type": "connection_error", "payload": { "message": reason } }))
+                            .await;
+                    }
+                    return Some(end);
                 }
                 self.send_json(&json!({ "type": "connection_ack" })).await;
                 self.send_json(&json!({ "type": "ka" })).await;
@@ -275,7 +278,7 @@ impl Connection {
                 }
                 let principal = match self.principal().await {
                     Ok(principal) => principal,
-                    Err(reason) => return Some(End::close(4403, reason)),
+                    Err(end) => return Some(end),
                 };
                 self.start(id, payload, principal);
                 None
@@ -291,12 +294,13 @@ impl Connection {
     }
 
     /// Accepts `connection_init`: the payload may carry `authorization: "Bearer …"`.
-    async fn init(&mut self, payload: Option<&Value>) -> Result<(), String> {
+    async fn init(&mut self, payload: Option<&Value>) -> Result<(), End> {
         let authorization = payload
             .and_then(|payload| payload.get("authorization").or_else(|| payload.get("Authorization")))
             .and_then(Value::as_str);
         if let Some(value) = authorization {
-            let token = auth::bearer(value).ok_or("Forbidden: expected `Bearer <token>`")?;
+            let token = auth::bearer(value)
+                .ok_or_else(|| End::close(4403, "Forbidden: expected `Bearer <token>`"))?;
             self.token = Some(token.to_owned());
         }
         self.principal().await?;
@@ -304,14 +308,21 @@ impl Connection {
         Ok(())
     }
 
-    /// The caller, checked against the account's current state (blocked, revoked).
-    async fn principal(&self) -> Result<Principal, String> {
+    /// The caller, checked against the account's current state (blocked, revoked): 4403 when
+    /// refused, 1011 when the check itself failed.
+    async fn principal(&self) -> Result<Principal, End> {
         let Some(token) = &self.token else {
             return Ok(Principal::PUBLIC);
         };
         crate::auth::service::authenticate(&self.state.app, token)
             .await
-            .map_err(|error| format!("Forbidden: {}", error.code().as_str()))
+            .map_err(|error| match error {
+                AppError::Internal(cause) => {
+                    tracing::error!(error = ?cause, "WebSocket authentication failed");
+                    End::close(1011, "Internal error")
+                }
+                refused => End::close(4403, format!("Forbidden: {}", refused.code().as_str())),
+            })
     }
 
     fn start(&mut self, id: String, payload: OperationPayload, principal: Principal) {

@@ -1,0 +1,239 @@
+use std::{net::SocketAddr, time::Duration};
+
+use comptoir_api::{
+    AppState, Config, Server,
+    auth::{Role, service},
+};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+/// The secret test servers sign with, so tests can forge tokens.
+pub const TEST_JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
+pub const PASSWORD: &str = "correct horse battery";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Defines one test per back end: `name::sqlite` and `name::postgres` (which passes with a note
+/// when `COMPTOIR_TEST_DATABASE_URL` is unset).
+macro_rules! db_test {
+    ($(#[$meta:meta])* async fn $name:ident($app:ident) $body:block) => {
+        db_test!($(#[$meta])* async fn $name($app) with |_config| {} $body);
+    };
+    ($(#[$meta:meta])* async fn $name:ident($app:ident) with |$config:ident| $setup:block $body:block) => {
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn body($app: $crate::helpers::TestApp) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = $crate::helpers::TestApp::spawn_with(
+                    $crate::helpers::Backend::Sqlite,
+                    |$config: &mut comptoir_api::Config| $setup,
+                )
+                .await
+                .expect("SQLite is always available");
+                body(app).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(app) = $crate::helpers::TestApp::spawn_with(
+                    $crate::helpers::Backend::Postgres,
+                    |$config: &mut comptoir_api::Config| $setup,
+                )
+                .await
+                else {
+                    eprintln!("COMPTOIR_TEST_DATABASE_URL is not set: PostgreSQL run skipped");
+                    return;
+                };
+                body(app).await;
+            }
+        }
+    };
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub url: String,
+    pub ws_url: String,
+    pub state: AppState,
+    pub client: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+    pg_schema: Option<(String, String)>,
+}
+
+/// A logged-in user as tests hold it.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub id: String,
+    pub email: String,
+    pub access: String,
+    pub refresh: String,
+}
+
+impl TestApp {
+    /// Starts a server on `backend`; `None` when PostgreSQL is asked for but not configured.
+    pub async fn spawn_with(backend: Backend, setup: impl FnOnce(&mut Config)) -> Option<Self> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = Config::from_env().expect("default config");
+        config.bind = "127.0.0.1:0".parse().expect("loopback");
+        config.jwt_secret = Some(TEST_JWT_SECRET.to_owned().into());
+        config.database_max_connections = 4;
+        config.log = "warn".to_owned();
+        config.hash_workers = Some(2);
+        config.database_schema = None;
+        let mut pg_schema = None;
+        match backend {
+            Backend::Sqlite => {
+                let path = dir.path().join("test.db");
+                config.database_url = Some(format!("sqlite://{}?mode=rwc", path.display()));
+            }
+            Backend::Postgres => {
+                let base = std::env::var("COMPTOIR_TEST_DATABASE_URL").ok()?;
+                let schema = format!("test_{}", uuid::Uuid::new_v4().simple());
+                execute_pg(&base, &format!("CREATE SCHEMA \"{schema}\"")).await;
+                config.database_url = Some(base.clone());
+                config.database_schema = Some(schema.clone());
+                pg_schema = Some((base, schema));
+            }
+        }
+        setup(&mut config);
+        let server = Server::bind(config).await.expect("server starts");
+        let addr = server.local_addr().expect("bound");
+        let state = server.state().clone();
+        let (tx, rx) = oneshot::channel();
+        let handle = tokio::spawn(async move {
+            server
+                .run(async {
+                    drop(rx.await);
+                })
+                .await
+                .expect("server runs");
+        });
+        Some(Self {
+            addr,
+            url: format!("http://{addr}/graphql"),
+            ws_url: format!("ws://{addr}/graphql/ws"),
+            state,
+            client: reqwest::Client::new(),
+            shutdown: Some(tx),
+            server: Some(handle),
+            _dir: dir,
+            pg_schema,
+        })
+    }
+
+    /// Stops the server and waits until it has drained.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(handle) = self.server.take() {
+            tokio::time::timeout(Duration::from_secs(10), handle)
+                .await
+                .expect("server stops within 10 s")
+                .expect("server task");
+        }
+    }
+
+    /// POSTs a GraphQL request and returns the JSON body, whatever the status.
+    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut request = self
+            .client
+            .post(&self.url)
+            .header("accept", "application/graphql-response+json")
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request
+            .send()
+            .await
+            .expect("request sent")
+            .json()
+            .await
+            .expect("JSON body")
+    }
+
+    /// Like [`gql`], but the response must have no errors; returns `data`.
+    pub async fn data(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let body = self.gql(token, query, variables).await;
+        assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+        body["data"].clone()
+    }
+
+    /// Creates an account directly (as `comptoir create-user` does) and logs it in.
+    pub async fn user(&self, role: Role) -> Session {
+        let email = format!("{}-{}@example.test", role.as_str().to_lowercase(), uuid::Uuid::new_v4().simple());
+        service::create_user_unchecked(&self.state, &email, PASSWORD.to_owned(), role)
+            .await
+            .expect("user created");
+        self.login(&email, PASSWORD).await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Session {
+        let data = self
+            .data(
+                None,
+                "mutation($email: String!, $password: String!) {
+                    login(input: { email: $email, password: $password }) {
+                        accessToken refreshToken user { id email }
+                    }
+                }",
+                json!({ "email": email, "password": password }),
+            )
+            .await;
+        session(&data["login"])
+    }
+}
+
+pub fn session(payload: &Value) -> Session {
+    Session {
+        id: payload["user"]["id"].as_str().expect("user id").to_owned(),
+        email: payload["user"]["email"].as_str().expect("email").to_owned(),
+        access: payload["accessToken"].as_str().expect("access token").to_owned(),
+        refresh: payload["refreshToken"].as_str().expect("refresh token").to_owned(),
+    }
+}
+
+/// The `extensions.code` of the first error.
+pub fn code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error code in {body}"))
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some((base, schema)) = self.pg_schema.take() {
+            // Drop runs inside the test's runtime: clean up on a thread with a runtime of its own.
+            let cleanup = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                runtime.block_on(execute_pg(&base, &format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")));
+            });
+            drop(cleanup.join());
+        }
+    }
+}
+
+async fn execute_pg(url: &str, sql: &str) {
+    use sea_orm::ConnectionTrait;
+    let db = sea_orm::Database::connect(url).await.expect("PostgreSQL reachable");
+    db.execute_unprepared(sql).await.expect("schema statement");
+    drop(db.close().await);
+}

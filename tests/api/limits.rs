@@ -1,0 +1,78 @@
+use comptoir_api::auth::Role;
+use serde_json::json;
+
+use crate::helpers::code;
+
+const LOGIN: &str = "mutation($e: String!, $p: String!) { login(input: { email: $e, password: $p }) { accessToken } }";
+
+db_test! {
+    async fn logins_are_rate_limited_per_email(app) with |config| {
+        config.login_max_per_email = 3;
+    } {
+        let user = app.user(Role::Identified).await; // one successful login, which resets the count
+        for _ in 0..3 {
+            let body = app.gql(None, LOGIN, json!({ "e": user.email, "p": "wrong password" })).await;
+            assert_eq!(code(&body), "INVALID_CREDENTIALS");
+        }
+        // Even the right password is refused now: the limit is on attempts.
+        let limited = app.gql(None, LOGIN, json!({ "e": user.email, "p": crate::helpers::PASSWORD })).await;
+        assert_eq!(code(&limited), "RATE_LIMITED");
+        let retry_after = limited["errors"][0]["extensions"]["retryAfter"].as_u64().unwrap();
+        assert!(retry_after > 0 && retry_after <= 15 * 60, "{retry_after}");
+        // Another email is not affected.
+        let other = app.user(Role::Identified).await;
+        app.login(&other.email, crate::helpers::PASSWORD).await;
+    }
+}
+
+db_test! {
+    async fn logins_are_rate_limited_per_client_address(app) with |config| {
+        config.login_max_per_address = 4;
+    } {
+        for i in 0..4 {
+            let body = app.gql(None, LOGIN, json!({ "e": format!("n{i}@example.test"), "p": "whatever" })).await;
+            assert_eq!(code(&body), "INVALID_CREDENTIALS");
+        }
+        let limited = app.gql(None, LOGIN, json!({ "e": "fresh@example.test", "p": "whatever" })).await;
+        assert_eq!(code(&limited), "RATE_LIMITED");
+    }
+}
+
+db_test! {
+    async fn depth_aliases_and_batches_are_capped(app) with |config| {
+        config.max_query_depth = 3;
+        config.max_aliases = 3;
+        config.max_batch = 2;
+    } {
+        let deep = app.gql(None, "{ __schema { types { fields { type { name } } } } }", json!({})).await;
+        assert_eq!(code(&deep), "VALIDATION");
+        assert!(deep.get("data").is_none());
+
+        let aliased = app.gql(None, "{ a: __typename b: __typename c: __typename d: __typename }", json!({})).await;
+        assert_eq!(code(&aliased), "VALIDATION");
+        let fine = app.data(None, "{ a: __typename b: __typename c: __typename }", json!({})).await;
+        assert_eq!(fine["a"], "QueryRoot");
+
+        let batch = |n: usize| json!(vec![json!({ "query": "{ __typename }" }); n]);
+        let ok = app.client.post(&app.url).json(&batch(2)).send().await.unwrap();
+        assert_eq!(ok.status(), 200);
+        let body: serde_json::Value = ok.json().await.unwrap();
+        assert_eq!(body.as_array().unwrap().len(), 2);
+        let too_many = app.client.post(&app.url).json(&batch(3)).send().await.unwrap();
+        assert_eq!(too_many.status(), 400);
+        let body: serde_json::Value = too_many.json().await.unwrap();
+        assert_eq!(code(&body), "VALIDATION");
+    }
+}
+
+db_test! {
+    async fn oversized_bodies_get_413(app) with |config| {
+        config.max_body_bytes = 2048;
+    } {
+        let query = format!("{{ __typename }} # {}", "x".repeat(4096));
+        let response = app.client.post(&app.url).json(&json!({ "query": query })).send().await.unwrap();
+        assert_eq!(response.status(), 413);
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(code(&body), "VALIDATION");
+    }
+}

@@ -1,0 +1,207 @@
+use std::time::Duration;
+
+use comptoir_api::auth::Role;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::{
+    MaybeTlsStream, WebSocketStream, connect_async,
+    tungstenite::{Message, client::IntoClientRequest, protocol::frame::coding::CloseCode},
+};
+
+use crate::helpers::TestApp;
+
+struct Ws(WebSocketStream<MaybeTlsStream<TcpStream>>);
+
+impl Ws {
+    async fn connect(app: &TestApp, protocol: &str) -> Self {
+        let mut request = app.ws_url.as_str().into_client_request().unwrap();
+        request.headers_mut().insert("sec-websocket-protocol", protocol.parse().unwrap());
+        let (stream, response) = connect_async(request).await.unwrap();
+        assert_eq!(response.headers()["sec-websocket-protocol"], protocol);
+        Self(stream)
+    }
+
+    async fn send(&mut self, value: Value) {
+        self.0.send(Message::text(value.to_string())).await.unwrap();
+    }
+
+    /// The next JSON message, skipping pings and keep-alives.
+    async fn next(&mut self) -> Value {
+        loop {
+            let message = tokio::time::timeout(Duration::from_secs(10), self.0.next())
+                .await
+                .expect("a message within 10 s")
+                .expect("connection open")
+                .expect("valid frame");
+            match message {
+                Message::Text(text) => {
+                    let value: Value = serde_json::from_str(&text).unwrap();
+                    if value["type"] != "ka" {
+                        return value;
+                    }
+                }
+                Message::Close(frame) => panic!("closed: {frame:?}"),
+                _ => {}
+            }
+        }
+    }
+
+    /// Waits for the server to close; returns the close code.
+    async fn closed(&mut self) -> u16 {
+        loop {
+            let message = tokio::time::timeout(Duration::from_secs(10), self.0.next())
+                .await
+                .expect("closed within 10 s");
+            match message {
+                Some(Ok(Message::Close(Some(frame)))) => return u16::from(frame.code),
+                Some(Ok(Message::Close(None))) | None => return u16::from(CloseCode::Status),
+                Some(Ok(_)) => {}
+                Some(Err(error)) => panic!("error before close: {error}"),
+            }
+        }
+    }
+
+    async fn init(&mut self, token: Option<&str>) {
+        let payload = token.map_or(json!({}), |t| json!({ "authorization": format!("Bearer {t}") }));
+        self.send(json!({ "type": "connection_init", "payload": payload })).await;
+        assert_eq!(self.next().await["type"], "connection_ack");
+    }
+}
+
+db_test! {
+    async fn a_user_hears_live_that_an_admin_blocked_them(app) {
+        let admin = app.user(Role::Admin).await;
+        let user = app.user(Role::Identified).await;
+        let mut ws = Ws::connect(&app, "graphql-transport-ws").await;
+        ws.init(Some(&user.access)).await;
+        ws.send(json!({ "id": "1", "type": "subscribe", "payload": { "query": "subscription { myAccountEvents { kind role reason cursor } }" } })).await;
+        // Let the subscription register before the change (a round trip over the socket).
+        ws.send(json!({ "type": "ping" })).await;
+        assert_eq!(ws.next().await["type"], "pong");
+
+        let other = app.user(Role::Identified).await;
+        app.data(Some(&admin.access), "mutation($id: ID!) { setUserRole(id: $id, role: MANAGER) { id } }", json!({ "id": other.id })).await;
+        app.data(Some(&admin.access), "mutation($id: ID!) { blockUser(id: $id, reason: \"fraud\") { id } }", json!({ "id": user.id })).await;
+
+        // Only the user's own event arrives (not the other user's role change), then the end.
+        let event = ws.next().await;
+        assert_eq!(event["type"], "next", "{event}");
+        assert_eq!(event["id"], "1");
+        assert_eq!(event["payload"]["data"]["myAccountEvents"]["kind"], "BLOCKED");
+        assert_eq!(event["payload"]["data"]["myAccountEvents"]["reason"], "fraud");
+        assert_eq!(ws.next().await, json!({ "type": "complete", "id": "1" }));
+
+        // The connection's token is dead now: subscribing again closes with 4403.
+        ws.send(json!({ "id": "2", "type": "subscribe", "payload": { "query": "{ me { id } }" } })).await;
+        assert_eq!(ws.closed().await, 4403);
+
+        // And a new connection with the old token is refused at init.
+        let mut again = Ws::connect(&app, "graphql-transport-ws").await;
+        again.send(json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {}", user.access) } })).await;
+        assert_eq!(again.closed().await, 4403);
+    }
+}
+
+db_test! {
+    async fn account_events_need_a_logged_in_user(app) {
+        let mut ws = Ws::connect(&app, "graphql-transport-ws").await;
+        ws.init(None).await;
+        ws.send(json!({ "id": "a", "type": "subscribe", "payload": { "query": "subscription { myAccountEvents { kind } }" } })).await;
+        let reply = ws.next().await;
+        assert_eq!(reply["type"], "next", "{reply}");
+        assert_eq!(reply["payload"]["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+    }
+}
+
+db_test! {
+    async fn the_transport_protocol_is_enforced(app) with |config| {
+        config.ws_init_timeout = Duration::from_millis(300);
+    } {
+        let subscribe = json!({ "id": "1", "type": "subscribe", "payload": { "query": "{ __typename }" } });
+
+        let mut early = Ws::connect(&app, "graphql-transport-ws").await;
+        early.send(subscribe.clone()).await;
+        assert_eq!(early.closed().await, 4401);
+
+        let mut silent = Ws::connect(&app, "graphql-transport-ws").await;
+        assert_eq!(silent.closed().await, 4408);
+
+        let mut garbage = Ws::connect(&app, "graphql-transport-ws").await;
+        garbage.init(None).await;
+        garbage.send(json!({ "type": "nonsense" })).await;
+        assert_eq!(garbage.closed().await, 4400);
+
+        let mut twice = Ws::connect(&app, "graphql-transport-ws").await;
+        twice.init(None).await;
+        twice.send(json!({ "type": "connection_init" })).await;
+        assert_eq!(twice.closed().await, 4429);
+
+        // A duplicate id while the first operation still runs (a live subscription).
+        let user = app.user(Role::Identified).await;
+        let mut dup = Ws::connect(&app, "graphql-transport-ws").await;
+        dup.init(Some(&user.access)).await;
+        let live = json!({ "id": "s", "type": "subscribe", "payload": { "query": "subscription { myAccountEvents { kind } }" } });
+        dup.send(live.clone()).await;
+        dup.send(live).await;
+        assert_eq!(dup.closed().await, 4409);
+
+        let mut request = app.ws_url.as_str().into_client_request().unwrap();
+        request.headers_mut().insert("sec-websocket-protocol", "mqtt".parse().unwrap());
+        let refused = connect_async(request).await.unwrap_err();
+        assert!(refused.to_string().contains("400"), "{refused}");
+    }
+}
+
+db_test! {
+    async fn queries_run_over_the_socket_and_invalid_documents_get_an_error_message(app) {
+        let user = app.user(Role::Manager).await;
+        let mut ws = Ws::connect(&app, "graphql-transport-ws").await;
+        ws.init(Some(&user.access)).await;
+        ws.send(json!({ "id": "q", "type": "subscribe", "payload": { "query": "{ me { email role } }" } })).await;
+        let next = ws.next().await;
+        assert_eq!(next["type"], "next");
+        assert_eq!(next["payload"]["data"]["me"]["role"], "MANAGER");
+        assert_eq!(ws.next().await, json!({ "type": "complete", "id": "q" }));
+
+        ws.send(json!({ "id": "bad", "type": "subscribe", "payload": { "query": "{ nope }" } })).await;
+        let error = ws.next().await;
+        assert_eq!(error["type"], "error", "{error}");
+        assert_eq!(error["id"], "bad");
+        assert_eq!(error["payload"][0]["extensions"]["code"], "VALIDATION");
+
+        // The id is free again after an error, and the client can ping.
+        ws.send(json!({ "type": "ping", "payload": { "t": 1 } })).await;
+        assert_eq!(ws.next().await, json!({ "type": "pong", "payload": { "t": 1 } }));
+    }
+}
+
+db_test! {
+    async fn the_legacy_graphql_ws_protocol_still_works(app) {
+        let user = app.user(Role::Identified).await;
+        let mut ws = Ws::connect(&app, "graphql-ws").await;
+        ws.send(json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {}", user.access) } })).await;
+        assert_eq!(ws.next().await["type"], "connection_ack");
+        ws.send(json!({ "id": "1", "type": "start", "payload": { "query": "{ me { email } }" } })).await;
+        let data = ws.next().await;
+        assert_eq!(data["type"], "data");
+        assert_eq!(data["payload"]["data"]["me"]["email"], user.email.as_str());
+        assert_eq!(ws.next().await, json!({ "type": "complete", "id": "1" }));
+        ws.send(json!({ "type": "connection_terminate" })).await;
+        assert_eq!(ws.closed().await, 1000);
+    }
+}
+
+db_test! {
+    async fn shutting_down_closes_sockets_with_going_away(app) {
+        let user = app.user(Role::Identified).await;
+        let mut ws = Ws::connect(&app, "graphql-transport-ws").await;
+        ws.init(Some(&user.access)).await;
+        ws.send(json!({ "id": "1", "type": "subscribe", "payload": { "query": "subscription { myAccountEvents { kind } }" } })).await;
+        ws.send(json!({ "type": "ping" })).await;
+        assert_eq!(ws.next().await["type"], "pong");
+        let stopping = tokio::spawn(app.stop());
+        assert_eq!(ws.closed().await, 1001);
+        stopping.await.unwrap();
+    }
+}
