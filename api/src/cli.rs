@@ -61,7 +61,10 @@ pub enum StaffRole {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     crate::telemetry::init(&cli.config.log, cli.config.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the runtime: {error}");

@@ -18,16 +18,31 @@ pub struct Config {
     pub database_schema: Option<String>,
 
     /// Maximum pooled database connections (readers on SQLite, all connections on PostgreSQL).
-    #[arg(long, env = "COMPTOIR_DATABASE_MAX_CONNECTIONS", default_value_t = 10, global = true)]
+    #[arg(
+        long,
+        env = "COMPTOIR_DATABASE_MAX_CONNECTIONS",
+        default_value_t = 10,
+        global = true
+    )]
     pub database_max_connections: u32,
 
     /// Address to listen on. Port 0 picks a free port; the printed URL shows the real one.
-    #[arg(long, env = "COMPTOIR_BIND", default_value = "127.0.0.1:8080", global = true)]
+    #[arg(
+        long,
+        env = "COMPTOIR_BIND",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
     pub bind: SocketAddr,
 
     /// Secret that signs access tokens (HS256, at least 32 bytes). When unset on SQLite, one is
     /// generated on first start and kept beside the database file; production must set it.
-    #[arg(long, env = "COMPTOIR_JWT_SECRET", hide_env_values = true, global = true)]
+    #[arg(
+        long,
+        env = "COMPTOIR_JWT_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
     pub jwt_secret: Option<Secret>,
 
     /// Lifetime of access tokens (e.g. `15m`).
@@ -39,15 +54,30 @@ pub struct Config {
     pub refresh_token_ttl: Duration,
 
     /// Maximum depth of a GraphQL query.
-    #[arg(long, env = "COMPTOIR_MAX_QUERY_DEPTH", default_value_t = 12, global = true)]
+    #[arg(
+        long,
+        env = "COMPTOIR_MAX_QUERY_DEPTH",
+        default_value_t = 12,
+        global = true
+    )]
     pub max_query_depth: usize,
 
     /// Maximum complexity of a GraphQL query (each field counts 1, lists multiply by `first`).
-    #[arg(long, env = "COMPTOIR_MAX_QUERY_COMPLEXITY", default_value_t = 2000, global = true)]
+    #[arg(
+        long,
+        env = "COMPTOIR_MAX_QUERY_COMPLEXITY",
+        default_value_t = 2000,
+        global = true
+    )]
     pub max_query_complexity: usize,
 
     /// Maximum number of aliased fields in one GraphQL document.
-    #[arg(long, env = "COMPTOIR_MAX_ALIASES", default_value_t = 30, global = true)]
+    #[arg(
+        long,
+        env = "COMPTOIR_MAX_ALIASES",
+        default_value_t = 30,
+        global = true
+    )]
     pub max_aliases: usize,
 
     /// Maximum number of operations in one batched HTTP request.
@@ -59,15 +89,30 @@ pub struct Config {
     pub max_body_bytes: usize,
 
     /// Origins allowed by CORS, comma-separated (`*` for any). None by default.
-    #[arg(long, env = "COMPTOIR_CORS_ORIGINS", value_delimiter = ',', global = true)]
+    #[arg(
+        long,
+        env = "COMPTOIR_CORS_ORIGINS",
+        value_delimiter = ',',
+        global = true
+    )]
     pub cors_origins: Vec<String>,
 
     /// Login attempts allowed per email address within the rate window.
-    #[arg(long, env = "COMPTOIR_LOGIN_MAX_PER_EMAIL", default_value_t = 10, global = true)]
+    #[arg(
+        long,
+        env = "COMPTOIR_LOGIN_MAX_PER_EMAIL",
+        default_value_t = 10,
+        global = true
+    )]
     pub login_max_per_email: u32,
 
     /// Login attempts allowed per client address within the rate window.
-    #[arg(long, env = "COMPTOIR_LOGIN_MAX_PER_ADDRESS", default_value_t = 60, global = true)]
+    #[arg(
+        long,
+        env = "COMPTOIR_LOGIN_MAX_PER_ADDRESS",
+        default_value_t = 60,
+        global = true
+    )]
     pub login_max_per_address: u32,
 
     /// The login rate window (e.g. `15m`).

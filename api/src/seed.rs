@@ -21,9 +21,11 @@ pub async fn demo(state: &AppState) -> anyhow::Result<()> {
         let created = service::create_user_unchecked(state, email, password.clone(), role).await;
         let user = match created {
             Ok(user) => user,
-            Err(AppError::Conflict { .. }) => service::set_password_unchecked(state, email, password.clone())
-                .await
-                .map_err(|error| anyhow::anyhow!("{}", error.message()))?,
+            Err(AppError::Conflict { .. }) => {
+                service::set_password_unchecked(state, email, password.clone())
+                    .await
+                    .map_err(|error| anyhow::anyhow!("{}", error.message()))?
+            }
             Err(error) => anyhow::bail!("{}", error.message()),
         };
         println!("  {:<15} {:<30} {password}", user.role.as_str(), user.email);

@@ -32,11 +32,14 @@ impl AppState {
             .await
             .context("cannot connect to the database")?;
         let secret = jwt_secret(&config)?;
+        let events = EventBus::start(&db, config.database_schema.as_deref())
+            .await
+            .context("cannot listen for events")?;
         Ok(Self {
             db,
             hasher: PasswordHasher::new(config.hash_workers()),
             jwt: Arc::new(JwtKeys::new(secret.as_bytes())),
-            events: EventBus::new(),
+            events,
             clock: Arc::new(SystemClock),
             config: Arc::new(config),
         })
@@ -58,7 +61,9 @@ fn jwt_secret(config: &Config) -> anyhow::Result<String> {
         bail!("COMPTOIR_JWT_SECRET must be set when the database is not SQLite");
     }
     let Some(db_path) = config.sqlite_path() else {
-        tracing::warn!("no COMPTOIR_JWT_SECRET and an in-memory database: tokens last until restart");
+        tracing::warn!(
+            "no COMPTOIR_JWT_SECRET and an in-memory database: tokens last until restart"
+        );
         return Ok(secret_token::generate());
     };
     let path = db_path.with_extension("jwt-secret");

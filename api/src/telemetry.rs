@@ -8,7 +8,9 @@ pub fn init(filter: &str, format: LogFormat) {
     let registry = tracing_subscriber::registry().with(filter);
     let result = match format {
         LogFormat::Text => registry.with(fmt::layer().with_target(true)).try_init(),
-        LogFormat::Json => registry.with(fmt::layer().json().flatten_event(true)).try_init(),
+        LogFormat::Json => registry
+            .with(fmt::layer().json().flatten_event(true))
+            .try_init(),
     };
     drop(result);
 }

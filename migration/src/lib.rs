@@ -1,5 +1,8 @@
 //! Schema migrations, run on start by `comptoir serve` and by `comptoir migrate`.
 
+// Migrations read best as one long builder chain over the sea-orm-migration prelude.
+#![allow(clippy::wildcard_imports, clippy::too_many_lines)]
+
 pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_create_account_tables;

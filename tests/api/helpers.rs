@@ -67,7 +67,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
-    _dir: tempfile::TempDir,
+    config: Config,
+    _dir: Option<tempfile::TempDir>,
     pg_schema: Option<(String, String)>,
 }
 
@@ -88,7 +89,7 @@ impl TestApp {
         config.bind = "127.0.0.1:0".parse().expect("loopback");
         config.jwt_secret = Some(TEST_JWT_SECRET.to_owned().into());
         config.database_max_connections = 4;
-        config.log = "warn".to_owned();
+        "warn".clone_into(&mut config.log);
         config.hash_workers = Some(2);
         config.database_schema = None;
         let mut pg_schema = None;
@@ -107,7 +108,19 @@ impl TestApp {
             }
         }
         setup(&mut config);
-        let server = Server::bind(config).await.expect("server starts");
+        let mut app = Self::start(config).await;
+        app._dir = Some(dir);
+        app.pg_schema = pg_schema;
+        Some(app)
+    }
+
+    /// A second server on the same database, as another instance of a deployment would be.
+    pub async fn sibling(&self) -> Self {
+        Self::start(self.config.clone()).await
+    }
+
+    async fn start(config: Config) -> Self {
+        let server = Server::bind(config.clone()).await.expect("server starts");
         let addr = server.local_addr().expect("bound");
         let state = server.state().clone();
         let (tx, rx) = oneshot::channel();
@@ -119,7 +132,7 @@ impl TestApp {
                 .await
                 .expect("server runs");
         });
-        Some(Self {
+        Self {
             addr,
             url: format!("http://{addr}/graphql"),
             ws_url: format!("ws://{addr}/graphql/ws"),
@@ -127,9 +140,10 @@ impl TestApp {
             client: reqwest::Client::new(),
             shutdown: Some(tx),
             server: Some(handle),
-            _dir: dir,
-            pg_schema,
-        })
+            config,
+            _dir: None,
+            pg_schema: None,
+        }
     }
 
     /// Stops the server and waits until it has drained.
@@ -173,7 +187,11 @@ impl TestApp {
 
     /// Creates an account directly (as `comptoir create-user` does) and logs it in.
     pub async fn user(&self, role: Role) -> Session {
-        let email = format!("{}-{}@example.test", role.as_str().to_lowercase(), uuid::Uuid::new_v4().simple());
+        let email = format!(
+            "{}-{}@example.test",
+            role.as_str().to_lowercase(),
+            uuid::Uuid::new_v4().simple()
+        );
         service::create_user_unchecked(&self.state, &email, PASSWORD.to_owned(), role)
             .await
             .expect("user created");
@@ -200,8 +218,14 @@ pub fn session(payload: &Value) -> Session {
     Session {
         id: payload["user"]["id"].as_str().expect("user id").to_owned(),
         email: payload["user"]["email"].as_str().expect("email").to_owned(),
-        access: payload["accessToken"].as_str().expect("access token").to_owned(),
-        refresh: payload["refreshToken"].as_str().expect("refresh token").to_owned(),
+        access: payload["accessToken"]
+            .as_str()
+            .expect("access token")
+            .to_owned(),
+        refresh: payload["refreshToken"]
+            .as_str()
+            .expect("refresh token")
+            .to_owned(),
     }
 }
 
@@ -224,7 +248,10 @@ impl Drop for TestApp {
                     .enable_all()
                     .build()
                     .expect("runtime");
-                runtime.block_on(execute_pg(&base, &format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")));
+                runtime.block_on(execute_pg(
+                    &base,
+                    &format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"),
+                ));
             });
             drop(cleanup.join());
         }
@@ -233,7 +260,9 @@ impl Drop for TestApp {
 
 async fn execute_pg(url: &str, sql: &str) {
     use sea_orm::ConnectionTrait;
-    let db = sea_orm::Database::connect(url).await.expect("PostgreSQL reachable");
+    let db = sea_orm::Database::connect(url)
+        .await
+        .expect("PostgreSQL reachable");
     db.execute_unprepared(sql).await.expect("schema statement");
     drop(db.close().await);
 }

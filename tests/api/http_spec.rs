@@ -29,14 +29,26 @@ db_test! {
     }
 }
 
-async fn post_raw(app: &crate::helpers::TestApp, accept: Option<&str>, content_type: &str, body: &str) -> (u16, String, Value) {
-    let mut request = app.client.post(&app.url).header("content-type", content_type).body(body.to_owned());
+async fn post_raw(
+    app: &crate::helpers::TestApp,
+    accept: Option<&str>,
+    content_type: &str,
+    body: &str,
+) -> (u16, String, Value) {
+    let mut request = app
+        .client
+        .post(&app.url)
+        .header("content-type", content_type)
+        .body(body.to_owned());
     if let Some(accept) = accept {
         request = request.header("accept", accept);
     }
     let response = request.send().await.unwrap();
     let status = response.status().as_u16();
-    let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     let body = response.json().await.unwrap_or(Value::Null);
     (status, content_type, body)
 }

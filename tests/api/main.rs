@@ -2,6 +2,9 @@
 //! to it over HTTP and WebSocket. Every database test runs on SQLite, and on PostgreSQL too when
 //! `COMPTOIR_TEST_DATABASE_URL` is set.
 
+// A failing test is a panic: unwrap and expect are how tests say "this must hold".
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[macro_use]
 mod helpers;
 

@@ -16,7 +16,9 @@ struct Ws(WebSocketStream<MaybeTlsStream<TcpStream>>);
 impl Ws {
     async fn connect(app: &TestApp, protocol: &str) -> Self {
         let mut request = app.ws_url.as_str().into_client_request().unwrap();
-        request.headers_mut().insert("sec-websocket-protocol", protocol.parse().unwrap());
+        request
+            .headers_mut()
+            .insert("sec-websocket-protocol", protocol.parse().unwrap());
         let (stream, response) = connect_async(request).await.unwrap();
         assert_eq!(response.headers()["sec-websocket-protocol"], protocol);
         Self(stream)
@@ -63,8 +65,12 @@ impl Ws {
     }
 
     async fn init(&mut self, token: Option<&str>) {
-        let payload = token.map_or(json!({}), |t| json!({ "authorization": format!("Bearer {t}") }));
-        self.send(json!({ "type": "connection_init", "payload": payload })).await;
+        let payload = token.map_or(
+            json!({}),
+            |t| json!({ "authorization": format!("Bearer {t}") }),
+        );
+        self.send(json!({ "type": "connection_init", "payload": payload }))
+            .await;
         assert_eq!(self.next().await["type"], "connection_ack");
     }
 }
@@ -204,4 +210,37 @@ db_test! {
         assert_eq!(ws.closed().await, 1001);
         stopping.await.unwrap();
     }
+}
+
+/// Two instances on one PostgreSQL database: a change made through the first reaches a
+/// subscriber connected to the second (LISTEN/NOTIFY). SQLite is one process by design.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_crosses_instances_on_postgres() {
+    let Some(first) = TestApp::spawn_with(crate::helpers::Backend::Postgres, |_| {}).await else {
+        eprintln!("COMPTOIR_TEST_DATABASE_URL is not set: skipped");
+        return;
+    };
+    let second = first.sibling().await;
+    let admin = first.user(Role::Admin).await;
+    let user = first.user(Role::Identified).await;
+
+    let mut ws = Ws::connect(&second, "graphql-transport-ws").await;
+    ws.init(Some(&user.access)).await;
+    ws.send(json!({ "id": "1", "type": "subscribe", "payload": { "query": "subscription { myAccountEvents { kind role } }" } })).await;
+    ws.send(json!({ "type": "ping" })).await;
+    assert_eq!(ws.next().await["type"], "pong");
+
+    first
+        .data(
+            Some(&admin.access),
+            "mutation($id: ID!) { setUserRole(id: $id, role: ACCOUNT_CLIENT) { id } }",
+            json!({ "id": user.id }),
+        )
+        .await;
+    let event = ws.next().await;
+    assert_eq!(
+        event["payload"]["data"]["myAccountEvents"],
+        json!({ "kind": "ROLE_CHANGED", "role": "ACCOUNT_CLIENT" })
+    );
+    drop(second);
 }

@@ -58,7 +58,13 @@ impl JwtKeys {
     }
 }
 
-pub fn claims(user_id: Uuid, role: &str, token_version: i32, now: DateTime<Utc>, expires: DateTime<Utc>) -> Claims {
+pub fn claims(
+    user_id: Uuid,
+    role: &str,
+    token_version: i32,
+    now: DateTime<Utc>,
+    expires: DateTime<Utc>,
+) -> Claims {
     Claims {
         sub: user_id,
         role: role.to_owned(),

@@ -51,7 +51,10 @@ pub struct UserRole(Role);
 impl UserRole {
     pub fn parse(role: Role, field: &str) -> Result<Self, AppError> {
         if role == Role::Public {
-            return Err(AppError::validation(field, "PUBLIC is not a role a user can hold"));
+            return Err(AppError::validation(
+                field,
+                "PUBLIC is not a role a user can hold",
+            ));
         }
         Ok(Self(role))
     }
@@ -172,7 +175,9 @@ mod tests {
     #[test]
     fn emails_are_normalised_and_checked() {
         assert_eq!(
-            Email::parse("  Alice@Example.COM ", "email").ok().map(|e| e.0),
+            Email::parse("  Alice@Example.COM ", "email")
+                .ok()
+                .map(|e| e.0),
             Some("alice@example.com".to_owned())
         );
         assert!(Email::parse("not an email", "email").is_err());

@@ -6,8 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use comptoir_entity::user_token::{self, Column, Entity};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set,
-    sea_query::Expr,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, sea_query::Expr,
 };
 use uuid::Uuid;
 
@@ -83,4 +82,86 @@ pub async fn consume(
         return Err(invalid());
     }
     Ok(row.user_id)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::time::Duration;
+
+    use chrono::Utc;
+
+    use super::*;
+    use crate::{
+        auth::{Role, service},
+        config::Config,
+        state::AppState,
+    };
+
+    async fn state() -> (AppState, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::from_env().unwrap();
+        config.database_url = Some(format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("t.db").display()
+        ));
+        config.jwt_secret = Some("x".repeat(32).into());
+        let state = AppState::build(config).await.unwrap();
+        state.db.migrate().await.unwrap();
+        (state, dir)
+    }
+
+    #[tokio::test]
+    async fn a_token_works_once_for_its_user_and_purpose_until_it_expires() {
+        let (state, _dir) = state().await;
+        let user = service::create_user_unchecked(
+            &state,
+            "t@example.test",
+            "long enough".into(),
+            Role::Identified,
+        )
+        .await
+        .unwrap();
+        let db = state.db.read();
+        let now = Utc::now();
+        let ttl = Duration::from_secs(3600);
+
+        let secret = issue(db, user.id, Purpose::ResetPassword, ttl, now)
+            .await
+            .unwrap();
+        assert!(
+            consume(db, &secret, Purpose::VerifyEmail, now)
+                .await
+                .is_err(),
+            "wrong purpose"
+        );
+        assert_eq!(
+            consume(db, &secret, Purpose::ResetPassword, now).await.ok(),
+            Some(user.id)
+        );
+        assert!(
+            consume(db, &secret, Purpose::ResetPassword, now)
+                .await
+                .is_err(),
+            "used twice"
+        );
+
+        let expiring = issue(db, user.id, Purpose::VerifyEmail, ttl, now)
+            .await
+            .unwrap();
+        let later = now + chrono::Duration::hours(2);
+        assert!(
+            consume(db, &expiring, Purpose::VerifyEmail, later)
+                .await
+                .is_err(),
+            "expired"
+        );
+        assert!(
+            consume(db, "made-up", Purpose::VerifyEmail, now)
+                .await
+                .is_err(),
+            "unknown"
+        );
+    }
 }

@@ -62,7 +62,10 @@ impl PasswordHasher {
             let Ok(parsed) = PasswordHash::new(&hash) else {
                 return false;
             };
-            argon2().verify_password(password.as_bytes(), &parsed).is_ok() && real
+            argon2()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+                && real
         })
         .await
     }
@@ -76,11 +79,7 @@ impl PasswordHasher {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, AppError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(AppError::internal)?;
+        let _permit = self.permits.acquire().await.map_err(AppError::internal)?;
         tokio::task::spawn_blocking(work)
             .await
             .map_err(AppError::internal)

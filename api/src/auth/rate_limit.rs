@@ -61,6 +61,9 @@ pub async fn hit(
 
 /// Forgets the attempts counted for `key` (after a successful login).
 pub async fn reset(db: &impl ConnectionTrait, key: &str) -> Result<(), DbErr> {
-    Entity::delete_many().filter(Column::Key.eq(key)).exec(db).await?;
+    Entity::delete_many()
+        .filter(Column::Key.eq(key))
+        .exec(db)
+        .await?;
     Ok(())
 }

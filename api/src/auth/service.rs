@@ -51,7 +51,11 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, Ap
     }))
 }
 
-pub async fn register(state: &AppState, email: &str, password: String) -> Result<Session, AppError> {
+pub async fn register(
+    state: &AppState,
+    email: &str,
+    password: String,
+) -> Result<Session, AppError> {
     let email = Email::parse(email, "email")?;
     let password = NewPassword::parse(password, "password")?;
     let hash = state.hasher.hash(password.into_inner()).await?;
@@ -80,9 +84,23 @@ pub async fn login(
         let tx = state.db.begin(&state.events).await?;
         if let Some(addr) = client {
             let key = format!("login:addr:{addr}");
-            rate_limit::hit(&*tx, &key, config.login_max_per_address, config.login_rate_window, now).await?;
+            rate_limit::hit(
+                &*tx,
+                &key,
+                config.login_max_per_address,
+                config.login_rate_window,
+                now,
+            )
+            .await?;
         }
-        rate_limit::hit(&*tx, &email_key, config.login_max_per_email, config.login_rate_window, now).await?;
+        rate_limit::hit(
+            &*tx,
+            &email_key,
+            config.login_max_per_email,
+            config.login_rate_window,
+            now,
+        )
+        .await?;
         tx.commit().await?;
     }
 
@@ -110,10 +128,13 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Session, A
     let invalid = || AppError::Unauthenticated("invalid or expired refresh token");
     let now = state.clock.now();
     let mut tx = state.db.begin(&state.events).await?;
-    let Some(token) = store::find_refresh_token(&*tx, &secret_token::hash(refresh_token)).await? else {
+    let Some(token) = store::find_refresh_token(&*tx, &secret_token::hash(refresh_token)).await?
+    else {
         return Err(invalid());
     };
-    let user = store::find_by_id(&*tx, token.user_id).await?.ok_or_else(invalid)?;
+    let user = store::find_by_id(&*tx, token.user_id)
+        .await?
+        .ok_or_else(invalid)?;
     if user.blocked {
         return Err(AppError::AccountBlocked);
     }
@@ -124,7 +145,9 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Session, A
         store::revoke_family(&*tx, token.family_id, now).await?;
         tx.commit().await?;
         tracing::warn!(user_id = %token.user_id, "refresh token reused; family revoked");
-        return Err(AppError::Unauthenticated("refresh token already used; session revoked"));
+        return Err(AppError::Unauthenticated(
+            "refresh token already used; session revoked",
+        ));
     }
     let session = issue_session(state, &mut tx, user, token.family_id, now).await?;
     tx.commit().await?;
@@ -133,10 +156,15 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Session, A
 
 /// Ends the session of `refresh_token` (its family); with `everywhere`, every session and every
 /// access token of its user. Unknown tokens are ignored: logging out twice is fine.
-pub async fn logout(state: &AppState, refresh_token: &str, everywhere: bool) -> Result<(), AppError> {
+pub async fn logout(
+    state: &AppState,
+    refresh_token: &str,
+    everywhere: bool,
+) -> Result<(), AppError> {
     let now = state.clock.now();
     let tx = state.db.begin(&state.events).await?;
-    if let Some(token) = store::find_refresh_token(&*tx, &secret_token::hash(refresh_token)).await? {
+    if let Some(token) = store::find_refresh_token(&*tx, &secret_token::hash(refresh_token)).await?
+    {
         store::revoke_family(&*tx, token.family_id, now).await?;
         if everywhere && let Some(user) = store::find_by_id(&*tx, token.user_id).await? {
             store::update_and_revoke(&*tx, user, AccountChanges::default(), now).await?;
@@ -159,7 +187,11 @@ pub async fn change_password(
     let row = store::find_by_id(state.db.read(), me.id)
         .await?
         .ok_or(AppError::Unauthenticated("account not found"))?;
-    if !state.hasher.verify(current.into_inner(), Some(row.password_hash.clone())).await? {
+    if !state
+        .hasher
+        .verify(current.into_inner(), Some(row.password_hash.clone()))
+        .await?
+    {
         return Err(AppError::InvalidCredentials);
     }
     let hash = state.hasher.hash(new.into_inner()).await?;
@@ -207,12 +239,31 @@ pub async fn create_user(
 }
 
 /// Creates an account outside GraphQL (the command line and the demo seed).
-pub async fn create_user_unchecked(state: &AppState, email: &str, password: String, role: Role) -> Result<User, AppError> {
-    create_user(state, &Principal::user(AuthUser { id: Uuid::nil(), role: Role::Admin }), email, password, role).await
+pub async fn create_user_unchecked(
+    state: &AppState,
+    email: &str,
+    password: String,
+    role: Role,
+) -> Result<User, AppError> {
+    create_user(
+        state,
+        &Principal::user(AuthUser {
+            id: Uuid::nil(),
+            role: Role::Admin,
+        }),
+        email,
+        password,
+        role,
+    )
+    .await
 }
 
 /// Sets a new password on an existing account, outside GraphQL (the demo seed).
-pub async fn set_password_unchecked(state: &AppState, email: &str, password: String) -> Result<User, AppError> {
+pub async fn set_password_unchecked(
+    state: &AppState,
+    email: &str,
+    password: String,
+) -> Result<User, AppError> {
     let email = Email::parse(email, "email")?;
     let password = NewPassword::parse(password, "password")?;
     let hash = state.hasher.hash(password.into_inner()).await?;
@@ -230,11 +281,19 @@ pub async fn set_password_unchecked(state: &AppState, email: &str, password: Str
     store::to_user(row)
 }
 
-pub async fn set_user_role(state: &AppState, principal: &Principal, id: Uuid, role: Role) -> Result<User, AppError> {
+pub async fn set_user_role(
+    state: &AppState,
+    principal: &Principal,
+    id: Uuid,
+    role: Role,
+) -> Result<User, AppError> {
     let admin = principal.require_admin()?;
     let role = UserRole::parse(role, "role")?;
     if admin.id == id {
-        return Err(AppError::validation("id", "you cannot change your own role"));
+        return Err(AppError::validation(
+            "id",
+            "you cannot change your own role",
+        ));
     }
     let now = state.clock.now();
     let mut tx = state.db.begin(&state.events).await?;
@@ -250,16 +309,25 @@ pub async fn set_user_role(state: &AppState, principal: &Principal, id: Uuid, ro
     };
     let row = store::update_and_revoke(&*tx, row, changes, now).await?;
     let change = json!({ "role": { "old": old, "new": role.get().as_str() } });
-    tx.record(account_event("ROLE_CHANGED", &row, admin.id, change, now)).await?;
+    tx.record(account_event("ROLE_CHANGED", &row, admin.id, change, now))
+        .await?;
     tx.commit().await?;
     store::to_user(row)
 }
 
-pub async fn block_user(state: &AppState, principal: &Principal, id: Uuid, reason: &str) -> Result<User, AppError> {
+pub async fn block_user(
+    state: &AppState,
+    principal: &Principal,
+    id: Uuid,
+    reason: &str,
+) -> Result<User, AppError> {
     let admin = principal.require_admin()?;
     let reason = Reason::parse(reason, "reason")?.into_inner();
     if admin.id == id {
-        return Err(AppError::validation("id", "you cannot block your own account"));
+        return Err(AppError::validation(
+            "id",
+            "you cannot block your own account",
+        ));
     }
     let now = state.clock.now();
     let mut tx = state.db.begin(&state.events).await?;
@@ -270,12 +338,17 @@ pub async fn block_user(state: &AppState, principal: &Principal, id: Uuid, reaso
     };
     let row = store::update_and_revoke(&*tx, row, changes, now).await?;
     let change = json!({ "blocked": { "old": false, "new": true }, "reason": reason });
-    tx.record(account_event("BLOCKED", &row, admin.id, change, now)).await?;
+    tx.record(account_event("BLOCKED", &row, admin.id, change, now))
+        .await?;
     tx.commit().await?;
     store::to_user(row)
 }
 
-pub async fn unblock_user(state: &AppState, principal: &Principal, id: Uuid) -> Result<User, AppError> {
+pub async fn unblock_user(
+    state: &AppState,
+    principal: &Principal,
+    id: Uuid,
+) -> Result<User, AppError> {
     let admin = principal.require_admin()?;
     let now = state.clock.now();
     let mut tx = state.db.begin(&state.events).await?;
@@ -290,7 +363,8 @@ pub async fn unblock_user(state: &AppState, principal: &Principal, id: Uuid) -> 
     };
     let row = store::update_and_revoke(&*tx, row, changes, now).await?;
     let change = json!({ "blocked": { "old": true, "new": false } });
-    tx.record(account_event("UNBLOCKED", &row, admin.id, change, now)).await?;
+    tx.record(account_event("UNBLOCKED", &row, admin.id, change, now))
+        .await?;
     tx.commit().await?;
     store::to_user(row)
 }
@@ -310,7 +384,9 @@ pub async fn users(
     let after = page
         .after
         .as_deref()
-        .map(|cursor| Uuid::try_parse(cursor).map_err(|_| AppError::validation("after", "not a valid cursor")))
+        .map(|cursor| {
+            Uuid::try_parse(cursor).map_err(|_| AppError::validation("after", "not a valid cursor"))
+        })
         .transpose()?;
     let filter = UserFilter {
         role: filter.role,
@@ -320,7 +396,10 @@ pub async fn users(
     let has_next_page = rows.len() as u64 > page.limit;
     rows.truncate(usize::try_from(page.limit).unwrap_or(usize::MAX));
     Ok(Page {
-        items: rows.into_iter().map(store::to_user).collect::<Result<_, _>>()?,
+        items: rows
+            .into_iter()
+            .map(store::to_user)
+            .collect::<Result<_, _>>()?,
         has_next_page,
         has_previous_page: after.is_some(),
         total_count,
@@ -335,7 +414,10 @@ async fn insert_user(
     now: DateTime<Utc>,
 ) -> Result<user_account::Model, AppError> {
     if store::find_by_email(&**tx, email.as_str()).await?.is_some() {
-        return Err(AppError::conflict("email", "an account with this email already exists"));
+        return Err(AppError::conflict(
+            "email",
+            "an account with this email already exists",
+        ));
     }
     let new = store::NewUser {
         email: email.as_str(),
@@ -343,11 +425,15 @@ async fn insert_user(
         role,
         now,
     };
-    store::insert(&**tx, new).await.map_err(|error| match AppError::from(error) {
-        // Lost a race with another registration of the same email.
-        AppError::Conflict { .. } => AppError::conflict("email", "an account with this email already exists"),
-        other => other,
-    })
+    store::insert(&**tx, new)
+        .await
+        .map_err(|error| match AppError::from(error) {
+            // Lost a race with another registration of the same email.
+            AppError::Conflict { .. } => {
+                AppError::conflict("email", "an account with this email already exists")
+            }
+            other => other,
+        })
 }
 
 async fn current_row(tx: &WriteTx, id: Uuid) -> Result<user_account::Model, AppError> {
@@ -381,9 +467,23 @@ async fn issue_session(
 ) -> Result<Session, AppError> {
     let access_expires = now + chrono_duration(state.config.access_token_ttl);
     let refresh_expires = now + chrono_duration(state.config.refresh_token_ttl);
-    let access_token = state.jwt.issue(&jwt::claims(user.id, &user.role, user.token_version, now, access_expires))?;
+    let access_token = state.jwt.issue(&jwt::claims(
+        user.id,
+        &user.role,
+        user.token_version,
+        now,
+        access_expires,
+    ))?;
     let refresh_token = secret_token::generate();
-    store::insert_refresh_token(&**tx, user.id, family_id, secret_token::hash(&refresh_token), now, refresh_expires).await?;
+    store::insert_refresh_token(
+        &**tx,
+        user.id,
+        family_id,
+        secret_token::hash(&refresh_token),
+        now,
+        refresh_expires,
+    )
+    .await?;
     Ok(Session {
         access_token,
         access_token_expires_at: access_expires,
@@ -437,7 +537,9 @@ impl AccountEvent {
             "UNBLOCKED" => AccountEventKind::Unblocked,
             _ => return None,
         };
-        let role = event.changes["role"]["new"].as_str().and_then(Role::parse_user_role);
+        let role = event.changes["role"]["new"]
+            .as_str()
+            .and_then(Role::parse_user_role);
         let reason = event.changes["reason"].as_str().map(str::to_owned);
         Some(Self {
             id: event.id,
@@ -468,12 +570,15 @@ pub fn account_events(
     });
     // Stop right after the event that blocks the account (its tokens are dead), without waiting
     // for another event to arrive.
-    Ok(futures_util::stream::unfold((Box::pin(events), false), |(mut events, done)| async move {
-        if done {
-            return None;
-        }
-        let item = events.next().await?;
-        let blocked = matches!(&item, Ok(event) if event.kind == AccountEventKind::Blocked);
-        Some((item, (events, blocked)))
-    }))
+    Ok(futures_util::stream::unfold(
+        (Box::pin(events), false),
+        |(mut events, done)| async move {
+            if done {
+                return None;
+            }
+            let item = events.next().await?;
+            let blocked = matches!(&item, Ok(event) if event.kind == AccountEventKind::Blocked);
+            Some((item, (events, blocked)))
+        },
+    ))
 }

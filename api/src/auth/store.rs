@@ -4,8 +4,7 @@ use chrono::{DateTime, Utc};
 use comptoir_entity::{refresh_token, user_account};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set,
-    sea_query::Expr,
+    QueryFilter, QueryOrder, QuerySelect, Set, sea_query::Expr,
 };
 use uuid::Uuid;
 
@@ -13,8 +12,9 @@ use super::model::{Role, User};
 use crate::error::AppError;
 
 pub fn to_user(row: user_account::Model) -> Result<User, AppError> {
-    let role = Role::parse_user_role(&row.role)
-        .ok_or_else(|| AppError::internal(anyhow::anyhow!("unknown role {:?} in database", row.role)))?;
+    let role = Role::parse_user_role(&row.role).ok_or_else(|| {
+        AppError::internal(anyhow::anyhow!("unknown role {:?} in database", row.role))
+    })?;
     Ok(User {
         id: row.id,
         email: row.email,
@@ -27,11 +27,17 @@ pub fn to_user(row: user_account::Model) -> Result<User, AppError> {
     })
 }
 
-pub async fn find_by_id(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<user_account::Model>, DbErr> {
+pub async fn find_by_id(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+) -> Result<Option<user_account::Model>, DbErr> {
     user_account::Entity::find_by_id(id).one(db).await
 }
 
-pub async fn find_by_email(db: &impl ConnectionTrait, email: &str) -> Result<Option<user_account::Model>, DbErr> {
+pub async fn find_by_email(
+    db: &impl ConnectionTrait,
+    email: &str,
+) -> Result<Option<user_account::Model>, DbErr> {
     user_account::Entity::find()
         .filter(user_account::Column::Email.eq(email))
         .one(db)
@@ -45,7 +51,10 @@ pub struct NewUser<'a> {
     pub now: DateTime<Utc>,
 }
 
-pub async fn insert(db: &impl ConnectionTrait, user: NewUser<'_>) -> Result<user_account::Model, DbErr> {
+pub async fn insert(
+    db: &impl ConnectionTrait,
+    user: NewUser<'_>,
+) -> Result<user_account::Model, DbErr> {
     user_account::ActiveModel {
         id: Set(Uuid::now_v7()),
         email: Set(user.email.to_owned()),
@@ -99,7 +108,11 @@ pub async fn update_and_revoke(
     Ok(updated)
 }
 
-pub async fn revoke_all_refresh_tokens(db: &impl ConnectionTrait, user_id: Uuid, now: DateTime<Utc>) -> Result<(), DbErr> {
+pub async fn revoke_all_refresh_tokens(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
     refresh_token::Entity::update_many()
         .col_expr(refresh_token::Column::RevokedAt, Expr::value(now))
         .filter(refresh_token::Column::UserId.eq(user_id))
@@ -109,7 +122,11 @@ pub async fn revoke_all_refresh_tokens(db: &impl ConnectionTrait, user_id: Uuid,
     Ok(())
 }
 
-pub async fn revoke_family(db: &impl ConnectionTrait, family_id: Uuid, now: DateTime<Utc>) -> Result<(), DbErr> {
+pub async fn revoke_family(
+    db: &impl ConnectionTrait,
+    family_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
     refresh_token::Entity::update_many()
         .col_expr(refresh_token::Column::RevokedAt, Expr::value(now))
         .filter(refresh_token::Column::FamilyId.eq(family_id))
@@ -142,7 +159,10 @@ pub async fn insert_refresh_token(
     Ok(())
 }
 
-pub async fn find_refresh_token(db: &impl ConnectionTrait, token_hash: &str) -> Result<Option<refresh_token::Model>, DbErr> {
+pub async fn find_refresh_token(
+    db: &impl ConnectionTrait,
+    token_hash: &str,
+) -> Result<Option<refresh_token::Model>, DbErr> {
     refresh_token::Entity::find()
         .filter(refresh_token::Column::TokenHash.eq(token_hash))
         .one(db)
@@ -151,7 +171,11 @@ pub async fn find_refresh_token(db: &impl ConnectionTrait, token_hash: &str) -> 
 
 /// Marks a refresh token used, only if nobody else did first. `false` means it was already used:
 /// two clients hold the same token, one of them stolen.
-pub async fn mark_refresh_token_used(db: &impl ConnectionTrait, id: Uuid, now: DateTime<Utc>) -> Result<bool, DbErr> {
+pub async fn mark_refresh_token_used(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
     let result = refresh_token::Entity::update_many()
         .col_expr(refresh_token::Column::UsedAt, Expr::value(now))
         .filter(refresh_token::Column::Id.eq(id))

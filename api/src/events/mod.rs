@@ -9,9 +9,14 @@ pub mod store;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, sqlx::postgres::PgListener,
+};
 use serde_json::Value as Json;
 use tokio::sync::broadcast;
 use uuid::Uuid;
+
+use crate::db::Db;
 
 /// How many events a subscriber may fall behind before it is told it lagged.
 const CHANNEL_CAPACITY: usize = 1024;
@@ -44,33 +49,107 @@ pub struct StoredEvent {
     pub created_at: DateTime<Utc>,
 }
 
-/// Fan-out of committed events to this instance's subscribers.
+/// Fan-out of committed events to subscribers, on every instance.
+///
+/// On SQLite (one process) a committed event goes straight to this process's subscribers. On
+/// PostgreSQL it goes through `NOTIFY`, sent after the commit and outside the business
+/// transaction, with only the event ID as payload; every instance (this one included) `LISTEN`s,
+/// reads the event from the log and hands it to its own subscribers.
 #[derive(Clone, Debug)]
 pub struct EventBus {
     sender: broadcast::Sender<Arc<StoredEvent>>,
+    postgres: Option<Postgres>,
 }
 
-impl Default for EventBus {
-    fn default() -> Self {
-        Self::new()
-    }
+#[derive(Clone, Debug)]
+struct Postgres {
+    db: DatabaseConnection,
+    channel: String,
 }
 
 impl EventBus {
-    pub fn new() -> Self {
+    /// A bus for this process only.
+    pub fn local() -> Self {
         let (sender, _) = broadcast::channel(CHANNEL_CAPACITY);
-        Self { sender }
+        Self {
+            sender,
+            postgres: None,
+        }
+    }
+
+    /// The bus for `db`: local on SQLite; on PostgreSQL, starts this instance's listener. The
+    /// channel is named after the schema so that deployments sharing a database stay apart.
+    pub async fn start(db: &Db, schema: Option<&str>) -> Result<Self, DbErr> {
+        let mut bus = Self::local();
+        let conn = db.read().clone();
+        if conn.get_database_backend() != DbBackend::Postgres {
+            return Ok(bus);
+        }
+        let mut channel = format!("comptoir_events.{}", schema.unwrap_or("public"));
+        channel.truncate(63);
+        let mut listener = PgListener::connect_with(conn.get_postgres_connection_pool())
+            .await
+            .map_err(|e| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e.into())))?;
+        listener
+            .listen(&channel)
+            .await
+            .map_err(|e| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e.into())))?;
+        tokio::spawn(listen(listener, conn.clone(), bus.sender.clone()));
+        bus.postgres = Some(Postgres { db: conn, channel });
+        Ok(bus)
     }
 
     /// Publishes committed events. Never waits on subscribers: a slow one lags, nobody blocks.
     pub async fn publish(&self, events: Vec<StoredEvent>) {
+        let Some(postgres) = &self.postgres else {
+            for event in events {
+                // An error only means nobody is listening right now.
+                drop(self.sender.send(Arc::new(event)));
+            }
+            return;
+        };
         for event in events {
-            // An error only means nobody is listening right now.
-            drop(self.sender.send(Arc::new(event)));
+            let notify = Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT pg_notify($1, $2)",
+                [postgres.channel.clone().into(), event.id.to_string().into()],
+            );
+            if let Err(error) = postgres.db.execute_raw(notify).await {
+                // The event is in the log: subscribers catch up from there.
+                tracing::warn!(%error, event = event.id, "NOTIFY failed");
+            }
         }
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<StoredEvent>> {
         self.sender.subscribe()
+    }
+}
+
+/// This instance's listener: a notification carries an event ID; the event is read from the log
+/// and handed to local subscribers. Ends when the pool closes.
+async fn listen(
+    mut listener: PgListener,
+    db: DatabaseConnection,
+    sender: broadcast::Sender<Arc<StoredEvent>>,
+) {
+    loop {
+        let notification = match listener.recv().await {
+            Ok(notification) => notification,
+            Err(sea_orm::sqlx::Error::PoolClosed) => return,
+            Err(error) => {
+                tracing::warn!(%error, "event listener lost its connection; retrying");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        let Ok(id) = notification.payload().parse::<i64>() else {
+            continue;
+        };
+        match store::find(&db, id).await {
+            Ok(Some(event)) => drop(sender.send(Arc::new(event))),
+            Ok(None) => tracing::warn!(event = id, "notified event not in the log"),
+            Err(error) => tracing::warn!(%error, event = id, "cannot read notified event"),
+        }
     }
 }

@@ -1,5 +1,5 @@
 use comptoir_entity::event;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, Set};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, Set};
 
 use super::{NewEvent, StoredEvent};
 
@@ -17,7 +17,15 @@ pub async fn insert(db: &impl ConnectionTrait, event: NewEvent) -> Result<Stored
     }
     .insert(db)
     .await?;
-    Ok(StoredEvent {
+    Ok(from_row(row))
+}
+
+pub async fn find(db: &impl ConnectionTrait, id: i64) -> Result<Option<StoredEvent>, DbErr> {
+    Ok(event::Entity::find_by_id(id).one(db).await?.map(from_row))
+}
+
+fn from_row(row: event::Model) -> StoredEvent {
+    StoredEvent {
         id: row.id,
         kind: row.kind,
         object_type: row.object_type,
@@ -27,5 +35,5 @@ pub async fn insert(db: &impl ConnectionTrait, event: NewEvent) -> Result<Stored
         status: row.status,
         changes: row.changes,
         created_at: row.created_at,
-    })
+    }
 }

@@ -25,7 +25,11 @@ pub struct SubscriptionRoot(AuthSubscription);
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
-    Schema::build(QueryRoot::default(), MutationRoot::default(), SubscriptionRoot::default())
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        SubscriptionRoot::default(),
+    )
 }
 
 /// The schema the server executes, with the configured limits and the shared state.

@@ -21,7 +21,9 @@ pub async fn principal(state: &AppState, headers: &HeaderMap) -> Result<Principa
         .to_str()
         .ok()
         .and_then(bearer)
-        .ok_or(AppError::Unauthenticated("expected `Authorization: Bearer <token>`"))?;
+        .ok_or(AppError::Unauthenticated(
+            "expected `Authorization: Bearer <token>`",
+        ))?;
     service::authenticate(state, token).await
 }
 

@@ -12,7 +12,9 @@ use std::{collections::HashMap, net::SocketAddr};
 use async_graphql::{
     Request, Response, Variables,
     http::GraphiQLSource,
-    parser::types::{DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet},
+    parser::types::{
+        DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
+    },
 };
 use axum::{
     body::Bytes,
@@ -167,8 +169,8 @@ async fn handle_post(
             Refusal::bad_request("cannot read the request body")
         }
     })?;
-    let value: Value =
-        serde_json::from_slice(&body).map_err(|_| Refusal::bad_request("the body is not valid JSON"))?;
+    let value: Value = serde_json::from_slice(&body)
+        .map_err(|_| Refusal::bad_request("the body is not valid JSON"))?;
     let (params, batched) = match value {
         Value::Array(items) => {
             if items.is_empty() {
@@ -307,7 +309,12 @@ async fn attach_caller(
         .collect())
 }
 
-async fn execute(state: &HttpState, requests: Vec<Request>, batched: bool, format: Format) -> HttpResponse {
+async fn execute(
+    state: &HttpState,
+    requests: Vec<Request>,
+    batched: bool,
+    format: Format,
+) -> HttpResponse {
     let max_aliases = state.app.config.max_aliases;
     let mut bodies = Vec::with_capacity(requests.len());
     let mut all_request_errors = true;
@@ -347,7 +354,8 @@ fn is_request_error(response: &Response) -> bool {
 
 fn response_body(response: &Response, format: Format, request_error: bool) -> Value {
     let mut body = serde_json::to_value(response).unwrap_or_else(|_| json!({}));
-    if request_error && format == Format::GraphqlResponseJson
+    if request_error
+        && format == Format::GraphqlResponseJson
         && let Value::Object(map) = &mut body
     {
         map.remove("data");
@@ -399,7 +407,10 @@ fn count_aliases(document: &ExecutableDocument) -> usize {
 }
 
 fn is_json(headers: &HeaderMap) -> bool {
-    let Some(content_type) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+    let Some(content_type) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
         return false;
     };
     let mut parts = content_type.split(';');

@@ -45,7 +45,11 @@ pub fn router(state: AppState) -> Router {
     router_with_shutdown(state, CancellationToken::new(), TaskTracker::new())
 }
 
-fn router_with_shutdown(app: AppState, shutdown: CancellationToken, sockets: TaskTracker) -> Router {
+fn router_with_shutdown(
+    app: AppState,
+    shutdown: CancellationToken,
+    sockets: TaskTracker,
+) -> Router {
     let config = app.config.clone();
     let schema = crate::graphql::schema(app.clone());
     let state = HttpState {
@@ -89,7 +93,7 @@ fn cors(config: &Config) -> CorsLayer {
         .allow_origin(origins)
         .allow_methods([Method::GET, Method::POST])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
-        .max_age(Duration::from_secs(3600))
+        .max_age(Duration::from_hours(1))
 }
 
 /// A migrated database and a bound listener, ready to serve.
@@ -119,7 +123,10 @@ impl Server {
     }
 
     /// Serves until `shutdown` resolves, then stops accepting, closes WebSockets and drains.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let token = CancellationToken::new();
         let sockets = TaskTracker::new();
         let app = router_with_shutdown(self.state.clone(), token.clone(), sockets.clone());
@@ -136,8 +143,13 @@ impl Server {
         .await?;
         // Upgraded connections are not tracked by the HTTP server; they close on the token.
         sockets.close();
-        if tokio::time::timeout(Duration::from_secs(10), sockets.wait()).await.is_err() {
-            tracing::warn!("WebSocket connections still open after 10 s; closing the database anyway");
+        if tokio::time::timeout(Duration::from_secs(10), sockets.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "WebSocket connections still open after 10 s; closing the database anyway"
+            );
         }
         self.state.db.close().await;
         Ok(())

@@ -46,7 +46,12 @@ pub async fn upgrade(
     let offered: Vec<String> = upgrade
         .requested_protocols()
         .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(',').map(|p| p.trim().to_owned()).collect::<Vec<_>>())
+        .flat_map(|value| {
+            value
+                .split(',')
+                .map(|p| p.trim().to_owned())
+                .collect::<Vec<_>>()
+        })
         .collect();
     if !offered.is_empty() && !offered.iter().any(|p| p == TRANSPORT_WS || p == LEGACY_WS) {
         let body = format!("supported subprotocols: {TRANSPORT_WS}, {LEGACY_WS}");
@@ -61,12 +66,12 @@ pub async fn upgrade(
         .on_upgrade(move |socket| {
             let sockets = state.sockets.clone();
             sockets.track_future(async move {
-            // A client that names no protocol gets the current one.
-            let protocol = match socket.protocol().and_then(|p| p.to_str().ok()) {
-                Some(LEGACY_WS) => Protocol::Legacy,
-                _ => Protocol::Transport,
-            };
-            Connection::run(state, socket, protocol, ClientAddr(Some(addr))).await;
+                // A client that names no protocol gets the current one.
+                let protocol = match socket.protocol().and_then(|p| p.to_str().ok()) {
+                    Some(LEGACY_WS) => Protocol::Legacy,
+                    _ => Protocol::Transport,
+                };
+                Connection::run(state, socket, protocol, ClientAddr(Some(addr))).await;
             })
         })
 }
@@ -162,7 +167,7 @@ impl Connection {
                     if last_seen.elapsed() > config.ws_ping_interval * 2 {
                         return End::Gone;
                     }
-                    self.send(Message::Ping(Default::default())).await;
+                    self.send(Message::Ping(axum::body::Bytes::new())).await;
                     if self.protocol == Protocol::Legacy && self.initialised {
                         self.send_json(&json!({ "type": "ka" })).await;
                     }
@@ -224,7 +229,10 @@ impl Connection {
                     return Some(End::close(4401, "Unauthorized"));
                 }
                 if self.operations.contains_key(&id) {
-                    return Some(End::close(4409, format!("Subscriber for {id} already exists")));
+                    return Some(End::close(
+                        4409,
+                        format!("Subscriber for {id} already exists"),
+                    ));
                 }
                 let principal = match self.principal().await {
                     Ok(principal) => principal,
@@ -296,7 +304,11 @@ impl Connection {
     /// Accepts `connection_init`: the payload may carry `authorization: "Bearer …"`.
     async fn init(&mut self, payload: Option<&Value>) -> Result<(), End> {
         let authorization = payload
-            .and_then(|payload| payload.get("authorization").or_else(|| payload.get("Authorization")))
+            .and_then(|payload| {
+                payload
+                    .get("authorization")
+                    .or_else(|| payload.get("Authorization"))
+            })
             .and_then(Value::as_str);
         if let Some(value) = authorization {
             let token = auth::bearer(value)
@@ -357,7 +369,10 @@ impl Connection {
             }
             if !failed {
                 let complete = json!({ "type": "complete", "id": id });
-                drop(out.send(Outgoing::Frame(Message::text(complete.to_string()))).await);
+                drop(
+                    out.send(Outgoing::Frame(Message::text(complete.to_string())))
+                        .await,
+                );
             }
             drop(done.send(id));
         });
@@ -420,18 +435,34 @@ struct OperationPayload {
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum TransportMessage {
-    ConnectionInit { payload: Option<Value> },
-    Ping { payload: Option<Value> },
+    ConnectionInit {
+        payload: Option<Value>,
+    },
+    Ping {
+        payload: Option<Value>,
+    },
     Pong {},
-    Subscribe { id: String, payload: OperationPayload },
-    Complete { id: String },
+    Subscribe {
+        id: String,
+        payload: OperationPayload,
+    },
+    Complete {
+        id: String,
+    },
 }
 
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum LegacyMessage {
-    ConnectionInit { payload: Option<Value> },
-    Start { id: String, payload: OperationPayload },
-    Stop { id: String },
+    ConnectionInit {
+        payload: Option<Value>,
+    },
+    Start {
+        id: String,
+        payload: OperationPayload,
+    },
+    Stop {
+        id: String,
+    },
     ConnectionTerminate,
 }

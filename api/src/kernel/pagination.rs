@@ -18,7 +18,9 @@ impl PageRequest {
     pub fn parse(first: Option<i32>, after: Option<String>) -> Result<Self, AppError> {
         let limit = match first {
             None => DEFAULT_PAGE_SIZE,
-            Some(n) if n >= 0 && n.unsigned_abs() as u64 <= MAX_PAGE_SIZE => u64::from(n.unsigned_abs()),
+            Some(n) if n >= 0 && u64::from(n.unsigned_abs()) <= MAX_PAGE_SIZE => {
+                u64::from(n.unsigned_abs())
+            }
             Some(_) => {
                 return Err(AppError::validation(
                     "first",
@@ -26,9 +28,7 @@ impl PageRequest {
                 ));
             }
         };
-        let after = after
-            .map(|cursor| decode_cursor(&cursor))
-            .transpose()?;
+        let after = after.map(|cursor| decode_cursor(&cursor)).transpose()?;
         Ok(Self { limit, after })
     }
 }

@@ -21,14 +21,17 @@ impl AuthMutation {
     /// Logs in. Unknown email and wrong password give the same `INVALID_CREDENTIALS`; attempts are
     /// rate-limited per email and per client address (`RATE_LIMITED`, `extensions.retryAfter`).
     async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> Result<AuthPayload> {
-        let session = service::login(state(ctx), &input.email, input.password, client_addr(ctx)).await?;
+        let session =
+            service::login(state(ctx), &input.email, input.password, client_addr(ctx)).await?;
         Ok(AuthPayload(session))
     }
 
     /// Exchanges a refresh token for new tokens. Each refresh token works once; presenting a used
     /// one again revokes the whole session.
     async fn refresh_token(&self, ctx: &Context<'_>, refresh_token: String) -> Result<AuthPayload> {
-        Ok(AuthPayload(service::refresh(state(ctx), &refresh_token).await?))
+        Ok(AuthPayload(
+            service::refresh(state(ctx), &refresh_token).await?,
+        ))
     }
 
     /// Ends the session of this refresh token; with `everywhere`, every session of the account and
@@ -51,13 +54,22 @@ impl AuthMutation {
         current_password: String,
         new_password: String,
     ) -> Result<AuthPayload> {
-        let session = service::change_password(state(ctx), principal(ctx), current_password, new_password).await?;
+        let session =
+            service::change_password(state(ctx), principal(ctx), current_password, new_password)
+                .await?;
         Ok(AuthPayload(session))
     }
 
     /// ADMIN: creates an account with any role.
     async fn create_user(&self, ctx: &Context<'_>, input: CreateUserInput) -> Result<UserObject> {
-        let user = service::create_user(state(ctx), principal(ctx), &input.email, input.password, input.role.into()).await?;
+        let user = service::create_user(
+            state(ctx),
+            principal(ctx),
+            &input.email,
+            input.password,
+            input.role.into(),
+        )
+        .await?;
         Ok(UserObject(user))
     }
 

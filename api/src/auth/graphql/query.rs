@@ -17,7 +17,9 @@ pub struct AuthQuery;
 impl AuthQuery {
     /// The logged-in user; null for a caller without a token.
     async fn me(&self, ctx: &Context<'_>) -> Result<Option<UserObject>> {
-        Ok(service::me(state(ctx), principal(ctx)).await?.map(UserObject))
+        Ok(service::me(state(ctx), principal(ctx))
+            .await?
+            .map(UserObject))
     }
 
     /// ADMIN: user accounts in creation order.

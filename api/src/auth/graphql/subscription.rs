@@ -14,6 +14,7 @@ pub struct AuthSubscription;
 impl AuthSubscription {
     /// Changes to the caller's own account (role changed, blocked, unblocked), sent once
     /// committed. Ends after `BLOCKED`. Requires a logged-in user.
+    #[allow(clippy::unused_async)] // the macro requires `async fn`
     async fn my_account_events(
         &self,
         ctx: &Context<'_>,
