@@ -38,7 +38,14 @@ async fn main() -> anyhow::Result<()> {
     let token = login["login"]["accessToken"]
         .as_str()
         .context("no access token in the answer")?;
-    let me = call(&client, &args.url, Some(token), "{ me { id email role createdAt } }", json!({})).await?;
+    let me = call(
+        &client,
+        &args.url,
+        Some(token),
+        "{ me { id email role createdAt } }",
+        json!({}),
+    )
+    .await?;
     println!("{}", serde_json::to_string_pretty(&me["me"])?);
     Ok(())
 }
