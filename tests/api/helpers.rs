@@ -68,7 +68,7 @@ pub struct TestApp {
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
     config: Config,
-    _dir: Option<tempfile::TempDir>,
+    dir: Option<tempfile::TempDir>,
     pg_schema: Option<(String, String)>,
 }
 
@@ -109,7 +109,7 @@ impl TestApp {
         }
         setup(&mut config);
         let mut app = Self::start(config).await;
-        app._dir = Some(dir);
+        app.dir = Some(dir);
         app.pg_schema = pg_schema;
         Some(app)
     }
@@ -141,7 +141,7 @@ impl TestApp {
             shutdown: Some(tx),
             server: Some(handle),
             config,
-            _dir: None,
+            dir: None,
             pg_schema: None,
         }
     }

@@ -9,14 +9,7 @@ db_test! {
     /// notice against the real server.
     async fn the_graphql_over_http_audit_passes(app) {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/graphql-http-audit");
-        if !dir.join("node_modules/graphql-http").exists() {
-            let status = Command::new("npm")
-                .args(["ci", "--no-audit", "--no-fund", "--silent"])
-                .current_dir(&dir)
-                .status()
-                .expect("npm is installed");
-            assert!(status.success(), "npm ci failed");
-        }
+        install_audit(&dir).await;
         let url = app.url.clone();
         let output = tokio::task::spawn_blocking(move || {
             Command::new("node").arg("audit.mjs").arg(&url).current_dir(&dir).output().expect("node is installed")
@@ -27,6 +20,26 @@ db_test! {
         assert!(output.status.success(), "audit failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
         assert!(stdout.contains("0 warn, 0 error"), "{stdout}");
     }
+}
+
+/// Installs the audit's pinned npm packages once per test run (both back ends share them).
+async fn install_audit(dir: &Path) {
+    static INSTALLED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    let dir = dir.to_owned();
+    INSTALLED
+        .get_or_init(|| async move {
+            if dir.join("node_modules/graphql-http").exists() {
+                return;
+            }
+            let status = tokio::process::Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund", "--silent"])
+                .current_dir(&dir)
+                .status()
+                .await
+                .expect("npm is installed");
+            assert!(status.success(), "npm ci failed");
+        })
+        .await;
 }
 
 async fn post_raw(

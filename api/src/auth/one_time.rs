@@ -125,7 +125,7 @@ mod tests {
         .unwrap();
         let db = state.db.read();
         let now = Utc::now();
-        let ttl = Duration::from_secs(3600);
+        let ttl = Duration::from_hours(1);
 
         let secret = issue(db, user.id, Purpose::ResetPassword, ttl, now)
             .await
