@@ -64,19 +64,29 @@ fn migrate_create_user_and_seed_demo_work_on_the_default_sqlite_file() {
     );
     assert!(String::from_utf8_lossy(&output.stdout).contains("boss@example.test (ADMIN)"));
 
-    let duplicate = comptoir(dir.path())
+    let mut duplicate = comptoir(dir.path())
         .args([
             "create-user",
             "--email",
-            "boss@example.test",
+            "BOSS@example.test",
             "--role",
             "MANAGER",
             "--password-stdin",
         ])
-        .stdin(Stdio::null())
-        .output()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
-    assert!(!duplicate.status.success());
+    duplicate
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"another long password\n")
+        .unwrap();
+    let output = duplicate.wait_with_output().unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("already exists"));
 
     let seed = comptoir(dir.path()).arg("seed-demo").output().unwrap();
     assert!(

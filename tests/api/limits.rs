@@ -44,6 +44,7 @@ db_test! {
         config.max_aliases = 3;
         config.max_batch = 2;
     } {
+
         let deep = app.gql(None, "{ __schema { types { fields { type { name } } } } }", json!({})).await;
         assert_eq!(code(&deep), "VALIDATION");
         assert!(deep.get("data").is_none());
@@ -74,5 +75,18 @@ db_test! {
         assert_eq!(response.status(), 413);
         let body: serde_json::Value = response.json().await.unwrap();
         assert_eq!(code(&body), "VALIDATION");
+    }
+}
+
+db_test! {
+    async fn page_size_counts_in_query_complexity(app) with |config| {
+        config.max_query_complexity = 60;
+    } {
+        // Page size multiplies the cost of the nodes: 50 users × 2 fields is over budget.
+        let big_page = app.gql(None, "{ users(first: 50) { edges { node { id email } } } }", json!({})).await;
+        assert_eq!(code(&big_page), "VALIDATION");
+        assert!(big_page["errors"][0]["message"].as_str().unwrap().contains("omplex"), "{big_page}");
+        let small_page = app.gql(None, "{ users(first: 5) { edges { node { id email } } } }", json!({})).await;
+        assert_eq!(code(&small_page), "UNAUTHENTICATED");
     }
 }

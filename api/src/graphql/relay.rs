@@ -36,3 +36,15 @@ pub fn connection<T, N: OutputType>(
     );
     connection
 }
+
+/// Complexity of a connection field: its page size times the cost of one node, so that a large
+/// page of expensive nodes spends the query's complexity budget.
+pub fn page_complexity(first: Option<i32>, child_complexity: usize) -> usize {
+    let first = first.map_or(crate::kernel::pagination::DEFAULT_PAGE_SIZE, |n| {
+        u64::from(n.max(0).unsigned_abs())
+    });
+    usize::try_from(first)
+        .unwrap_or(usize::MAX)
+        .saturating_mul(child_complexity)
+        .max(1)
+}

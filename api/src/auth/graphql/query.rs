@@ -23,6 +23,7 @@ impl AuthQuery {
     }
 
     /// ADMIN: user accounts in creation order.
+    #[graphql(complexity = "crate::graphql::relay::page_complexity(first, child_complexity)")]
     async fn users(
         &self,
         ctx: &Context<'_>,
