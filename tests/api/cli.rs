@@ -1,9 +1,10 @@
 use std::{
     io::Write,
-    process::{Command, Stdio},
+    path::Path,
+    process::{Command, Output, Stdio},
 };
 
-fn comptoir(dir: &std::path::Path) -> Command {
+fn comptoir(dir: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_comptoir"));
     command
         .current_dir(dir)
@@ -13,10 +14,36 @@ fn comptoir(dir: &std::path::Path) -> Command {
     command
 }
 
+/// Runs `comptoir create-user`, the password piped on standard input.
+fn create_user(dir: &Path, email: &str, role: &str, password: &str) -> Output {
+    let mut child = comptoir(dir)
+        .args([
+            "create-user",
+            "--email",
+            email,
+            "--role",
+            role,
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "{password}").unwrap();
+    drop(stdin);
+    child.wait_with_output().unwrap()
+}
+
 #[test]
-fn schema_prints_the_sdl() {
+fn schema_prints_the_sdl_and_nothing_else() {
     let dir = tempfile::tempdir().unwrap();
-    let output = comptoir(dir.path()).arg("schema").output().unwrap();
+    let output = comptoir(dir.path())
+        .arg("schema")
+        .env("COMPTOIR_LOG", "debug")
+        .output()
+        .unwrap();
     assert!(output.status.success());
     assert_eq!(
         String::from_utf8(output.stdout).unwrap(),
@@ -36,27 +63,7 @@ fn migrate_create_user_and_seed_demo_work_on_the_default_sqlite_file() {
     assert!(dir.path().join("comptoir.db").exists());
     assert!(dir.path().join("comptoir.jwt-secret").exists());
 
-    let mut create = comptoir(dir.path())
-        .args([
-            "create-user",
-            "--email",
-            "boss@example.test",
-            "--role",
-            "ADMIN",
-            "--password-stdin",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    create
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"a long password\n")
-        .unwrap();
-    let output = create.wait_with_output().unwrap();
+    let output = create_user(dir.path(), "boss@example.test", "ADMIN", "a long password");
     assert!(
         output.status.success(),
         "{}",
@@ -64,29 +71,14 @@ fn migrate_create_user_and_seed_demo_work_on_the_default_sqlite_file() {
     );
     assert!(String::from_utf8_lossy(&output.stdout).contains("boss@example.test (ADMIN)"));
 
-    let mut duplicate = comptoir(dir.path())
-        .args([
-            "create-user",
-            "--email",
-            "BOSS@example.test",
-            "--role",
-            "MANAGER",
-            "--password-stdin",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    duplicate
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"another long password\n")
-        .unwrap();
-    let output = duplicate.wait_with_output().unwrap();
-    assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("already exists"));
+    let duplicate = create_user(
+        dir.path(),
+        "BOSS@example.test",
+        "MANAGER",
+        "another long password",
+    );
+    assert!(!duplicate.status.success());
+    assert!(String::from_utf8_lossy(&duplicate.stderr).contains("already exists"));
 
     let seed = comptoir(dir.path()).arg("seed-demo").output().unwrap();
     assert!(
