@@ -104,7 +104,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 StaffRole::Admin => Role::Admin,
                 StaffRole::Manager => Role::Manager,
             };
-            let user = service::create_user_unchecked(&state, &email, password, role)
+            let user = service::create_user_unchecked(&state, &email, password, role, None)
                 .await
                 .map_err(|error| anyhow::anyhow!("{}", error.message()))?;
             println!("created {} ({})", user.email, user.role.as_str());

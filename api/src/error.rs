@@ -47,7 +47,7 @@ pub enum AppError {
     /// Authenticated, but the role or ownership does not allow this.
     Forbidden,
     NotFound {
-        what: &'static str,
+        what: String,
         field: Option<String>,
     },
     Validation {
@@ -57,6 +57,8 @@ pub enum AppError {
     Conflict {
         field: Option<String>,
         message: String,
+        /// For stale edits: the version to base the next attempt on.
+        current_version: Option<i32>,
     },
     AccountBlocked,
     InvalidCredentials,
@@ -82,13 +84,23 @@ impl AppError {
         Self::Conflict {
             field: Some(field.into()),
             message: message.into(),
+            current_version: None,
         }
     }
 
     pub fn not_found(what: &'static str, field: impl Into<String>) -> Self {
         Self::NotFound {
-            what,
+            what: what.to_owned(),
             field: Some(field.into()),
+        }
+    }
+
+    /// An edit based on an old version: `CONFLICT` with the current version in the message.
+    pub fn stale(current_version: i32) -> Self {
+        Self::Conflict {
+            field: Some("version".to_owned()),
+            message: format!("changed by someone else; the current version is {current_version}"),
+            current_version: Some(current_version),
         }
     }
 
@@ -148,6 +160,12 @@ impl AppError {
             Self::RateLimited { retry_after_secs } => Some(*retry_after_secs),
             _ => None,
         };
+        let current_version = match self {
+            Self::Conflict {
+                current_version, ..
+            } => *current_version,
+            _ => None,
+        };
         async_graphql::Error::new(self.message()).extend_with(|_, ext| {
             ext.set("code", code.as_str());
             if let Some(field) = &field {
@@ -155,6 +173,9 @@ impl AppError {
             }
             if let Some(secs) = retry_after {
                 ext.set("retryAfter", secs);
+            }
+            if let Some(version) = current_version {
+                ext.set("currentVersion", version);
             }
         })
     }
@@ -190,6 +211,7 @@ impl From<DbErr> for AppError {
                 Self::Conflict {
                     field: None,
                     message: "already exists".to_owned(),
+                    current_version: None,
                 }
             }
             _ => Self::Internal(error.into()),

@@ -3,8 +3,10 @@
 //! The binary calls [`cli::main`]; tests and examples use [`serve`], [`router`] and [`sdl`].
 
 pub mod auth;
+pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod customers;
 pub mod db;
 pub mod error;
 pub mod events;

@@ -18,7 +18,8 @@ pub async fn demo(state: &AppState) -> anyhow::Result<()> {
     println!("Demo accounts (passwords are new on every run):");
     for (email, role) in accounts {
         let password = secret_token::generate()[..16].to_owned();
-        let created = service::create_user_unchecked(state, email, password.clone(), role).await;
+        let created =
+            service::create_user_unchecked(state, email, password.clone(), role, None).await;
         let user = match created {
             Ok(user) => user,
             Err(AppError::Conflict { .. }) => {

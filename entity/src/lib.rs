@@ -1,8 +1,20 @@
 //! SeaORM entities: one module per table. Nothing here is API; the `api` crate wraps these rows in
 //! domain types before they reach GraphQL.
 
+pub mod cart;
+pub mod cart_line;
+pub mod cart_template;
+pub mod cart_template_line;
+pub mod customer;
+pub mod customer_address;
+pub mod customer_contact;
 pub mod event;
+pub mod product;
+pub mod product_option;
+pub mod product_option_value;
+pub mod product_variant;
 pub mod rate_limit;
 pub mod refresh_token;
+pub mod store_settings;
 pub mod user_account;
 pub mod user_token;

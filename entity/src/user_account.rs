@@ -16,6 +16,8 @@ pub struct Model {
     pub blocked_reason: Option<String>,
     pub blocked_at: Option<DateTimeUtc>,
     pub email_verified_at: Option<DateTimeUtc>,
+    /// The customer (company or person) this user buys for, if any.
+    pub customer_id: Option<Uuid>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

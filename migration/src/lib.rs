@@ -7,6 +7,9 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_create_account_tables;
 mod m20261122_000002_create_event_table;
+mod m20261122_000003_create_catalog_tables;
+mod m20261122_000004_create_customer_tables;
+mod m20261122_000005_create_cart_tables;
 
 pub struct Migrator;
 
@@ -16,6 +19,9 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_create_account_tables::Migration),
             Box::new(m20261122_000002_create_event_table::Migration),
+            Box::new(m20261122_000003_create_catalog_tables::Migration),
+            Box::new(m20261122_000004_create_customer_tables::Migration),
+            Box::new(m20261122_000005_create_cart_tables::Migration),
         ]
     }
 }

@@ -155,6 +155,7 @@ pub struct User {
     pub blocked_reason: Option<String>,
     pub blocked_at: Option<DateTime<Utc>>,
     pub email_verified_at: Option<DateTime<Utc>>,
+    pub customer_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
 }
 

@@ -10,6 +10,8 @@ use crate::error::AppError;
 pub struct AuthUser {
     pub id: Uuid,
     pub role: Role,
+    /// The customer this user belongs to (IDENTIFIED: at most one; ACCOUNT_CLIENT: always one).
+    pub customer_id: Option<Uuid>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -48,5 +50,19 @@ impl Principal {
 
     pub fn require_admin(&self) -> Result<AuthUser, AppError> {
         self.require_role(&[Role::Admin])
+    }
+
+    /// Seller staff: managers and admins.
+    pub fn require_staff(&self) -> Result<AuthUser, AppError> {
+        self.require_role(&[Role::Manager, Role::Admin])
+    }
+
+    pub fn is_staff(&self) -> bool {
+        self.role().is_staff()
+    }
+
+    /// The customer the caller buys for, if any.
+    pub fn customer_id(&self) -> Option<Uuid> {
+        self.0.and_then(|user| user.customer_id)
     }
 }

@@ -44,10 +44,12 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, Ap
     if user.token_version != claims.tv {
         return Err(AppError::Unauthenticated("access token revoked"));
     }
+    let customer_id = user.customer_id;
     let user = store::to_user(user)?;
     Ok(Principal::user(AuthUser {
         id: user.id,
         role: user.role,
+        customer_id,
     }))
 }
 
@@ -61,7 +63,7 @@ pub async fn register(
     let hash = state.hasher.hash(password.into_inner()).await?;
     let now = state.clock.now();
     let mut tx = state.db.begin(&state.events).await?;
-    let row = insert_user(&tx, &email, hash, Role::Identified, now).await?;
+    let row = insert_user(&tx, &email, hash, Role::Identified, None, now).await?;
     let session = start_session(state, &mut tx, row, now).await?;
     tx.commit().await?;
     Ok(session)
@@ -218,22 +220,64 @@ pub async fn me(state: &AppState, principal: &Principal) -> Result<Option<User>,
         .transpose()
 }
 
-/// Admin: creates an account of any role.
+/// Admin: creates an account of any role. An `ACCOUNT_CLIENT` belongs to a customer, given as
+/// `customer_id`; staff accounts belong to none.
 pub async fn create_user(
     state: &AppState,
     principal: &Principal,
     email: &str,
     password: String,
     role: Role,
+    customer_id: Option<Uuid>,
 ) -> Result<User, AppError> {
     principal.require_admin()?;
     let email = Email::parse(email, "email")?;
     let role = UserRole::parse(role, "role")?;
+    check_customer_link(role.get(), customer_id)?;
     let password = NewPassword::parse(password, "password")?;
     let hash = state.hasher.hash(password.into_inner()).await?;
     let now = state.clock.now();
     let tx = state.db.begin(&state.events).await?;
-    let row = insert_user(&tx, &email, hash, role.get(), now).await?;
+    if let Some(customer_id) = customer_id {
+        crate::customers::service::require_exists(&tx, customer_id, "customerId").await?;
+    }
+    let row = insert_user(&tx, &email, hash, role.get(), customer_id, now).await?;
+    tx.commit().await?;
+    store::to_user(row)
+}
+
+/// Which roles may or must belong to a customer.
+fn check_customer_link(role: Role, customer_id: Option<Uuid>) -> Result<(), AppError> {
+    match (role, customer_id) {
+        (Role::AccountClient, None) => Err(AppError::validation(
+            "customerId",
+            "an ACCOUNT_CLIENT belongs to a customer",
+        )),
+        (Role::Manager | Role::Admin, Some(_)) => Err(AppError::validation(
+            "customerId",
+            "staff accounts do not belong to a customer",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Staff: attaches a user to a customer, or detaches them (`None`).
+pub async fn set_user_customer(
+    state: &AppState,
+    principal: &Principal,
+    id: Uuid,
+    customer_id: Option<Uuid>,
+) -> Result<User, AppError> {
+    principal.require_staff()?;
+    let now = state.clock.now();
+    let tx = state.db.begin(&state.events).await?;
+    let row = target_row(&tx, id).await?;
+    let role = store::to_user(row.clone())?.role;
+    check_customer_link(role, customer_id)?;
+    if let Some(customer_id) = customer_id {
+        crate::customers::service::require_exists(&tx, customer_id, "customerId").await?;
+    }
+    let row = store::set_customer(&*tx, row, customer_id, now).await?;
     tx.commit().await?;
     store::to_user(row)
 }
@@ -244,18 +288,14 @@ pub async fn create_user_unchecked(
     email: &str,
     password: String,
     role: Role,
+    customer_id: Option<Uuid>,
 ) -> Result<User, AppError> {
-    create_user(
-        state,
-        &Principal::user(AuthUser {
-            id: Uuid::nil(),
-            role: Role::Admin,
-        }),
-        email,
-        password,
-        role,
-    )
-    .await
+    let system = Principal::user(AuthUser {
+        id: Uuid::nil(),
+        role: Role::Admin,
+        customer_id: None,
+    });
+    create_user(state, &system, email, password, role, customer_id).await
 }
 
 /// Sets a new password on an existing account, outside GraphQL (the demo seed).
@@ -299,6 +339,17 @@ pub async fn set_user_role(
     let mut tx = state.db.begin(&state.events).await?;
     let row = target_row(&tx, id).await?;
     let old = row.role.clone();
+    let customer_id = if role.get().is_staff() {
+        None
+    } else {
+        row.customer_id
+    };
+    check_customer_link(role.get(), customer_id)?;
+    let row = if customer_id == row.customer_id {
+        row
+    } else {
+        store::set_customer(&*tx, row, customer_id, now).await?
+    };
     if old == role.get().as_str() {
         tx.commit().await?;
         return store::to_user(row);
@@ -411,6 +462,7 @@ async fn insert_user(
     email: &Email,
     password_hash: String,
     role: Role,
+    customer_id: Option<Uuid>,
     now: DateTime<Utc>,
 ) -> Result<user_account::Model, AppError> {
     if store::find_by_email(&**tx, email.as_str()).await?.is_some() {
@@ -423,6 +475,7 @@ async fn insert_user(
         email: email.as_str(),
         password_hash,
         role,
+        customer_id,
         now,
     };
     store::insert(&**tx, new)
@@ -581,4 +634,72 @@ pub fn account_events(
             Some((item, (events, blocked)))
         },
     ))
+}
+
+/// Blocks (or unblocks) every user of a customer, inside the caller's transaction: called when a
+/// customer is blocked, so that its people are cut off exactly as if blocked one by one.
+pub async fn set_customer_users_blocked(
+    tx: &mut WriteTx,
+    customer_id: Uuid,
+    blocked: bool,
+    reason: Option<&str>,
+    actor: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    for row in store::users_of_customer(&**tx, customer_id).await? {
+        if row.blocked == blocked {
+            continue;
+        }
+        let changes = AccountChanges {
+            blocked: Some((blocked, reason.map(str::to_owned), blocked.then_some(now))),
+            ..AccountChanges::default()
+        };
+        let row = store::update_and_revoke(&**tx, row, changes, now).await?;
+        let (kind, change) = if blocked {
+            (
+                "BLOCKED",
+                json!({ "blocked": { "old": false, "new": true }, "reason": reason }),
+            )
+        } else {
+            (
+                "UNBLOCKED",
+                json!({ "blocked": { "old": true, "new": false } }),
+            )
+        };
+        tx.record(account_event(kind, &row, actor, change, now))
+            .await?;
+    }
+    Ok(())
+}
+
+/// Attaches a user to a customer inside the caller's transaction (self-service sign-up).
+pub async fn attach_customer(
+    tx: &WriteTx,
+    user_id: Uuid,
+    customer_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let row = current_row(tx, user_id).await?;
+    store::set_customer(&**tx, row, Some(customer_id), now).await?;
+    Ok(())
+}
+
+/// A user by ID, for other contexts' checks (a sales representative exists and is staff).
+pub async fn user_by_id(state: &AppState, id: Uuid) -> Result<Option<User>, AppError> {
+    store::find_by_id(state.db.read(), id)
+        .await?
+        .map(store::to_user)
+        .transpose()
+}
+
+/// Users by ID, for loaders.
+pub async fn users_by_ids(
+    db: &impl sea_orm::ConnectionTrait,
+    ids: &[Uuid],
+) -> Result<Vec<User>, AppError> {
+    store::by_ids(db, ids)
+        .await?
+        .into_iter()
+        .map(store::to_user)
+        .collect()
 }

@@ -23,6 +23,7 @@ pub fn to_user(row: user_account::Model) -> Result<User, AppError> {
         blocked_reason: row.blocked_reason,
         blocked_at: row.blocked_at,
         email_verified_at: row.email_verified_at,
+        customer_id: row.customer_id,
         created_at: row.created_at,
     })
 }
@@ -32,6 +33,16 @@ pub async fn find_by_id(
     id: Uuid,
 ) -> Result<Option<user_account::Model>, DbErr> {
     user_account::Entity::find_by_id(id).one(db).await
+}
+
+pub async fn by_ids(
+    db: &impl ConnectionTrait,
+    ids: &[Uuid],
+) -> Result<Vec<user_account::Model>, DbErr> {
+    user_account::Entity::find()
+        .filter(user_account::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await
 }
 
 pub async fn find_by_email(
@@ -48,6 +59,7 @@ pub struct NewUser<'a> {
     pub email: &'a str,
     pub password_hash: String,
     pub role: Role,
+    pub customer_id: Option<Uuid>,
     pub now: DateTime<Utc>,
 }
 
@@ -65,6 +77,7 @@ pub async fn insert(
         blocked_reason: Set(None),
         blocked_at: Set(None),
         email_verified_at: Set(None),
+        customer_id: Set(user.customer_id),
         created_at: Set(user.now),
         updated_at: Set(user.now),
     }
@@ -106,6 +119,29 @@ pub async fn update_and_revoke(
     let updated = active.update(db).await?;
     revoke_all_refresh_tokens(db, user_id, now).await?;
     Ok(updated)
+}
+
+pub async fn set_customer(
+    db: &impl ConnectionTrait,
+    row: user_account::Model,
+    customer_id: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<user_account::Model, DbErr> {
+    let mut active: user_account::ActiveModel = row.into();
+    active.customer_id = Set(customer_id);
+    active.updated_at = Set(now);
+    active.update(db).await
+}
+
+/// Users attached to `customer_id`.
+pub async fn users_of_customer(
+    db: &impl ConnectionTrait,
+    customer_id: Uuid,
+) -> Result<Vec<user_account::Model>, DbErr> {
+    user_account::Entity::find()
+        .filter(user_account::Column::CustomerId.eq(customer_id))
+        .all(db)
+        .await
 }
 
 pub async fn revoke_all_refresh_tokens(

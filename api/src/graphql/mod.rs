@@ -3,21 +3,25 @@
 
 pub mod context;
 mod error_codes;
+pub mod loaders;
+pub mod money;
 pub mod relay;
 
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
 use crate::{
     auth::graphql::{AuthMutation, AuthQuery, AuthSubscription},
+    catalog::graphql::{CatalogMutation, CatalogQuery},
     config::Config,
+    customers::graphql::{CustomersMutation, CustomersQuery},
     state::AppState,
 };
 
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(AuthQuery);
+pub struct QueryRoot(AuthQuery, CatalogQuery, CustomersQuery);
 
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(AuthMutation);
+pub struct MutationRoot(AuthMutation, CatalogMutation, CustomersMutation);
 
 #[derive(MergedSubscription, Default)]
 pub struct SubscriptionRoot(AuthSubscription);

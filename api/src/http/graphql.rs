@@ -27,7 +27,7 @@ use serde_json::{Map, Value, json};
 use super::{HttpState, auth};
 use crate::{
     error::{AppError, ErrorCode},
-    graphql::context::ClientAddr,
+    graphql::{context::ClientAddr, loaders},
 };
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -305,7 +305,7 @@ async fn attach_caller(
     let addr = ClientAddr(Some(auth::client_addr(&state.app.config, headers, peer)));
     Ok(requests
         .into_iter()
-        .map(|request| request.data(principal).data(addr))
+        .map(|request| loaders::attach(request.data(principal).data(addr), &state.app, principal))
         .collect())
 }
 

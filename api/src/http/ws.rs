@@ -23,7 +23,11 @@ use serde_json::{Value, json};
 use tokio::{sync::mpsc, task::AbortHandle};
 
 use super::{HttpState, auth};
-use crate::{auth::Principal, error::AppError, graphql::context::ClientAddr};
+use crate::{
+    auth::Principal,
+    error::AppError,
+    graphql::{context::ClientAddr, loaders},
+};
 
 const TRANSPORT_WS: &str = "graphql-transport-ws";
 const LEGACY_WS: &str = "graphql-ws";
@@ -338,7 +342,8 @@ impl Connection {
     }
 
     fn start(&mut self, id: String, payload: OperationPayload, principal: Principal) {
-        let mut request = Request::new(payload.query).data(principal).data(self.addr);
+        let request = Request::new(payload.query).data(principal).data(self.addr);
+        let mut request = loaders::attach(request, &self.state.app, principal);
         if let Some(name) = payload.operation_name {
             request = request.operation_name(name);
         }

@@ -10,12 +10,32 @@ use crate::error::AppError;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     User,
+    Product,
+    Variant,
+    ProductOption,
+    OptionValue,
+    Customer,
+    Contact,
+    Address,
+    Cart,
+    CartLine,
+    CartTemplate,
 }
 
 impl Kind {
     const fn name(self) -> &'static str {
         match self {
             Kind::User => "User",
+            Kind::Product => "Product",
+            Kind::Variant => "ProductVariant",
+            Kind::ProductOption => "ProductOption",
+            Kind::OptionValue => "ProductOptionValue",
+            Kind::Customer => "Customer",
+            Kind::Contact => "CustomerContact",
+            Kind::Address => "CustomerAddress",
+            Kind::Cart => "Cart",
+            Kind::CartLine => "CartLine",
+            Kind::CartTemplate => "CartTemplate",
         }
     }
 }

@@ -1,8 +1,9 @@
 mod mutation;
 mod query;
 mod subscription;
-mod types;
+pub mod types;
 
 pub use mutation::AuthMutation;
 pub use query::AuthQuery;
 pub use subscription::AuthSubscription;
+pub use types::UserObject;

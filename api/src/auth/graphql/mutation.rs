@@ -62,14 +62,35 @@ impl AuthMutation {
 
     /// ADMIN: creates an account with any role.
     async fn create_user(&self, ctx: &Context<'_>, input: CreateUserInput) -> Result<UserObject> {
+        let customer_id = input
+            .customer_id
+            .map(|id| ids::decode(Kind::Customer, &id, "customerId"))
+            .transpose()?;
         let user = service::create_user(
             state(ctx),
             principal(ctx),
             &input.email,
             input.password,
             input.role.into(),
+            customer_id,
         )
         .await?;
+        Ok(UserObject(user))
+    }
+
+    /// Staff: makes a user belong to a customer, or to none (`customerId: null`). An
+    /// `ACCOUNT_CLIENT` always belongs to one.
+    async fn set_user_customer(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        customer_id: Option<ID>,
+    ) -> Result<UserObject> {
+        let id = ids::decode(Kind::User, &id, "id")?;
+        let customer_id = customer_id
+            .map(|id| ids::decode(Kind::Customer, &id, "customerId"))
+            .transpose()?;
+        let user = service::set_user_customer(state(ctx), principal(ctx), id, customer_id).await?;
         Ok(UserObject(user))
     }
 

@@ -1,4 +1,4 @@
-use async_graphql::{Enum, ID, InputObject, Object};
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
 
 use crate::{
@@ -6,6 +6,8 @@ use crate::{
         model::{Role, Session, User},
         service::AccountEvent,
     },
+    customers::graphql::types::CustomerObject,
+    graphql::loaders::{CustomerLoader, load_error, loader},
     kernel::ids::{self, Kind},
 };
 
@@ -60,6 +62,17 @@ impl UserObject {
     /// When the account was created (UTC).
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
+    }
+    /// The customer this user buys for, when the caller may see it.
+    async fn customer(&self, ctx: &Context<'_>) -> Result<Option<CustomerObject>> {
+        let Some(id) = self.0.customer_id else {
+            return Ok(None);
+        };
+        let customer = loader::<CustomerLoader>(ctx)
+            .load_one(id)
+            .await
+            .map_err(|e| load_error(&e))?;
+        Ok(customer.map(CustomerObject))
     }
 }
 
@@ -148,4 +161,7 @@ pub struct CreateUserInput {
     pub password: String,
     /// Any role but `PUBLIC`.
     pub role: RoleGql,
+    /// The customer the user buys for: required for `ACCOUNT_CLIENT`, optional for
+    /// `IDENTIFIED`, absent for staff.
+    pub customer_id: Option<ID>,
 }

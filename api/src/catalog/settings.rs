@@ -1,0 +1,83 @@
+//! Store settings: the seller's name and currency (one row).
+
+use comptoir_entity::store_settings;
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
+
+use crate::{auth::Principal, error::AppError, state::AppState};
+
+#[derive(Clone, Debug)]
+pub struct StoreSettings {
+    pub name: String,
+    /// ISO 4217 code of the store currency (`EUR`).
+    pub currency: String,
+    pub version: i32,
+}
+
+pub async fn get(db: &impl ConnectionTrait) -> Result<StoreSettings, AppError> {
+    let row = store_settings::Entity::find_by_id(1)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("store settings row missing")))?;
+    Ok(StoreSettings {
+        name: row.name,
+        currency: row.currency,
+        version: row.version,
+    })
+}
+
+pub struct SettingsChanges {
+    pub name: Option<String>,
+    pub currency: Option<String>,
+}
+
+/// ADMIN: changes the store settings; `version` must be the one read.
+pub async fn update(
+    state: &AppState,
+    principal: &Principal,
+    version: i32,
+    changes: SettingsChanges,
+) -> Result<StoreSettings, AppError> {
+    principal.require_admin()?;
+    let name = changes
+        .name
+        .map(|name| super::model::parse_name(&name, "name"))
+        .transpose()?;
+    let currency = changes
+        .currency
+        .map(|c| {
+            let c = c.trim().to_ascii_uppercase();
+            if c.len() == 3 && c.chars().all(|ch| ch.is_ascii_uppercase()) {
+                Ok(c)
+            } else {
+                Err(AppError::validation(
+                    "currency",
+                    "a three-letter ISO 4217 code",
+                ))
+            }
+        })
+        .transpose()?;
+    let tx = state.db.begin(&state.events).await?;
+    let row = store_settings::Entity::find_by_id(1)
+        .one(&*tx)
+        .await?
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("store settings row missing")))?;
+    if row.version != version {
+        return Err(AppError::stale(row.version));
+    }
+    let mut active: store_settings::ActiveModel = row.clone().into();
+    if let Some(name) = name {
+        active.name = Set(name);
+    }
+    if let Some(currency) = currency {
+        active.currency = Set(currency);
+    }
+    active.version = Set(row.version + 1);
+    active.updated_at = Set(state.clock.now());
+    let row = active.update(&*tx).await?;
+    tx.commit().await?;
+    Ok(StoreSettings {
+        name: row.name,
+        currency: row.currency,
+        version: row.version,
+    })
+}

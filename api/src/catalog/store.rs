@@ -1,0 +1,394 @@
+//! Catalog queries. Only the catalog service (and its loaders) call these.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use comptoir_entity::{product, product_option, product_option_value, product_variant};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Select,
+    sea_query::{Expr, ExprTrait, LikeExpr, Query},
+};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::model::{OptionKind, OptionValue, Product, ProductKind, ProductOption, Variant};
+use crate::{error::AppError, kernel::money};
+
+pub fn to_product(row: product::Model) -> Result<Product, AppError> {
+    let kind = ProductKind::parse(&row.kind).ok_or_else(|| {
+        AppError::internal(anyhow::anyhow!("unknown product kind {:?}", row.kind))
+    })?;
+    Ok(Product {
+        id: row.id,
+        reference: row.reference,
+        name: row.name,
+        description: row.description,
+        kind,
+        unit_price: money::from_e4(row.unit_price_e4),
+        vat_rate: money::rate_from_bp(row.vat_rate_bp),
+        active: row.active,
+        visible: row.visible,
+        track_stock: row.track_stock,
+        stock: row.stock,
+        rental_owned_quantity: row.rental_owned_quantity,
+        rental_daily_price: row.rental_daily_price_e4.map(money::from_e4),
+        archived: row.archived_at.is_some(),
+        version: row.version,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+pub fn to_variant(row: product_variant::Model) -> Variant {
+    let characteristics: BTreeMap<String, String> =
+        serde_json::from_value(row.characteristics).unwrap_or_default();
+    Variant {
+        id: row.id,
+        product_id: row.product_id,
+        reference: row.reference,
+        name: row.name,
+        characteristics,
+        unit_price: money::from_e4(row.unit_price_e4),
+        track_stock: row.track_stock,
+        stock: row.stock,
+        active: row.active,
+        position: row.position,
+    }
+}
+
+fn to_option(
+    row: product_option::Model,
+    values: Vec<product_option_value::Model>,
+) -> ProductOption {
+    let mut values: Vec<OptionValue> = values
+        .into_iter()
+        .map(|v| OptionValue {
+            id: v.id,
+            code: v.code,
+            label: v.label,
+            price_modifier: money::from_e4(v.price_modifier_e4),
+            position: v.position,
+        })
+        .collect();
+    values.sort_by_key(|v| (v.position, v.code.clone()));
+    ProductOption {
+        id: row.id,
+        product_id: row.product_id,
+        code: row.code,
+        name: row.name,
+        kind: OptionKind::parse(&row.kind).unwrap_or(OptionKind::Choice),
+        required: row.required,
+        min: row.min_e4.map(money::from_e4),
+        max: row.max_e4.map(money::from_e4),
+        price_per_unit: money::from_e4(row.price_per_unit_e4),
+        unit: row.unit,
+        position: row.position,
+        values,
+    }
+}
+
+/// The lower-cased text that catalog search looks into.
+pub fn search_text(reference: &str, name: &str, description: &str) -> String {
+    let mut text = format!("{reference} {name} {description}").to_lowercase();
+    let mut end = text.len().min(1200);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    text
+}
+
+/// A `LIKE` pattern matching `term` anywhere, with `%`, `_` and `\` taken literally.
+pub fn contains_pattern(term: &str) -> LikeExpr {
+    let escaped = term
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    LikeExpr::new(format!("%{escaped}%")).escape('\\')
+}
+
+pub async fn find_product(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+) -> Result<Option<product::Model>, DbErr> {
+    product::Entity::find_by_id(id).one(db).await
+}
+
+pub async fn find_product_by_reference(
+    db: &impl ConnectionTrait,
+    reference: &str,
+) -> Result<Option<product::Model>, DbErr> {
+    product::Entity::find()
+        .filter(product::Column::Reference.eq(reference))
+        .one(db)
+        .await
+}
+
+pub async fn find_variant(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+) -> Result<Option<product_variant::Model>, DbErr> {
+    product_variant::Entity::find_by_id(id).one(db).await
+}
+
+pub async fn find_variant_by_reference(
+    db: &impl ConnectionTrait,
+    reference: &str,
+) -> Result<Option<product_variant::Model>, DbErr> {
+    product_variant::Entity::find()
+        .filter(product_variant::Column::Reference.eq(reference))
+        .one(db)
+        .await
+}
+
+pub async fn find_option(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+) -> Result<Option<product_option::Model>, DbErr> {
+    product_option::Entity::find_by_id(id).one(db).await
+}
+
+/// Whether `reference` is used by a product or a variant other than `except`.
+pub async fn reference_taken(
+    db: &impl ConnectionTrait,
+    reference: &str,
+    except: Option<Uuid>,
+) -> Result<bool, DbErr> {
+    let mut products = product::Entity::find().filter(product::Column::Reference.eq(reference));
+    let mut variants =
+        product_variant::Entity::find().filter(product_variant::Column::Reference.eq(reference));
+    if let Some(except) = except {
+        products = products.filter(product::Column::Id.ne(except));
+        variants = variants.filter(product_variant::Column::Id.ne(except));
+    }
+    Ok(products.count(db).await? > 0 || variants.count(db).await? > 0)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProductSort {
+    NameAsc,
+    NameDesc,
+    PriceAsc,
+    PriceDesc,
+    Newest,
+    Oldest,
+}
+
+/// Where a page ends: the sort key and ID of its last row.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum SortKey {
+    Text(String),
+    Int(i64),
+    Time(DateTime<Utc>),
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ProductCursor {
+    pub key: SortKey,
+    pub id: Uuid,
+}
+
+impl ProductSort {
+    fn column(self) -> product::Column {
+        match self {
+            Self::NameAsc | Self::NameDesc => product::Column::Name,
+            Self::PriceAsc | Self::PriceDesc => product::Column::UnitPriceE4,
+            Self::Newest | Self::Oldest => product::Column::CreatedAt,
+        }
+    }
+
+    fn ascending(self) -> bool {
+        matches!(self, Self::NameAsc | Self::PriceAsc | Self::Oldest)
+    }
+
+    pub fn cursor(self, row: &Product) -> ProductCursor {
+        let key = match self {
+            Self::NameAsc | Self::NameDesc => SortKey::Text(row.name.clone()),
+            Self::PriceAsc | Self::PriceDesc => {
+                SortKey::Int(money::to_e4(row.unit_price, "").unwrap_or_default())
+            }
+            Self::Newest | Self::Oldest => SortKey::Time(row.created_at),
+        };
+        ProductCursor { key, id: row.id }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ProductFilter {
+    pub public_only: bool,
+    pub kind: Option<ProductKind>,
+    pub search: Option<String>,
+    pub in_stock: bool,
+    pub min_price_e4: Option<i64>,
+    pub max_price_e4: Option<i64>,
+    pub active: Option<bool>,
+}
+
+fn filtered(filter: &ProductFilter) -> Select<product::Entity> {
+    let mut query = product::Entity::find();
+    if filter.public_only {
+        query = query
+            .filter(product::Column::Active.eq(true))
+            .filter(product::Column::Visible.eq(true))
+            .filter(product::Column::ArchivedAt.is_null());
+    } else if let Some(active) = filter.active {
+        query = query.filter(product::Column::Active.eq(active));
+    }
+    if let Some(kind) = filter.kind {
+        query = query.filter(product::Column::Kind.eq(kind.as_str()));
+    }
+    if let Some(search) = filter.search.as_deref().filter(|s| !s.trim().is_empty()) {
+        query = query.filter(product::Column::SearchText.like(contains_pattern(search.trim())));
+    }
+    if let Some(min) = filter.min_price_e4 {
+        query = query.filter(product::Column::UnitPriceE4.gte(min));
+    }
+    if let Some(max) = filter.max_price_e4 {
+        query = query.filter(product::Column::UnitPriceE4.lte(max));
+    }
+    if filter.in_stock {
+        let variant_in_stock = Query::select()
+            .expr(Expr::val(1))
+            .from(product_variant::Entity)
+            .and_where(
+                Expr::col((product_variant::Entity, product_variant::Column::ProductId))
+                    .equals((product::Entity, product::Column::Id)),
+            )
+            .and_where(
+                Expr::col((product_variant::Entity, product_variant::Column::Active)).eq(true),
+            )
+            .cond_where(
+                Condition::any()
+                    .add(
+                        Expr::col((product_variant::Entity, product_variant::Column::TrackStock))
+                            .eq(false),
+                    )
+                    .add(
+                        Expr::col((product_variant::Entity, product_variant::Column::Stock)).gt(0),
+                    ),
+            )
+            .to_owned();
+        query = query.filter(
+            Condition::any()
+                .add(product::Column::TrackStock.eq(false))
+                .add(product::Column::Stock.gt(0))
+                .add(Expr::exists(variant_in_stock)),
+        );
+    }
+    query
+}
+
+/// A page of products in `sort` order after `after`, and the total matching `filter`.
+pub async fn list_products(
+    db: &impl ConnectionTrait,
+    filter: &ProductFilter,
+    sort: ProductSort,
+    after: Option<ProductCursor>,
+    limit: u64,
+) -> Result<(Vec<product::Model>, u64), DbErr> {
+    let query = filtered(filter);
+    let total = query.clone().count(db).await?;
+    let column = sort.column();
+    let mut query = query;
+    if let Some(cursor) = after {
+        let value: sea_orm::Value = match cursor.key {
+            SortKey::Text(text) => text.into(),
+            SortKey::Int(int) => int.into(),
+            SortKey::Time(time) => time.into(),
+        };
+        let condition = if sort.ascending() {
+            Condition::any().add(column.gt(value.clone())).add(
+                Condition::all()
+                    .add(column.eq(value))
+                    .add(product::Column::Id.gt(cursor.id)),
+            )
+        } else {
+            Condition::any().add(column.lt(value.clone())).add(
+                Condition::all()
+                    .add(column.eq(value))
+                    .add(product::Column::Id.lt(cursor.id)),
+            )
+        };
+        query = query.filter(condition);
+    }
+    let query = if sort.ascending() {
+        query.order_by_asc(column).order_by_asc(product::Column::Id)
+    } else {
+        query
+            .order_by_desc(column)
+            .order_by_desc(product::Column::Id)
+    };
+    let rows = query.limit(limit + 1).all(db).await?;
+    Ok((rows, total))
+}
+
+pub async fn products_by_ids(
+    db: &impl ConnectionTrait,
+    ids: &[Uuid],
+) -> Result<Vec<product::Model>, DbErr> {
+    product::Entity::find()
+        .filter(product::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await
+}
+
+pub async fn variants_by_ids(
+    db: &impl ConnectionTrait,
+    ids: &[Uuid],
+) -> Result<Vec<product_variant::Model>, DbErr> {
+    product_variant::Entity::find()
+        .filter(product_variant::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await
+}
+
+/// Variants of `product_ids` in display order; active ones only when `active_only`.
+pub async fn variants_of(
+    db: &impl ConnectionTrait,
+    product_ids: &[Uuid],
+    active_only: bool,
+) -> Result<Vec<product_variant::Model>, DbErr> {
+    let mut query = product_variant::Entity::find()
+        .filter(product_variant::Column::ProductId.is_in(product_ids.iter().copied()));
+    if active_only {
+        query = query.filter(product_variant::Column::Active.eq(true));
+    }
+    query
+        .order_by_asc(product_variant::Column::Position)
+        .order_by_asc(product_variant::Column::Reference)
+        .all(db)
+        .await
+}
+
+/// Options of `product_ids` with their values: two statements whatever the number of products.
+pub async fn options_of(
+    db: &impl ConnectionTrait,
+    product_ids: &[Uuid],
+) -> Result<Vec<ProductOption>, DbErr> {
+    let options = product_option::Entity::find()
+        .filter(product_option::Column::ProductId.is_in(product_ids.iter().copied()))
+        .order_by_asc(product_option::Column::Position)
+        .order_by_asc(product_option::Column::Code)
+        .all(db)
+        .await?;
+    if options.is_empty() {
+        return Ok(Vec::new());
+    }
+    let values = product_option_value::Entity::find()
+        .filter(product_option_value::Column::OptionId.is_in(options.iter().map(|o| o.id)))
+        .all(db)
+        .await?;
+    let mut by_option: HashMap<Uuid, Vec<product_option_value::Model>> = HashMap::new();
+    for value in values {
+        by_option.entry(value.option_id).or_default().push(value);
+    }
+    Ok(options
+        .into_iter()
+        .map(|option| {
+            let values = by_option.remove(&option.id).unwrap_or_default();
+            to_option(option, values)
+        })
+        .collect())
+}

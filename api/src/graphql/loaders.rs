@@ -1,0 +1,220 @@
+//! Per-request DataLoaders. They are built for each request (and each WebSocket operation) with
+//! the caller's principal, so a loader never serves one user's rows to another.
+
+use std::{collections::HashMap, sync::Arc};
+
+use async_graphql::{
+    Context,
+    dataloader::{DataLoader, HashMapCache, Loader},
+};
+use sea_orm::DatabaseConnection;
+use uuid::Uuid;
+
+use crate::{
+    auth::{Principal, User},
+    catalog::{self, Product, ProductOption, Variant, settings::StoreSettings},
+    customers::{self, Address, Contact, Customer},
+    error::AppError,
+    state::AppState,
+};
+
+pub type LoadError = Arc<AppError>;
+
+/// Attaches fresh loaders for `principal` to a request.
+pub fn attach(
+    request: async_graphql::Request,
+    state: &AppState,
+    principal: Principal,
+) -> async_graphql::Request {
+    let db = state.db.read().clone();
+    let public = !principal.is_staff();
+    request
+        .data(DataLoader::with_cache(
+            SettingsLoader { db: db.clone() },
+            tokio::spawn,
+            HashMapCache::default(),
+        ))
+        .data(DataLoader::with_cache(
+            ProductLoader { db: db.clone() },
+            tokio::spawn,
+            HashMapCache::default(),
+        ))
+        .data(DataLoader::new(
+            VariantsOfProduct {
+                db: db.clone(),
+                public,
+            },
+            tokio::spawn,
+        ))
+        .data(DataLoader::with_cache(
+            VariantLoader { db: db.clone() },
+            tokio::spawn,
+            HashMapCache::default(),
+        ))
+        .data(DataLoader::with_cache(
+            OptionsOfProduct { db: db.clone() },
+            tokio::spawn,
+            HashMapCache::default(),
+        ))
+        .data(DataLoader::new(
+            CustomerLoader {
+                db: db.clone(),
+                principal,
+            },
+            tokio::spawn,
+        ))
+        .data(DataLoader::new(
+            ContactsOfCustomer { db: db.clone() },
+            tokio::spawn,
+        ))
+        .data(DataLoader::new(
+            AddressesOfCustomer { db: db.clone() },
+            tokio::spawn,
+        ))
+        .data(DataLoader::new(UserLoader { db }, tokio::spawn))
+}
+
+/// The loader `L` of this request.
+pub fn loader<'a, L: Send + Sync + 'static>(ctx: &Context<'a>) -> &'a DataLoader<L> {
+    ctx.data_unchecked::<DataLoader<L>>()
+}
+
+pub fn load_error(error: &LoadError) -> async_graphql::Error {
+    error.to_graphql()
+}
+
+fn group<T>(items: Vec<T>, key: impl Fn(&T) -> Uuid) -> HashMap<Uuid, Vec<T>> {
+    let mut map: HashMap<Uuid, Vec<T>> = HashMap::new();
+    for item in items {
+        map.entry(key(&item)).or_default().push(item);
+    }
+    map
+}
+
+pub struct SettingsLoader {
+    db: DatabaseConnection,
+}
+
+impl Loader<()> for SettingsLoader {
+    type Value = StoreSettings;
+    type Error = LoadError;
+
+    async fn load(&self, _: &[()]) -> Result<HashMap<(), StoreSettings>, LoadError> {
+        let settings = catalog::settings::get(&self.db).await?;
+        Ok(HashMap::from([((), settings)]))
+    }
+}
+
+pub struct ProductLoader {
+    db: DatabaseConnection,
+}
+
+impl Loader<Uuid> for ProductLoader {
+    type Value = Product;
+    type Error = LoadError;
+
+    async fn load(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Product>, LoadError> {
+        let products = catalog::service::products_by_ids(&self.db, ids).await?;
+        Ok(products.into_iter().map(|p| (p.id, p)).collect())
+    }
+}
+
+pub struct VariantsOfProduct {
+    db: DatabaseConnection,
+    public: bool,
+}
+
+impl Loader<Uuid> for VariantsOfProduct {
+    type Value = Vec<Variant>;
+    type Error = LoadError;
+
+    async fn load(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Variant>>, LoadError> {
+        let variants = catalog::service::variants_of(&self.db, ids, self.public).await?;
+        Ok(group(variants, |v| v.product_id))
+    }
+}
+
+pub struct VariantLoader {
+    db: DatabaseConnection,
+}
+
+impl Loader<Uuid> for VariantLoader {
+    type Value = Variant;
+    type Error = LoadError;
+
+    async fn load(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Variant>, LoadError> {
+        let variants = catalog::service::variants_by_ids(&self.db, ids).await?;
+        Ok(variants.into_iter().map(|v| (v.id, v)).collect())
+    }
+}
+
+pub struct OptionsOfProduct {
+    db: DatabaseConnection,
+}
+
+impl Loader<Uuid> for OptionsOfProduct {
+    type Value = Vec<ProductOption>;
+    type Error = LoadError;
+
+    async fn load(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<ProductOption>>, LoadError> {
+        let options = catalog::service::options_of(&self.db, ids).await?;
+        Ok(group(options, |o| o.product_id))
+    }
+}
+
+pub struct CustomerLoader {
+    db: DatabaseConnection,
+    principal: Principal,
+}
+
+impl Loader<Uuid> for CustomerLoader {
+    type Value = Customer;
+    type Error = LoadError;
+
+    async fn load(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Customer>, LoadError> {
+        let customers = customers::service::by_ids(&self.db, &self.principal, ids).await?;
+        Ok(customers.into_iter().map(|c| (c.id, c)).collect())
+    }
+}
+
+pub struct ContactsOfCustomer {
+    db: DatabaseConnection,
+}
+
+impl Loader<Uuid> for ContactsOfCustomer {
+    type Value = Vec<Contact>;
+    type Error = LoadError;
+
+    async fn load(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Contact>>, LoadError> {
+        let contacts = customers::service::contacts_of(&self.db, ids).await?;
+        Ok(group(contacts, |c| c.customer_id))
+    }
+}
+
+pub struct AddressesOfCustomer {
+    db: DatabaseConnection,
+}
+
+impl Loader<Uuid> for AddressesOfCustomer {
+    type Value = Vec<Address>;
+    type Error = LoadError;
+
+    async fn load(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Address>>, LoadError> {
+        let addresses = customers::service::addresses_of(&self.db, ids).await?;
+        Ok(group(addresses, |a| a.customer_id))
+    }
+}
+
+pub struct UserLoader {
+    db: DatabaseConnection,
+}
+
+impl Loader<Uuid> for UserLoader {
+    type Value = User;
+    type Error = LoadError;
+
+    async fn load(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, User>, LoadError> {
+        let users = crate::auth::service::users_by_ids(&self.db, ids).await?;
+        Ok(users.into_iter().map(|u| (u.id, u)).collect())
+    }
+}
