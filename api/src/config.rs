@@ -46,11 +46,11 @@ pub struct Config {
     pub jwt_secret: Option<Secret>,
 
     /// Lifetime of access tokens (e.g. `15m`).
-    #[arg(long, env = "COMPTOIR_ACCESS_TOKEN_TTL", default_value = "15m", value_parser = humantime::parse_duration, global = true)]
+    #[arg(long, env = "COMPTOIR_ACCESS_TOKEN_TTL", default_value = "15m", value_parser = bounded_duration, global = true)]
     pub access_token_ttl: Duration,
 
     /// Lifetime of refresh tokens (e.g. `30days`).
-    #[arg(long, env = "COMPTOIR_REFRESH_TOKEN_TTL", default_value = "30days", value_parser = humantime::parse_duration, global = true)]
+    #[arg(long, env = "COMPTOIR_REFRESH_TOKEN_TTL", default_value = "30days", value_parser = bounded_duration, global = true)]
     pub refresh_token_ttl: Duration,
 
     /// Maximum depth of a GraphQL query.
@@ -116,11 +116,11 @@ pub struct Config {
     pub login_max_per_address: u32,
 
     /// The login rate window (e.g. `15m`).
-    #[arg(long, env = "COMPTOIR_LOGIN_RATE_WINDOW", default_value = "15m", value_parser = humantime::parse_duration, global = true)]
+    #[arg(long, env = "COMPTOIR_LOGIN_RATE_WINDOW", default_value = "15m", value_parser = bounded_duration, global = true)]
     pub login_rate_window: Duration,
 
     /// Header carrying the client address when behind a trusted proxy (e.g. `x-forwarded-for`;
-    /// its first address is used). Unset: the TCP peer address.
+    /// its right-most address, the one the proxy appended, is used). Unset: the TCP peer address.
     #[arg(long, env = "COMPTOIR_CLIENT_IP_HEADER", global = true)]
     pub client_ip_header: Option<String>,
 
@@ -152,6 +152,15 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line.
     Json,
+}
+
+/// A duration setting (`15m`, `30days`), between one second and ten years.
+fn bounded_duration(value: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(value).map_err(|e| e.to_string())?;
+    if duration < Duration::from_secs(1) || duration > Duration::from_hours(10 * 366 * 24) {
+        return Err("must be between 1s and 10 years".to_owned());
+    }
+    Ok(duration)
 }
 
 /// The SQLite file used when no database URL is configured.

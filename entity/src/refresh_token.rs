@@ -11,6 +11,8 @@ pub struct Model {
     pub family_id: Uuid,
     #[sea_orm(unique)]
     pub token_hash: String,
+    /// The user's token version when issued: a refresh is refused once it has moved on.
+    pub token_version: i32,
     pub created_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
     pub used_at: Option<DateTimeUtc>,

@@ -42,6 +42,7 @@ impl MigrationTrait for Migration {
                     .col(uuid(RefreshToken::UserId))
                     .col(uuid(RefreshToken::FamilyId))
                     .col(string_len_uniq(RefreshToken::TokenHash, 64))
+                    .col(integer(RefreshToken::TokenVersion))
                     .col(timestamp_with_time_zone(RefreshToken::CreatedAt))
                     .col(timestamp_with_time_zone(RefreshToken::ExpiresAt))
                     .col(timestamp_with_time_zone_null(RefreshToken::UsedAt))
@@ -153,6 +154,7 @@ enum RefreshToken {
     UserId,
     FamilyId,
     TokenHash,
+    TokenVersion,
     CreatedAt,
     ExpiresAt,
     UsedAt,

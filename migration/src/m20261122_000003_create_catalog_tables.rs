@@ -36,7 +36,7 @@ impl MigrationTrait for Migration {
                         "Comptoir".into(),
                         "EUR".into(),
                         0.into(),
-                        Expr::current_timestamp().into(),
+                        Expr::current_timestamp(),
                     ])
                     .to_owned(),
             )
@@ -82,7 +82,7 @@ impl MigrationTrait for Migration {
             for column in columns {
                 index.col(column);
             }
-            manager.create_index(index.to_owned()).await?;
+            manager.create_index(index).await?;
         }
 
         manager

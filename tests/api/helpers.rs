@@ -2,7 +2,7 @@ use std::{net::SocketAddr, time::Duration};
 
 use comptoir_api::{
     AppState, Config, Server,
-    auth::{Role, service},
+    auth::{AuthUser, Principal, Role, service},
 };
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -185,17 +185,50 @@ impl TestApp {
         body["data"].clone()
     }
 
-    /// Creates an account directly (as `comptoir create-user` does) and logs it in.
+    /// Creates an account directly (as `comptoir create-user` does) and logs it in. An
+    /// `ACCOUNT_CLIENT` gets a customer of its own.
     pub async fn user(&self, role: Role) -> Session {
+        let customer = if role == Role::AccountClient {
+            Some(self.customer("Client company").await)
+        } else {
+            None
+        };
+        self.user_of(role, customer).await
+    }
+
+    /// Creates an account belonging to `customer` and logs it in.
+    pub async fn user_of(&self, role: Role, customer: Option<uuid::Uuid>) -> Session {
         let email = format!(
             "{}-{}@example.test",
             role.as_str().to_lowercase(),
             uuid::Uuid::new_v4().simple()
         );
-        service::create_user_unchecked(&self.state, &email, PASSWORD.to_owned(), role)
+        service::create_user_unchecked(&self.state, &email, PASSWORD.to_owned(), role, customer)
             .await
             .expect("user created");
         self.login(&email, PASSWORD).await
+    }
+
+    /// Creates a customer directly, as staff would.
+    pub async fn customer(&self, name: &str) -> uuid::Uuid {
+        let staff = Principal::user(AuthUser {
+            id: uuid::Uuid::nil(),
+            role: Role::Admin,
+            customer_id: None,
+        });
+        let input = comptoir_api::customers::service::CustomerInput {
+            name: Some(name.to_owned()),
+            code: None,
+            kind: None,
+            vat_id: None,
+            language: None,
+            sales_rep_id: None,
+            notes: None,
+        };
+        comptoir_api::customers::service::create_customer(&self.state, &staff, input)
+            .await
+            .expect("customer created")
+            .id
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Session {

@@ -90,3 +90,51 @@ db_test! {
         assert_eq!(code(&small_page), "UNAUTHENTICATED");
     }
 }
+
+db_test! {
+    async fn fragments_cannot_hide_aliases(app) with |config| {
+        config.max_aliases = 10;
+    } {
+        // 3 aliases, spread 2 × 2 times: 12 aliased fields run.
+        let nested = "query { ...F2 ...F2 } fragment F2 on QueryRoot { ...F1 ...F1 }
+                      fragment F1 on QueryRoot { a: __typename b: __typename c: __typename }";
+        let body = app.gql(None, nested, json!({})).await;
+        assert_eq!(code(&body), "VALIDATION");
+        assert!(body["errors"][0]["message"].as_str().unwrap().contains("aliases"), "{body}");
+    }
+}
+
+db_test! {
+    async fn registrations_are_rate_limited_per_address(app) with |config| {
+        config.login_max_per_address = 2;
+    } {
+        let register = "mutation($e: String!) { register(input: { email: $e, password: \"long enough\" }) { accessToken } }";
+        for i in 0..2 {
+            app.data(None, register, json!({ "e": format!("r{i}@example.test") })).await;
+        }
+        let limited = app.gql(None, register, json!({ "e": "r9@example.test" })).await;
+        assert_eq!(code(&limited), "RATE_LIMITED");
+    }
+}
+
+db_test! {
+    async fn behind_a_proxy_the_appended_address_counts_not_the_spoofed_one(app) with |config| {
+        config.login_max_per_address = 3;
+        config.client_ip_header = Some("x-forwarded-for".to_owned());
+    } {
+        for i in 0..4 {
+            let response = app
+                .client
+                .post(&app.url)
+                // The client writes the left part; the proxy appends the real address.
+                .header("x-forwarded-for", format!("10.9.9.{i}, 203.0.113.7"))
+                .json(&json!({ "query": LOGIN, "variables": { "e": format!("p{i}@example.test"), "p": "x" } }))
+                .send()
+                .await
+                .unwrap();
+            let body: serde_json::Value = response.json().await.unwrap();
+            let expected = if i < 3 { "INVALID_CREDENTIALS" } else { "RATE_LIMITED" };
+            assert_eq!(code(&body), expected, "attempt {i}");
+        }
+    }
+}

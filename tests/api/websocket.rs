@@ -233,14 +233,69 @@ async fn an_event_crosses_instances_on_postgres() {
     first
         .data(
             Some(&admin.access),
-            "mutation($id: ID!) { setUserRole(id: $id, role: ACCOUNT_CLIENT) { id } }",
+            "mutation($id: ID!) { setUserRole(id: $id, role: MANAGER) { id } }",
             json!({ "id": user.id }),
         )
         .await;
     let event = ws.next().await;
     assert_eq!(
         event["payload"]["data"]["myAccountEvents"],
-        json!({ "kind": "ROLE_CHANGED", "role": "ACCOUNT_CLIENT" })
+        json!({ "kind": "ROLE_CHANGED", "role": "MANAGER" })
     );
     drop(second);
+}
+
+db_test! {
+    async fn an_id_can_be_reused_as_soon_as_its_operation_completed(app) {
+        let mut ws = Ws::connect(&app, "graphql-transport-ws").await;
+        ws.init(None).await;
+        for _ in 0..20 {
+            ws.send(json!({ "id": "same", "type": "subscribe", "payload": { "query": "{ __typename }" } })).await;
+            assert_eq!(ws.next().await["type"], "next");
+            assert_eq!(ws.next().await, json!({ "type": "complete", "id": "same" }));
+        }
+    }
+}
+
+db_test! {
+    async fn a_running_subscription_ends_when_the_role_changes(app) {
+        let admin = app.user(Role::Admin).await;
+        let user = app.user(Role::Identified).await;
+        let mut ws = Ws::connect(&app, "graphql-transport-ws").await;
+        ws.init(Some(&user.access)).await;
+        ws.send(json!({ "id": "1", "type": "subscribe", "payload": { "query": "subscription { myAccountEvents { kind role } }" } })).await;
+        ws.send(json!({ "type": "ping" })).await;
+        assert_eq!(ws.next().await["type"], "pong");
+        app.data(Some(&admin.access), "mutation($id: ID!) { setUserRole(id: $id, role: MANAGER) { id } }", json!({ "id": user.id })).await;
+        // The event still arrives, then the connection closes: its token is revoked.
+        let event = ws.next().await;
+        assert_eq!(event["payload"]["data"]["myAccountEvents"]["kind"], "ROLE_CHANGED");
+        assert_eq!(ws.closed().await, 4403);
+    }
+}
+
+db_test! {
+    async fn malformed_init_and_variables_are_refused(app) {
+        let mut bad_auth = Ws::connect(&app, "graphql-transport-ws").await;
+        bad_auth.send(json!({ "type": "connection_init", "payload": { "authorization": 42 } })).await;
+        assert_eq!(bad_auth.closed().await, 4403);
+
+        let mut bad_payload = Ws::connect(&app, "graphql-transport-ws").await;
+        bad_payload.send(json!({ "type": "connection_init", "payload": "hello" })).await;
+        assert_eq!(bad_payload.closed().await, 4400);
+
+        let mut ws = Ws::connect(&app, "graphql-transport-ws").await;
+        ws.init(None).await;
+        ws.send(json!({ "id": "v", "type": "subscribe", "payload": { "query": "{ __typename }", "variables": 5 } })).await;
+        let error = ws.next().await;
+        assert_eq!(error["type"], "error", "{error}");
+        assert_eq!(error["id"], "v");
+
+        // Aliases are limited on this transport too.
+        let many = (0..40).map(|i| format!("a{i}: __typename")).collect::<Vec<_>>().join(" ");
+        ws.send(json!({ "id": "x", "type": "subscribe", "payload": { "query": format!("{{ {many} }}") } })).await;
+        let error = ws.next().await;
+        assert_eq!(error["type"], "error", "{error}");
+        assert_eq!(error["payload"][0]["extensions"]["code"], "VALIDATION");
+    }
 }

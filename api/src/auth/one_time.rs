@@ -120,6 +120,7 @@ mod tests {
             "t@example.test",
             "long enough".into(),
             Role::Identified,
+            None,
         )
         .await
         .unwrap();

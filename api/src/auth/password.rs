@@ -28,15 +28,21 @@ static DUMMY_HASH: LazyLock<Option<String>> = LazyLock::new(|| {
         .map(|hash| hash.to_string())
 });
 
+/// How many hashes may wait per worker before callers are told to come back later.
+const QUEUE_PER_WORKER: usize = 64;
+
 #[derive(Clone, Debug)]
 pub struct PasswordHasher {
-    permits: Arc<Semaphore>,
+    workers: Arc<Semaphore>,
+    queue: Arc<Semaphore>,
 }
 
 impl PasswordHasher {
     pub fn new(workers: usize) -> Self {
+        let workers = workers.max(1);
         Self {
-            permits: Arc::new(Semaphore::new(workers.max(1))),
+            workers: Arc::new(Semaphore::new(workers)),
+            queue: Arc::new(Semaphore::new(workers * QUEUE_PER_WORKER)),
         }
     }
 
@@ -75,13 +81,31 @@ impl PasswordHasher {
         drop(self.run(|| DUMMY_HASH.is_some()).await);
     }
 
+    /// Runs `work` on a blocking thread once a worker is free. The permits move into the
+    /// blocking job, so a caller that goes away (client disconnected) cannot free its worker
+    /// while the hash still runs. A full queue answers `RATE_LIMITED` at once.
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, AppError> {
-        let _permit = self.permits.acquire().await.map_err(AppError::internal)?;
-        tokio::task::spawn_blocking(work)
+        let queued = self
+            .queue
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| AppError::RateLimited {
+                retry_after_secs: 1,
+            })?;
+        let worker = self
+            .workers
+            .clone()
+            .acquire_owned()
             .await
-            .map_err(AppError::internal)
+            .map_err(AppError::internal)?;
+        tokio::task::spawn_blocking(move || {
+            let _permits = (worker, queued);
+            work()
+        })
+        .await
+        .map_err(AppError::internal)
     }
 }

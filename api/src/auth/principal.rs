@@ -10,32 +10,59 @@ use crate::error::AppError;
 pub struct AuthUser {
     pub id: Uuid,
     pub role: Role,
-    /// The customer this user belongs to (IDENTIFIED: at most one; ACCOUNT_CLIENT: always one).
+    /// The customer this user belongs to (`IDENTIFIED`: at most one; `ACCOUNT_CLIENT`: always one).
     pub customer_id: Option<Uuid>,
 }
 
+/// The caller. A request whose token was refused (invalid, expired, revoked) runs as a public
+/// caller that remembers why: public fields still answer (so a client holding an expired token
+/// can still `refreshToken` or `login`), and anything that needs a user answers `UNAUTHENTICATED`
+/// with the reason.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Principal(Option<AuthUser>);
+pub struct Principal {
+    user: Option<AuthUser>,
+    rejected: Option<&'static str>,
+}
 
 impl Principal {
-    pub const PUBLIC: Self = Self(None);
+    pub const PUBLIC: Self = Self {
+        user: None,
+        rejected: None,
+    };
 
     pub const fn user(user: AuthUser) -> Self {
-        Self(Some(user))
+        Self {
+            user: Some(user),
+            rejected: None,
+        }
+    }
+
+    /// A caller whose token was refused for `reason`.
+    pub const fn rejected(reason: &'static str) -> Self {
+        Self {
+            user: None,
+            rejected: Some(reason),
+        }
+    }
+
+    /// Why the caller's token was refused, if it was.
+    pub const fn rejection(&self) -> Option<&'static str> {
+        self.rejected
     }
 
     pub fn role(&self) -> Role {
-        self.0.map_or(Role::Public, |user| user.role)
+        self.user.map_or(Role::Public, |user| user.role)
     }
 
     pub fn user_id(&self) -> Option<Uuid> {
-        self.0.map(|user| user.id)
+        self.user.map(|user| user.id)
     }
 
-    /// The logged-in user, or `UNAUTHENTICATED`.
+    /// The logged-in user, or `UNAUTHENTICATED` (with the reason the token was refused).
     pub fn require_user(&self) -> Result<AuthUser, AppError> {
-        self.0
-            .ok_or(AppError::Unauthenticated("authentication required"))
+        self.user.ok_or(AppError::Unauthenticated(
+            self.rejected.unwrap_or("authentication required"),
+        ))
     }
 
     /// The logged-in user if their role is one of `roles`; `UNAUTHENTICATED` or `FORBIDDEN`.
@@ -63,6 +90,6 @@ impl Principal {
 
     /// The customer the caller buys for, if any.
     pub fn customer_id(&self) -> Option<Uuid> {
-        self.0.and_then(|user| user.customer_id)
+        self.user.and_then(|user| user.customer_id)
     }
 }

@@ -57,11 +57,17 @@ pub async fn register(
     state: &AppState,
     email: &str,
     password: String,
+    client: Option<IpAddr>,
 ) -> Result<Session, AppError> {
     let email = Email::parse(email, "email")?;
     let password = NewPassword::parse(password, "password")?;
-    let hash = state.hasher.hash(password.into_inner()).await?;
     let now = state.clock.now();
+    if let Some(addr) = client {
+        let key = format!("register:addr:{}", rate_limit::address_bucket(addr));
+        let limits = [(key, state.config.login_max_per_address)];
+        rate_limit::enforce(state, &limits, state.config.login_rate_window, now).await?;
+    }
+    let hash = state.hasher.hash(password.into_inner()).await?;
     let mut tx = state.db.begin(&state.events).await?;
     let row = insert_user(&tx, &email, hash, Role::Identified, None, now).await?;
     let session = start_session(state, &mut tx, row, now).await?;
@@ -69,6 +75,8 @@ pub async fn register(
     Ok(session)
 }
 
+/// Logs in. Attempts are counted per email and address, per address, and per email (a higher
+/// bar), before any hashing; the count is committed even when the login fails.
 pub async fn login(
     state: &AppState,
     email: &str,
@@ -80,31 +88,19 @@ pub async fn login(
     let email = Email::parse(email, "email").map_err(|_| AppError::InvalidCredentials)?;
     let now = state.clock.now();
     let config = &state.config;
-    let email_key = format!("login:email:{}", email.as_str());
-    {
-        // Attempts are counted before any hashing, and committed even if the login fails.
-        let tx = state.db.begin(&state.events).await?;
-        if let Some(addr) = client {
-            let key = format!("login:addr:{addr}");
-            rate_limit::hit(
-                &*tx,
-                &key,
-                config.login_max_per_address,
-                config.login_rate_window,
-                now,
-            )
-            .await?;
-        }
-        rate_limit::hit(
-            &*tx,
-            &email_key,
-            config.login_max_per_email,
-            config.login_rate_window,
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-    }
+    let bucket = client.map_or_else(|| "unknown".to_owned(), rate_limit::address_bucket);
+    let email_from_addr = format!("login:email-addr:{}:{bucket}", email.as_str());
+    let limits = [
+        (email_from_addr.clone(), config.login_max_per_email),
+        (format!("login:addr:{bucket}"), config.login_max_per_address),
+        (
+            format!("login:email:{}", email.as_str()),
+            config
+                .login_max_per_email
+                .saturating_mul(EMAIL_LIMIT_FACTOR),
+        ),
+    ];
+    rate_limit::enforce(state, &limits, config.login_rate_window, now).await?;
 
     let row = store::find_by_email(state.db.read(), email.as_str()).await?;
     let hash = row.as_ref().map(|row| row.password_hash.clone());
@@ -114,18 +110,30 @@ pub async fn login(
     let Some(row) = row else {
         return Err(AppError::InvalidCredentials);
     };
-    if row.blocked {
+    let mut tx = state.db.begin(&state.events).await?;
+    // The account may have changed while the password was being checked: decide on the locked row.
+    let current = store::find_for_update(&*tx, row.id)
+        .await?
+        .ok_or(AppError::InvalidCredentials)?;
+    if current.blocked {
         return Err(AppError::AccountBlocked);
     }
-    let mut tx = state.db.begin(&state.events).await?;
-    rate_limit::reset(&*tx, &email_key).await?;
-    let session = start_session(state, &mut tx, row, now).await?;
+    if current.password_hash != row.password_hash {
+        return Err(AppError::InvalidCredentials);
+    }
+    rate_limit::reset(&*tx, &email_from_addr).await?;
+    let session = start_session(state, &mut tx, current, now).await?;
     tx.commit().await?;
     Ok(session)
 }
 
+/// The per-email limit counted over every address is this many times the per-address one: it
+/// slows a distributed guess at one account without letting one address lock it out.
+const EMAIL_LIMIT_FACTOR: u32 = 5;
+
 /// Rotates a refresh token: the old one is spent, a new one of the same family returned. A spent
-/// token presented again means it leaked: the whole family is revoked.
+/// token presented again means it leaked: the whole family is revoked. A token issued before the
+/// account's tokens were revoked (role, password, blocking) is refused.
 pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Session, AppError> {
     let invalid = || AppError::Unauthenticated("invalid or expired refresh token");
     let now = state.clock.now();
@@ -134,13 +142,16 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Session, A
     else {
         return Err(invalid());
     };
-    let user = store::find_by_id(&*tx, token.user_id)
+    let user = store::find_for_update(&*tx, token.user_id)
         .await?
         .ok_or_else(invalid)?;
     if user.blocked {
         return Err(AppError::AccountBlocked);
     }
-    if token.revoked_at.is_some() || token.expires_at <= now {
+    if token.revoked_at.is_some()
+        || token.expires_at <= now
+        || token.token_version != user.token_version
+    {
         return Err(invalid());
     }
     if token.used_at.is_some() || !store::mark_refresh_token_used(&*tx, token.id, now).await? {
@@ -157,7 +168,8 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Session, A
 }
 
 /// Ends the session of `refresh_token` (its family); with `everywhere`, every session and every
-/// access token of its user. Unknown tokens are ignored: logging out twice is fine.
+/// access token of its user. Unknown or dead tokens are ignored (logging out twice is fine) and
+/// cannot end other sessions.
 pub async fn logout(
     state: &AppState,
     refresh_token: &str,
@@ -167,8 +179,13 @@ pub async fn logout(
     let tx = state.db.begin(&state.events).await?;
     if let Some(token) = store::find_refresh_token(&*tx, &secret_token::hash(refresh_token)).await?
     {
+        let alive = token.revoked_at.is_none() && token.used_at.is_none() && token.expires_at > now;
         store::revoke_family(&*tx, token.family_id, now).await?;
-        if everywhere && let Some(user) = store::find_by_id(&*tx, token.user_id).await? {
+        if everywhere
+            && alive
+            && let Some(user) = store::find_for_update(&*tx, token.user_id).await?
+            && user.token_version == token.token_version
+        {
             store::update_and_revoke(&*tx, user, AccountChanges::default(), now).await?;
         }
     }
@@ -177,6 +194,7 @@ pub async fn logout(
 }
 
 /// Changes the caller's password; every other session ends, this one gets fresh tokens.
+/// Attempts are rate-limited per user like logins.
 pub async fn change_password(
     state: &AppState,
     principal: &Principal,
@@ -186,6 +204,12 @@ pub async fn change_password(
     let me = principal.require_user()?;
     let new = NewPassword::parse(new, "newPassword")?;
     let current = OfferedPassword::parse(current)?;
+    let now = state.clock.now();
+    let limits = [(
+        format!("password:user:{}", me.id),
+        state.config.login_max_per_email,
+    )];
+    rate_limit::enforce(state, &limits, state.config.login_rate_window, now).await?;
     let row = store::find_by_id(state.db.read(), me.id)
         .await?
         .ok_or(AppError::Unauthenticated("account not found"))?;
@@ -197,20 +221,35 @@ pub async fn change_password(
         return Err(AppError::InvalidCredentials);
     }
     let hash = state.hasher.hash(new.into_inner()).await?;
-    let now = state.clock.now();
     let mut tx = state.db.begin(&state.events).await?;
-    let row = current_row(&tx, me.id).await?;
+    let locked = current_row(&tx, me.id).await?;
+    if locked.password_hash != row.password_hash {
+        return Err(AppError::stale(locked.token_version));
+    }
     let changes = AccountChanges {
         password_hash: Some(hash),
         ..AccountChanges::default()
     };
-    let row = store::update_and_revoke(&*tx, row, changes, now).await?;
-    let session = start_session(state, &mut tx, row, now).await?;
+    let locked = store::update_and_revoke(&*tx, locked, changes, now).await?;
+    tx.record(account_event(
+        "PASSWORD_CHANGED",
+        &locked,
+        me.id,
+        json!({}),
+        now,
+    ))
+    .await?;
+    let session = start_session(state, &mut tx, locked, now).await?;
     tx.commit().await?;
     Ok(session)
 }
 
+/// The caller's account; `None` for a caller without a token, `UNAUTHENTICATED` for one whose
+/// token was refused.
 pub async fn me(state: &AppState, principal: &Principal) -> Result<Option<User>, AppError> {
+    if let Some(reason) = principal.rejection() {
+        return Err(AppError::Unauthenticated(reason));
+    }
     let Some(id) = principal.user_id() else {
         return Ok(None);
     };
@@ -490,13 +529,13 @@ async fn insert_user(
 }
 
 async fn current_row(tx: &WriteTx, id: Uuid) -> Result<user_account::Model, AppError> {
-    store::find_by_id(&**tx, id)
+    store::find_for_update(&**tx, id)
         .await?
         .ok_or(AppError::Unauthenticated("account not found"))
 }
 
 async fn target_row(tx: &WriteTx, id: Uuid) -> Result<user_account::Model, AppError> {
-    store::find_by_id(&**tx, id)
+    store::find_for_update(&**tx, id)
         .await?
         .ok_or_else(|| AppError::not_found("user", "id"))
 }
@@ -528,15 +567,15 @@ async fn issue_session(
         access_expires,
     ))?;
     let refresh_token = secret_token::generate();
-    store::insert_refresh_token(
-        &**tx,
-        user.id,
+    let token = store::NewRefreshToken {
+        user_id: user.id,
         family_id,
-        secret_token::hash(&refresh_token),
+        token_hash: secret_token::hash(&refresh_token),
+        token_version: user.token_version,
         now,
-        refresh_expires,
-    )
-    .await?;
+        expires_at: refresh_expires,
+    };
+    store::insert_refresh_token(&**tx, token).await?;
     Ok(Session {
         access_token,
         access_token_expires_at: access_expires,
@@ -570,6 +609,7 @@ pub enum AccountEventKind {
     RoleChanged,
     Blocked,
     Unblocked,
+    PasswordChanged,
 }
 
 /// A change to an account, as its owner sees it.
@@ -588,6 +628,7 @@ impl AccountEvent {
             "ROLE_CHANGED" => AccountEventKind::RoleChanged,
             "BLOCKED" => AccountEventKind::Blocked,
             "UNBLOCKED" => AccountEventKind::Unblocked,
+            "PASSWORD_CHANGED" => AccountEventKind::PasswordChanged,
             _ => return None,
         };
         let role = event.changes["role"]["new"]

@@ -45,6 +45,18 @@ pub async fn by_ids(
         .await
 }
 
+/// The account row, locked until the transaction ends (PostgreSQL; SQLite has one writer), so
+/// that checks and changes of the same account serialise.
+pub async fn find_for_update(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+) -> Result<Option<user_account::Model>, DbErr> {
+    user_account::Entity::find_by_id(id)
+        .lock_exclusive()
+        .one(db)
+        .await
+}
+
 pub async fn find_by_email(
     db: &impl ConnectionTrait,
     email: &str,
@@ -172,21 +184,27 @@ pub async fn revoke_family(
     Ok(())
 }
 
+pub struct NewRefreshToken {
+    pub user_id: Uuid,
+    pub family_id: Uuid,
+    pub token_hash: String,
+    pub token_version: i32,
+    pub now: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
 pub async fn insert_refresh_token(
     db: &impl ConnectionTrait,
-    user_id: Uuid,
-    family_id: Uuid,
-    token_hash: String,
-    now: DateTime<Utc>,
-    expires_at: DateTime<Utc>,
+    token: NewRefreshToken,
 ) -> Result<(), DbErr> {
     refresh_token::ActiveModel {
         id: Set(Uuid::now_v7()),
-        user_id: Set(user_id),
-        family_id: Set(family_id),
-        token_hash: Set(token_hash),
-        created_at: Set(now),
-        expires_at: Set(expires_at),
+        user_id: Set(token.user_id),
+        family_id: Set(token.family_id),
+        token_hash: Set(token.token_hash),
+        token_version: Set(token.token_version),
+        created_at: Set(token.now),
+        expires_at: Set(token.expires_at),
         used_at: Set(None),
         revoked_at: Set(None),
     }

@@ -45,6 +45,7 @@ impl ProductKind {
 }
 
 #[derive(Clone, Debug)]
+#[allow(clippy::struct_excessive_bools)] // flags of a catalog row, each its own setting
 pub struct Product {
     pub id: Uuid,
     pub reference: String,

@@ -1,4 +1,4 @@
-//! Per-request DataLoaders. They are built for each request (and each WebSocket operation) with
+//! Per-request `DataLoader`s. They are built for each request (and each WebSocket operation) with
 //! the caller's principal, so a loader never serves one user's rows to another.
 
 use std::{collections::HashMap, sync::Arc};

@@ -3,6 +3,7 @@
 
 pub mod context;
 mod error_codes;
+pub mod limits;
 pub mod loaders;
 pub mod money;
 pub mod relay;
@@ -45,6 +46,7 @@ pub fn schema(state: AppState) -> AppSchema {
         .limit_recursive_depth(64)
         .limit_directives(16)
         .extension(error_codes::ErrorCodes)
+        .extension(limits::AliasLimit(config.max_aliases))
         .data(state)
         .finish()
 }

@@ -11,20 +11,24 @@ use crate::{
     state::AppState,
 };
 
-/// The caller named by an `Authorization: Bearer …` header; `PUBLIC` without one. A header that
-/// is present but wrong is an error, never a silent downgrade to `PUBLIC`.
+/// The caller named by an `Authorization: Bearer …` header; `PUBLIC` without one. A refused
+/// token is never a silent downgrade: the caller is public but remembers the refusal, so anything
+/// needing a user says `UNAUTHENTICATED` (while `login` and `refreshToken` still work for a
+/// client that sends its expired token along). A blocked account fails the whole request.
 pub async fn principal(state: &AppState, headers: &HeaderMap) -> Result<Principal, AppError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(Principal::PUBLIC);
     };
-    let token = value
-        .to_str()
-        .ok()
-        .and_then(bearer)
-        .ok_or(AppError::Unauthenticated(
+    let Some(token) = value.to_str().ok().and_then(bearer) else {
+        return Ok(Principal::rejected(
             "expected `Authorization: Bearer <token>`",
-        ))?;
-    service::authenticate(state, token).await
+        ));
+    };
+    match service::authenticate(state, token).await {
+        Ok(principal) => Ok(principal),
+        Err(AppError::Unauthenticated(reason)) => Ok(Principal::rejected(reason)),
+        Err(other) => Err(other),
+    }
 }
 
 /// The token in `Bearer <token>` (scheme case-insensitive).
@@ -34,14 +38,19 @@ pub fn bearer(value: &str) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
-/// The client address: the configured proxy header's first address, else the TCP peer.
-pub fn client_addr(config: &Config, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
+/// The client address: the right-most address of the configured proxy header (the one our
+/// trusted proxy appended; entries to its left are whatever the client sent), else the TCP peer.
+pub fn client_addr(
+    config: &Config,
+    headers: &HeaderMap,
+    peer: Option<SocketAddr>,
+) -> Option<IpAddr> {
     config
         .client_ip_header
         .as_deref()
         .and_then(|name| headers.get(name))
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split(',').next())
-        .and_then(|first| first.trim().parse().ok())
-        .unwrap_or_else(|| peer.ip())
+        .and_then(|value| value.rsplit(',').next())
+        .and_then(|last| last.trim().parse().ok())
+        .or_else(|| peer.map(|peer| peer.ip()))
 }

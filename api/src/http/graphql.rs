@@ -12,11 +12,10 @@ use std::{collections::HashMap, net::SocketAddr};
 use async_graphql::{
     Request, Response, Variables,
     http::GraphiQLSource,
-    parser::types::{
-        DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
-    },
+    parser::types::{DocumentOperations, OperationType},
 };
 use axum::{
+    Extension,
     body::Bytes,
     extract::{ConnectInfo, Query, State, rejection::BytesRejection},
     http::{HeaderMap, HeaderValue, StatusCode, header},
@@ -137,13 +136,14 @@ impl Refusal {
 
 pub async fn post(
     State(state): State<HttpState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    connect_info: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> HttpResponse {
     let Some(format) = Format::negotiate(&headers) else {
         return not_acceptable();
     };
+    let peer = connect_info.map(|Extension(ConnectInfo(peer))| peer);
     match handle_post(&state, peer, &headers, body).await {
         Ok((requests, batched)) => execute(&state, requests, batched, format).await,
         Err(refusal) => refusal.into_response(format),
@@ -152,7 +152,7 @@ pub async fn post(
 
 async fn handle_post(
     state: &HttpState,
-    peer: SocketAddr,
+    peer: Option<SocketAddr>,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(Vec<Request>, bool), Refusal> {
@@ -199,7 +199,7 @@ async fn handle_post(
 
 pub async fn get(
     State(state): State<HttpState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    connect_info: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> HttpResponse {
@@ -227,7 +227,13 @@ pub async fn get(
         }
         let mut request = parse_params(map)?;
         refuse_mutation_over_get(&mut request)?;
-        attach_caller(&state, &headers, peer, vec![request]).await
+        attach_caller(
+            &state,
+            &headers,
+            connect_info.map(|Extension(ConnectInfo(peer))| peer),
+            vec![request],
+        )
+        .await
     }
     .await;
     match result {
@@ -296,13 +302,13 @@ fn refuse_mutation_over_get(request: &mut Request) -> Result<(), Refusal> {
 async fn attach_caller(
     state: &HttpState,
     headers: &HeaderMap,
-    peer: SocketAddr,
+    peer: Option<SocketAddr>,
     requests: Vec<Request>,
 ) -> Result<Vec<Request>, Refusal> {
     let principal = auth::principal(&state.app, headers)
         .await
         .map_err(|error| Refusal::from_auth(&error))?;
-    let addr = ClientAddr(Some(auth::client_addr(&state.app.config, headers, peer)));
+    let addr = ClientAddr(auth::client_addr(&state.app.config, headers, peer));
     Ok(requests
         .into_iter()
         .map(|request| loaders::attach(request.data(principal).data(addr), &state.app, principal))
@@ -315,14 +321,10 @@ async fn execute(
     batched: bool,
     format: Format,
 ) -> HttpResponse {
-    let max_aliases = state.app.config.max_aliases;
     let mut bodies = Vec::with_capacity(requests.len());
     let mut all_request_errors = true;
-    for mut request in requests {
-        let response = match check_aliases(&mut request, max_aliases) {
-            Some(error) => Response::from_errors(vec![error]),
-            None => state.schema.execute(request).await,
-        };
+    for request in requests {
+        let response = state.schema.execute(request).await;
         let request_error = is_request_error(&response);
         all_request_errors &= request_error;
         bodies.push(response_body(&response, format, request_error));
@@ -361,49 +363,6 @@ fn response_body(response: &Response, format: Format, request_error: bool) -> Va
         map.remove("data");
     }
     body
-}
-
-/// Refuses documents with more aliased fields than allowed: aliases multiply the work of one
-/// request without raising its depth or, for cheap fields, its complexity.
-fn check_aliases(request: &mut Request, max: usize) -> Option<async_graphql::ServerError> {
-    let document = request.parsed_query().ok()?;
-    let count = count_aliases(document);
-    (count > max).then(|| {
-        let mut error = async_graphql::ServerError::new(
-            format!("too many aliases ({count}, at most {max})"),
-            None,
-        );
-        let mut extensions = async_graphql::ErrorExtensionValues::default();
-        extensions.set("code", ErrorCode::Validation.as_str());
-        error.extensions = Some(extensions);
-        error
-    })
-}
-
-fn count_aliases(document: &ExecutableDocument) -> usize {
-    fn in_set(set: &SelectionSet) -> usize {
-        set.items
-            .iter()
-            .map(|selection| match &selection.node {
-                Selection::Field(field) => {
-                    usize::from(field.node.alias.is_some()) + in_set(&field.node.selection_set.node)
-                }
-                Selection::InlineFragment(fragment) => in_set(&fragment.node.selection_set.node),
-                Selection::FragmentSpread(_) => 0,
-            })
-            .sum()
-    }
-    let operations: usize = document
-        .operations
-        .iter()
-        .map(|(_, operation)| in_set(&operation.node.selection_set.node))
-        .sum();
-    let fragments: usize = document
-        .fragments
-        .values()
-        .map(|fragment| in_set(&fragment.node.selection_set.node))
-        .sum();
-    operations + fragments
 }
 
 fn is_json(headers: &HeaderMap) -> bool {

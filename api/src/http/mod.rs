@@ -15,7 +15,7 @@ use anyhow::Context as _;
 use axum::{
     Router,
     extract::DefaultBodyLimit,
-    http::{HeaderValue, Method, header},
+    http::{HeaderValue, Method, StatusCode, header},
     routing::get,
 };
 use tokio::net::TcpListener;
@@ -23,11 +23,17 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tower_http::{
     LatencyUnit,
     cors::{AllowOrigin, CorsLayer},
-    trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer},
+    timeout::TimeoutLayer,
+    trace::{DefaultOnResponse, TraceLayer},
 };
 use tracing::Level;
 
 use crate::{config::Config, graphql::AppSchema, state::AppState};
+
+/// Longest time one HTTP request may take, body included.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest time shutdown waits for requests in flight and WebSockets to finish.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What handlers share: the application state, the executable schema, and the shutdown signal
 /// that closes long-lived WebSocket connections.
@@ -64,10 +70,16 @@ fn router_with_shutdown(
         .route("/healthz", get(health::alive))
         .route("/readyz", get(health::ready))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        // A client that trickles its body or waits forever must not hold a connection (and
+        // shutdown) hostage. Upgraded WebSockets are not subject to it.
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
         .layer(cors(&config))
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                // Method and path only: query strings can carry secrets (a GET login).
+                .make_span_with(|request: &axum::extract::Request| {
+                    tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
+                })
                 .on_request(())
                 .on_response(
                     DefaultOnResponse::new()
@@ -130,25 +142,33 @@ impl Server {
         let token = CancellationToken::new();
         let sockets = TaskTracker::new();
         let app = router_with_shutdown(self.state.clone(), token.clone(), sockets.clone());
+        let stopping = token.clone();
         let signal = async move {
             shutdown.await;
             tracing::info!("shutting down");
             token.cancel();
         };
-        axum::serve(
+        let serve = axum::serve(
             self.listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(signal)
-        .await?;
+        .with_graceful_shutdown(signal);
+        let deadline = async {
+            stopping.cancelled().await;
+            tokio::time::sleep(DRAIN_TIMEOUT).await;
+        };
+        tokio::select! {
+            served = serve => served?,
+            () = deadline => tracing::warn!("requests still running after the drain timeout; stopping anyway"),
+        }
         // Upgraded connections are not tracked by the HTTP server; they close on the token.
         sockets.close();
-        if tokio::time::timeout(Duration::from_secs(10), sockets.wait())
+        if tokio::time::timeout(DRAIN_TIMEOUT, sockets.wait())
             .await
             .is_err()
         {
             tracing::warn!(
-                "WebSocket connections still open after 10 s; closing the database anyway"
+                "WebSocket connections still open after the drain timeout; closing the database anyway"
             );
         }
         self.state.db.close().await;

@@ -2,14 +2,23 @@
 //! (subscriptions-transport-ws) that Apollo Kotlin still speaks.
 //!
 //! The caller authenticates in the `connection_init` payload (`{"authorization": "Bearer …"}`);
-//! the token is checked again on every `subscribe`, so a blocked account cannot start anything.
-//! Each operation runs in its own task and writes through a bounded channel: a slow client only
-//! slows its own operations.
+//! the token is checked again on every `subscribe`, and again whenever the account changes (role,
+//! password, blocking): a connection whose token died is closed with 4403 once in-flight events
+//! are out, and one whose token expires is closed then too.
+//!
+//! Each operation runs in its own task and writes through a bounded channel. Control frames never
+//! wait: if the client does not read and the queue is full, the connection is dropped, so a dead
+//! peer cannot stall the read loop, pings or shutdown.
 
-use std::{collections::HashMap, net::SocketAddr, time::Instant};
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    time::{Duration, Instant},
+};
 
 use async_graphql::{Request, Response};
 use axum::{
+    Extension,
     extract::{
         ConnectInfo, State, WebSocketUpgrade,
         ws::{CloseFrame, Message, Utf8Bytes, WebSocket},
@@ -21,10 +30,11 @@ use futures_util::{SinkExt, StreamExt, stream::SplitStream};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::{sync::mpsc, task::AbortHandle};
+use tokio_stream::wrappers::BroadcastStream;
 
 use super::{HttpState, auth};
 use crate::{
-    auth::Principal,
+    auth::{Principal, service::USER_OBJECT},
     error::AppError,
     graphql::{context::ClientAddr, loaders},
 };
@@ -34,6 +44,12 @@ const LEGACY_WS: &str = "graphql-ws";
 /// Small socket buffers: thousands of idle mobile clients must fit in memory.
 const SOCKET_BUFFER_BYTES: usize = 4 * 1024;
 const OUTGOING_QUEUE: usize = 32;
+/// Operations one connection may run at once.
+const MAX_OPERATIONS: usize = 100;
+/// A frame the peer does not take within this time means the peer is gone.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time given to in-flight events after the connection's token died, before closing with 4403.
+const REVOCATION_GRACE: Duration = Duration::from_millis(250);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Protocol {
@@ -43,7 +59,7 @@ enum Protocol {
 
 pub async fn upgrade(
     State(state): State<HttpState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    connect_info: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> HttpResponse {
@@ -61,7 +77,11 @@ pub async fn upgrade(
         let body = format!("supported subprotocols: {TRANSPORT_WS}, {LEGACY_WS}");
         return (axum::http::StatusCode::BAD_REQUEST, body).into_response();
     }
-    let addr = auth::client_addr(&state.app.config, &headers, peer);
+    let addr = auth::client_addr(
+        &state.app.config,
+        &headers,
+        connect_info.map(|Extension(ConnectInfo(peer))| peer),
+    );
     upgrade
         .protocols([TRANSPORT_WS, LEGACY_WS])
         .read_buffer_size(SOCKET_BUFFER_BYTES)
@@ -75,7 +95,7 @@ pub async fn upgrade(
                     Some(LEGACY_WS) => Protocol::Legacy,
                     _ => Protocol::Transport,
                 };
-                Connection::run(state, socket, protocol, ClientAddr(Some(addr))).await;
+                Connection::run(state, socket, protocol, ClientAddr(addr)).await;
             })
         })
 }
@@ -97,15 +117,28 @@ impl End {
     }
 }
 
+/// An operation's task has finished: `failed` when it was answered with `error` (no `complete`).
+struct Finished {
+    id: String,
+    generation: u64,
+    failed: bool,
+}
+
 struct Connection {
     state: HttpState,
     protocol: Protocol,
     addr: ClientAddr,
     out: mpsc::Sender<Outgoing>,
-    done_tx: mpsc::UnboundedSender<String>,
+    done_tx: mpsc::UnboundedSender<Finished>,
     token: Option<String>,
+    /// When the token stops being valid (its `exp`).
+    token_expires: Option<tokio::time::Instant>,
+    principal: Principal,
     initialised: bool,
-    operations: HashMap<String, AbortHandle>,
+    next_generation: u64,
+    operations: HashMap<String, (u64, AbortHandle)>,
+    /// Set when the token died: close with 4403 at this instant.
+    revoked_at: Option<tokio::time::Instant>,
 }
 
 impl Connection {
@@ -114,19 +147,16 @@ impl Connection {
         let (out, mut out_rx) = mpsc::channel::<Outgoing>(OUTGOING_QUEUE);
         let writer = tokio::spawn(async move {
             while let Some(outgoing) = out_rx.recv().await {
-                match outgoing {
-                    Outgoing::Frame(message) => {
-                        if sink.send(message).await.is_err() {
-                            break;
-                        }
-                    }
-                    Outgoing::Close(code, reason) => {
-                        drop(sink.send(close_message(code, &reason)).await);
-                        break;
-                    }
+                let (message, last) = match outgoing {
+                    Outgoing::Frame(message) => (message, false),
+                    Outgoing::Close(code, reason) => (close_message(code, &reason), true),
+                };
+                let sent = tokio::time::timeout(SEND_TIMEOUT, sink.send(message)).await;
+                if last || !matches!(sent, Ok(Ok(()))) {
+                    break;
                 }
             }
-            drop(sink.close().await);
+            drop(tokio::time::timeout(SEND_TIMEOUT, sink.close()).await);
         });
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         let mut connection = Self {
@@ -136,24 +166,33 @@ impl Connection {
             out,
             done_tx,
             token: None,
+            token_expires: None,
+            principal: Principal::PUBLIC,
             initialised: false,
+            next_generation: 0,
             operations: HashMap::new(),
+            revoked_at: None,
         };
         let end = connection.read_loop(stream, done_rx).await;
-        for handle in connection.operations.values() {
+        for (_, handle) in connection.operations.values() {
             handle.abort();
         }
-        if let End::Close(code, reason) = end {
-            drop(connection.out.send(Outgoing::Close(code, reason)).await);
+        match end {
+            End::Close(code, reason) => {
+                // Queue the close frame even behind a full queue, but never wait long for it.
+                let close = connection.out.send(Outgoing::Close(code, reason));
+                drop(tokio::time::timeout(SEND_TIMEOUT, close).await);
+                drop(connection);
+                drop(tokio::time::timeout(SEND_TIMEOUT, writer).await);
+            }
+            End::Gone => writer.abort(),
         }
-        drop(connection);
-        drop(writer.await);
     }
 
     async fn read_loop(
         &mut self,
         mut stream: SplitStream<WebSocket>,
-        mut done_rx: mpsc::UnboundedReceiver<String>,
+        mut done_rx: mpsc::UnboundedReceiver<Finished>,
     ) -> End {
         let config = self.state.app.config.clone();
         let init_deadline = tokio::time::Instant::now() + config.ws_init_timeout;
@@ -161,23 +200,48 @@ impl Connection {
         ping.tick().await;
         let mut last_seen = Instant::now();
         let shutdown = self.state.shutdown.clone();
+        let mut account_events = BroadcastStream::new(self.state.app.events.subscribe());
+        let far = tokio::time::Instant::now() + Duration::from_hours(365 * 24);
         loop {
+            let revoked_at = self.revoked_at.unwrap_or(far);
+            let expires_at = self.token_expires.unwrap_or(far);
             tokio::select! {
                 () = shutdown.cancelled() => return End::close(1001, "Server shutting down"),
                 () = tokio::time::sleep_until(init_deadline), if !self.initialised => {
                     return End::close(4408, "Connection initialisation timeout");
                 }
+                () = tokio::time::sleep_until(revoked_at), if self.revoked_at.is_some() => {
+                    return End::close(4403, "Forbidden: the account's tokens were revoked");
+                }
+                () = tokio::time::sleep_until(expires_at), if self.token_expires.is_some() => {
+                    return End::close(4403, "Forbidden: the access token expired");
+                }
                 _ = ping.tick() => {
                     if last_seen.elapsed() > config.ws_ping_interval * 2 {
                         return End::Gone;
                     }
-                    self.send(Message::Ping(axum::body::Bytes::new())).await;
-                    if self.protocol == Protocol::Legacy && self.initialised {
-                        self.send_json(&json!({ "type": "ka" })).await;
+                    if !self.control(Message::Ping(axum::body::Bytes::new())) {
+                        return End::Gone;
+                    }
+                    if self.protocol == Protocol::Legacy && self.initialised && !self.control_json(&json!({ "type": "ka" })) {
+                        return End::Gone;
                     }
                 }
-                Some(id) = done_rx.recv() => {
-                    self.operations.remove(&id);
+                Some(finished) = done_rx.recv() => {
+                    if let Some(end) = self.finish(&finished) {
+                        return end;
+                    }
+                }
+                Some(event) = account_events.next(), if self.principal.user_id().is_some() => {
+                    // Any change to this account (or a lag that may have hidden one) is checked
+                    // against the database: a dead token ends the connection.
+                    let mine = match &event {
+                        Ok(event) => event.object_type == USER_OBJECT && event.owner_user_id == self.principal.user_id(),
+                        Err(_) => true,
+                    };
+                    if mine && self.revoked_at.is_none() && self.authenticate().await.is_err() {
+                        self.revoked_at = Some(tokio::time::Instant::now() + REVOCATION_GRACE);
+                    }
                 }
                 message = stream.next() => {
                     let Some(Ok(message)) = message else { return End::Gone };
@@ -194,6 +258,32 @@ impl Connection {
                 }
             }
         }
+    }
+
+    /// An operation ended: free its id (unless the id was reused since), then tell the client.
+    /// The id is freed before `complete` goes out, so the client may reuse it at once.
+    fn finish(&mut self, finished: &Finished) -> Option<End> {
+        if self
+            .operations
+            .get(&finished.id)
+            .is_some_and(|(generation, _)| *generation == finished.generation)
+        {
+            self.operations.remove(&finished.id);
+        }
+        if finished.failed {
+            return None;
+        }
+        let complete = Message::text(json!({ "type": "complete", "id": finished.id }).to_string());
+        if let Err(mpsc::error::TrySendError::Full(frame)) =
+            self.out.try_send(Outgoing::Frame(complete))
+        {
+            // Behind the operation's own events: wait for room, but not forever.
+            let out = self.out.clone();
+            tokio::spawn(
+                async move { drop(tokio::time::timeout(SEND_TIMEOUT, out.send(frame)).await) },
+            );
+        }
+        None
     }
 
     async fn on_text(&mut self, text: &str) -> Option<End> {
@@ -216,16 +306,14 @@ impl Connection {
                 if let Err(end) = self.init(payload.as_ref()).await {
                     return Some(end);
                 }
-                self.send_json(&json!({ "type": "connection_ack" })).await;
-                None
+                (!self.control_json(&json!({ "type": "connection_ack" }))).then_some(End::Gone)
             }
             TransportMessage::Ping { payload } => {
                 let mut pong = json!({ "type": "pong" });
                 if let Some(payload) = payload {
                     pong["payload"] = payload;
                 }
-                self.send_json(&pong).await;
-                None
+                (!self.control_json(&pong)).then_some(End::Gone)
             }
             TransportMessage::Pong {} => None,
             TransportMessage::Subscribe { id, payload } => {
@@ -238,15 +326,10 @@ impl Connection {
                         format!("Subscriber for {id} already exists"),
                     ));
                 }
-                let principal = match self.principal().await {
-                    Ok(principal) => principal,
-                    Err(end) => return Some(end),
-                };
-                self.start(id, payload, principal);
-                None
+                self.subscribe(id, payload).await
             }
             TransportMessage::Complete { id } => {
-                if let Some(handle) = self.operations.remove(&id) {
+                if let Some((_, handle)) = self.operations.remove(&id) {
                     handle.abort();
                 }
                 None
@@ -258,9 +341,8 @@ impl Connection {
         let message = match serde_json::from_str::<LegacyMessage>(text) {
             Ok(message) => message,
             Err(error) => {
-                self.send_json(&json!({ "type": "connection_error", "payload": { "message": format!("Invalid message: {error}") } }))
-                    .await;
-                return None;
+                let reply = json!({ "type": "connection_error", "payload": { "message": format!("Invalid message: {error}") } });
+                return (!self.control_json(&reply)).then_some(End::Gone);
             }
         };
         match message {
@@ -270,63 +352,79 @@ impl Connection {
                 }
                 if let Err(end) = self.init(payload.as_ref()).await {
                     if let End::Close(_, reason) = &end {
-                        self.send_json(&json!({ "type": "connection_error", "payload": { "message": reason } }))
-                            .await;
+                        self.control_json(&json!({ "type": "connection_error", "payload": { "message": reason } }));
                     }
                     return Some(end);
                 }
-                self.send_json(&json!({ "type": "connection_ack" })).await;
-                self.send_json(&json!({ "type": "ka" })).await;
-                None
+                let acked = self.control_json(&json!({ "type": "connection_ack" }))
+                    && self.control_json(&json!({ "type": "ka" }));
+                (!acked).then_some(End::Gone)
             }
             LegacyMessage::Start { id, payload } => {
                 if !self.initialised {
                     return Some(End::close(4401, "Unauthorized"));
                 }
                 if self.operations.contains_key(&id) {
-                    self.send_json(&json!({ "type": "error", "id": id, "payload": { "message": "operation id already in use" } }))
-                        .await;
-                    return None;
+                    let reply = json!({ "type": "error", "id": id, "payload": { "message": "operation id already in use" } });
+                    return (!self.control_json(&reply)).then_some(End::Gone);
                 }
-                let principal = match self.principal().await {
-                    Ok(principal) => principal,
-                    Err(end) => return Some(end),
-                };
-                self.start(id, payload, principal);
-                None
+                self.subscribe(id, payload).await
             }
             LegacyMessage::Stop { id } => {
-                if let Some(handle) = self.operations.remove(&id) {
+                if let Some((_, handle)) = self.operations.remove(&id) {
                     handle.abort();
                 }
                 None
             }
-            LegacyMessage::ConnectionTerminate => Some(End::close(1000, "Normal closure")),
+            LegacyMessage::ConnectionTerminate {} => Some(End::close(1000, "Normal closure")),
         }
     }
 
-    /// Accepts `connection_init`: the payload may carry `authorization: "Bearer …"`.
+    /// Accepts `connection_init`: the payload, if any, is an object that may carry
+    /// `authorization: "Bearer …"`.
     async fn init(&mut self, payload: Option<&Value>) -> Result<(), End> {
-        let authorization = payload
-            .and_then(|payload| {
-                payload
-                    .get("authorization")
-                    .or_else(|| payload.get("Authorization"))
-            })
-            .and_then(Value::as_str);
-        if let Some(value) = authorization {
-            let token = auth::bearer(value)
-                .ok_or_else(|| End::close(4403, "Forbidden: expected `Bearer <token>`"))?;
-            self.token = Some(token.to_owned());
+        let payload = match payload {
+            None | Some(Value::Null) => None,
+            Some(Value::Object(map)) => Some(map),
+            Some(_) => {
+                return Err(End::close(
+                    4400,
+                    "Invalid message: the payload must be an object",
+                ));
+            }
+        };
+        let authorization =
+            payload.and_then(|p| p.get("authorization").or_else(|| p.get("Authorization")));
+        match authorization {
+            None | Some(Value::Null) => {}
+            Some(Value::String(value)) => {
+                let token = auth::bearer(value)
+                    .ok_or_else(|| End::close(4403, "Forbidden: expected `Bearer <token>`"))?;
+                self.token = Some(token.to_owned());
+            }
+            Some(_) => {
+                return Err(End::close(
+                    4403,
+                    "Forbidden: `authorization` must be a string",
+                ));
+            }
         }
-        self.principal().await?;
+        self.principal = self.authenticate().await?;
+        self.token_expires = self.token.as_deref().and_then(|token| {
+            let claims = self.state.app.jwt.verify(token).ok()?;
+            let left = claims.exp - self.state.app.clock.now().timestamp();
+            Some(
+                tokio::time::Instant::now()
+                    + Duration::from_secs(u64::try_from(left.max(0)).unwrap_or(0)),
+            )
+        });
         self.initialised = true;
         Ok(())
     }
 
     /// The caller, checked against the account's current state (blocked, revoked): 4403 when
     /// refused, 1011 when the check itself failed.
-    async fn principal(&self) -> Result<Principal, End> {
+    async fn authenticate(&self) -> Result<Principal, End> {
         let Some(token) = &self.token else {
             return Ok(Principal::PUBLIC);
         };
@@ -341,55 +439,88 @@ impl Connection {
             })
     }
 
-    fn start(&mut self, id: String, payload: OperationPayload, principal: Principal) {
+    async fn subscribe(&mut self, id: String, payload: OperationPayload) -> Option<End> {
+        let principal = match self.authenticate().await {
+            Ok(principal) => principal,
+            Err(end) => return Some(end),
+        };
+        if self.operations.len() >= MAX_OPERATIONS {
+            let reply = self.error_json(
+                &id,
+                &format!("at most {MAX_OPERATIONS} operations per connection"),
+            );
+            return (!self.control_json(&reply)).then_some(End::Gone);
+        }
+        let variables = match payload.variables {
+            None | Some(Value::Null) => None,
+            Some(variables @ Value::Object(_)) => Some(variables),
+            Some(_) => {
+                let reply = self.error_json(&id, "`variables` must be an object");
+                return (!self.control_json(&reply)).then_some(End::Gone);
+            }
+        };
+        self.principal = principal;
         let request = Request::new(payload.query).data(principal).data(self.addr);
         let mut request = loaders::attach(request, &self.state.app, principal);
         if let Some(name) = payload.operation_name {
             request = request.operation_name(name);
         }
-        if let Some(variables) = payload.variables {
+        if let Some(variables) = variables {
             request = request.variables(async_graphql::Variables::from_json(variables));
         }
+        self.next_generation += 1;
+        let generation = self.next_generation;
         let schema = self.state.schema.clone();
         let out = self.out.clone();
         let done = self.done_tx.clone();
         let protocol = self.protocol;
         let task_id = id.clone();
         let handle = tokio::spawn(async move {
-            let id = task_id;
             let mut responses = schema.execute_stream(request);
             let mut first = true;
             let mut failed = false;
             while let Some(response) = responses.next().await {
                 let message = if first && is_request_error(&response) {
                     failed = true;
-                    error_message(protocol, &id, &response)
+                    error_message(protocol, &task_id, &response)
                 } else {
-                    next_message(protocol, &id, &response)
+                    next_message(protocol, &task_id, &response)
                 };
                 first = false;
                 if out.send(Outgoing::Frame(message)).await.is_err() || failed {
                     break;
                 }
             }
-            if !failed {
-                let complete = json!({ "type": "complete", "id": id });
-                drop(
-                    out.send(Outgoing::Frame(Message::text(complete.to_string())))
-                        .await,
-                );
-            }
-            drop(done.send(id));
+            drop(done.send(Finished {
+                id: task_id,
+                generation,
+                failed,
+            }));
         });
-        self.operations.insert(id, handle.abort_handle());
+        self.operations
+            .insert(id, (generation, handle.abort_handle()));
+        None
     }
 
-    async fn send(&self, message: Message) {
-        drop(self.out.send(Outgoing::Frame(message)).await);
+    fn error_json(&self, id: &str, message: &str) -> Value {
+        let payload = match self.protocol {
+            Protocol::Transport => {
+                json!([{ "message": message, "extensions": { "code": "VALIDATION" } }])
+            }
+            Protocol::Legacy => {
+                json!({ "message": message, "extensions": { "code": "VALIDATION" } })
+            }
+        };
+        json!({ "type": "error", "id": id, "payload": payload })
     }
 
-    async fn send_json(&self, value: &Value) {
-        self.send(Message::text(value.to_string())).await;
+    /// Queues a control frame without waiting; `false` when the client is not reading.
+    fn control(&self, message: Message) -> bool {
+        self.out.try_send(Outgoing::Frame(message)).is_ok()
+    }
+
+    fn control_json(&self, value: &Value) -> bool {
+        self.control(Message::text(value.to_string()))
     }
 }
 
@@ -469,5 +600,5 @@ enum LegacyMessage {
     Stop {
         id: String,
     },
-    ConnectionTerminate,
+    ConnectionTerminate {},
 }

@@ -12,9 +12,10 @@ pub struct AuthMutation;
 
 #[Object]
 impl AuthMutation {
-    /// Creates an `IDENTIFIED` account and logs it in.
+    /// Creates an `IDENTIFIED` account and logs it in. Rate-limited per client address.
     async fn register(&self, ctx: &Context<'_>, input: RegisterInput) -> Result<AuthPayload> {
-        let session = service::register(state(ctx), &input.email, input.password).await?;
+        let session =
+            service::register(state(ctx), &input.email, input.password, client_addr(ctx)).await?;
         Ok(AuthPayload(session))
     }
 

@@ -112,6 +112,8 @@ pub enum AccountEventKind {
     Blocked,
     /// An admin unblocked the account.
     Unblocked,
+    /// The password changed; sessions other than the one that changed it are over.
+    PasswordChanged,
 }
 
 /// A change to the caller's own account.
