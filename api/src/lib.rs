@@ -3,6 +3,7 @@
 //! The binary calls [`cli::main`]; tests and examples use [`serve`], [`router`] and [`sdl`].
 
 pub mod auth;
+pub mod carts;
 pub mod catalog;
 pub mod cli;
 pub mod config;
@@ -13,6 +14,7 @@ pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod kernel;
+pub mod pricing;
 pub mod seed;
 pub mod state;
 mod telemetry;

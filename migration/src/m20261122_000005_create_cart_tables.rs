@@ -43,6 +43,7 @@ impl MigrationTrait for Migration {
                     .table(Cart::Table)
                     .col(Cart::UserId)
                     .col(Cart::Status)
+                    .unique()
                     .to_owned(),
             )
             .await?;

@@ -58,6 +58,7 @@ pub async fn register(
     email: &str,
     password: String,
     client: Option<IpAddr>,
+    cart_token: Option<&str>,
 ) -> Result<Session, AppError> {
     let email = Email::parse(email, "email")?;
     let password = NewPassword::parse(password, "password")?;
@@ -70,6 +71,9 @@ pub async fn register(
     let hash = state.hasher.hash(password.into_inner()).await?;
     let mut tx = state.db.begin(&state.events).await?;
     let row = insert_user(&tx, &email, hash, Role::Identified, None, now).await?;
+    if let Some(token) = cart_token {
+        crate::carts::service::merge_into_user(&tx, token, row.id, now).await?;
+    }
     let session = start_session(state, &mut tx, row, now).await?;
     tx.commit().await?;
     Ok(session)
@@ -77,11 +81,13 @@ pub async fn register(
 
 /// Logs in. Attempts are counted per email and address, per address, and per email (a higher
 /// bar), before any hashing; the count is committed even when the login fails.
+/// With `cart_token`, the anonymous cart's lines move into the user's cart.
 pub async fn login(
     state: &AppState,
     email: &str,
     password: String,
     client: Option<IpAddr>,
+    cart_token: Option<&str>,
 ) -> Result<Session, AppError> {
     let password = OfferedPassword::parse(password)?;
     // An unparsable email is simply a failed login: no hint about what exists.
@@ -122,6 +128,9 @@ pub async fn login(
         return Err(AppError::InvalidCredentials);
     }
     rate_limit::reset(&*tx, &email_from_addr).await?;
+    if let Some(token) = cart_token {
+        crate::carts::service::merge_into_user(&tx, token, current.id, now).await?;
+    }
     let session = start_session(state, &mut tx, current, now).await?;
     tx.commit().await?;
     Ok(session)

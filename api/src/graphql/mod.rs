@@ -12,6 +12,7 @@ use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
 use crate::{
     auth::graphql::{AuthMutation, AuthQuery, AuthSubscription},
+    carts::graphql::{CartsMutation, CartsQuery},
     catalog::graphql::{CatalogMutation, CatalogQuery},
     config::Config,
     customers::graphql::{CustomersMutation, CustomersQuery},
@@ -19,10 +20,15 @@ use crate::{
 };
 
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(AuthQuery, CatalogQuery, CustomersQuery);
+pub struct QueryRoot(AuthQuery, CatalogQuery, CustomersQuery, CartsQuery);
 
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(AuthMutation, CatalogMutation, CustomersMutation);
+pub struct MutationRoot(
+    AuthMutation,
+    CatalogMutation,
+    CustomersMutation,
+    CartsMutation,
+);
 
 #[derive(MergedSubscription, Default)]
 pub struct SubscriptionRoot(AuthSubscription);

@@ -14,16 +14,28 @@ pub struct AuthMutation;
 impl AuthMutation {
     /// Creates an `IDENTIFIED` account and logs it in. Rate-limited per client address.
     async fn register(&self, ctx: &Context<'_>, input: RegisterInput) -> Result<AuthPayload> {
-        let session =
-            service::register(state(ctx), &input.email, input.password, client_addr(ctx)).await?;
+        let session = service::register(
+            state(ctx),
+            &input.email,
+            input.password,
+            client_addr(ctx),
+            input.cart_token.as_deref(),
+        )
+        .await?;
         Ok(AuthPayload(session))
     }
 
     /// Logs in. Unknown email and wrong password give the same `INVALID_CREDENTIALS`; attempts are
     /// rate-limited per email and per client address (`RATE_LIMITED`, `extensions.retryAfter`).
     async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> Result<AuthPayload> {
-        let session =
-            service::login(state(ctx), &input.email, input.password, client_addr(ctx)).await?;
+        let session = service::login(
+            state(ctx),
+            &input.email,
+            input.password,
+            client_addr(ctx),
+            input.cart_token.as_deref(),
+        )
+        .await?;
         Ok(AuthPayload(session))
     }
 

@@ -148,12 +148,16 @@ pub struct RegisterInput {
     pub email: String,
     /// 8 to 128 characters.
     pub password: String,
+    /// An anonymous cart whose lines move into the new account's cart.
+    pub cart_token: Option<String>,
 }
 
 #[derive(InputObject)]
 pub struct LoginInput {
     pub email: String,
     pub password: String,
+    /// An anonymous cart whose lines move into the user's cart.
+    pub cart_token: Option<String>,
 }
 
 #[derive(InputObject)]

@@ -1,0 +1,500 @@
+//! Cart use cases. A cart is reached with its token (anonymous carts) or as the caller's own
+//! (logged-in users); lines are validated against the catalog when added and priced on every read.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use comptoir_entity::{cart, cart_line};
+use rust_decimal::Decimal;
+use sea_orm::{ConnectionTrait, ModelTrait};
+use uuid::Uuid;
+
+use super::{
+    model::{CartView, LineView, RentalPeriod, parse_quantity},
+    store::{self, NewLine},
+};
+use crate::{
+    auth::Principal,
+    catalog::{
+        self, Configuration, Product, ProductKind, Variant,
+        model::{RawSelection, describe, price_configuration},
+        service::Referenced,
+    },
+    db::WriteTx,
+    error::AppError,
+    kernel::secret_token,
+    pricing,
+    state::AppState,
+};
+
+/// Most lines a cart may hold.
+const MAX_LINES: usize = 200;
+
+/// What to put in a cart.
+pub struct LineInput {
+    pub product_id: Uuid,
+    pub variant_id: Option<Uuid>,
+    pub configuration: Vec<RawSelection>,
+    pub quantity: i32,
+    pub rental_period: Option<(DateTime<Utc>, DateTime<Utc>)>,
+}
+
+/// Creates a cart: a logged-in user gets their one active cart (no token); anyone else a new
+/// anonymous cart and the token that reaches it, shown only now.
+pub async fn create(
+    state: &AppState,
+    principal: &Principal,
+) -> Result<(CartView, Option<String>), AppError> {
+    let now = state.clock.now();
+    let tx = state.db.begin(&state.events).await?;
+    let (cart, token) = if let Some(user_id) = principal.user_id() {
+        (user_cart(&tx, user_id, now).await?, None)
+    } else {
+        let token = secret_token::generate();
+        let cart = store::insert_cart(&*tx, Some(secret_token::hash(&token)), None, now).await?;
+        (cart, Some(token))
+    };
+    let view = view(&*tx, cart).await?;
+    tx.commit().await?;
+    Ok((view, token))
+}
+
+/// An anonymous cart by its token.
+pub async fn by_token(state: &AppState, token: &str) -> Result<Option<CartView>, AppError> {
+    let db = state.db.read();
+    match store::find_by_token_hash(db, &secret_token::hash(token)).await? {
+        Some(cart) => Ok(Some(view(db, cart).await?)),
+        None => Ok(None),
+    }
+}
+
+/// The caller's own cart, if they have one.
+pub async fn mine(state: &AppState, principal: &Principal) -> Result<Option<CartView>, AppError> {
+    let user = principal.require_user()?;
+    let db = state.db.read();
+    match store::find_user_cart(db, user.id).await? {
+        Some(cart) => Ok(Some(view(db, cart).await?)),
+        None => Ok(None),
+    }
+}
+
+pub async fn add_line(
+    state: &AppState,
+    principal: &Principal,
+    token: Option<&str>,
+    input: LineInput,
+) -> Result<CartView, AppError> {
+    let now = state.clock.now();
+    let tx = state.db.begin(&state.events).await?;
+    let line = prepare_line(&*tx, principal, input, now).await?;
+    let cart = cart_for_write(&tx, principal, token, now).await?;
+    add_prepared(&tx, &cart, line, now).await?;
+    finish(tx, cart, now).await
+}
+
+/// Quick add by reference: a product's or a variant's.
+pub async fn quick_add(
+    state: &AppState,
+    principal: &Principal,
+    token: Option<&str>,
+    reference: &str,
+    quantity: i32,
+) -> Result<CartView, AppError> {
+    let now = state.clock.now();
+    let tx = state.db.begin(&state.events).await?;
+    let (product_id, variant_id) =
+        match catalog::service::find_by_reference(&*tx, principal, reference).await? {
+            Referenced::Product(product) => (product.id, None),
+            Referenced::Variant(product, variant) => (product.id, Some(variant.id)),
+        };
+    let input = LineInput {
+        product_id,
+        variant_id,
+        configuration: Vec::new(),
+        quantity,
+        rental_period: None,
+    };
+    let line = prepare_line(&*tx, principal, input, now).await?;
+    let cart = cart_for_write(&tx, principal, token, now).await?;
+    add_prepared(&tx, &cart, line, now).await?;
+    finish(tx, cart, now).await
+}
+
+/// Sets a line's quantity (0 removes it) and, for rentals, its period.
+pub async fn update_line(
+    state: &AppState,
+    principal: &Principal,
+    token: Option<&str>,
+    line_id: Uuid,
+    quantity: Option<i32>,
+    rental_period: Option<(DateTime<Utc>, DateTime<Utc>)>,
+) -> Result<CartView, AppError> {
+    let quantity = quantity
+        .map(|q| parse_quantity(q, "quantity", true))
+        .transpose()?;
+    let now = state.clock.now();
+    let tx = state.db.begin(&state.events).await?;
+    let cart = cart_for_write(&tx, principal, token, now).await?;
+    let line = store::find_line(&*tx, cart.id, line_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("cart line", "lineId"))?;
+    if quantity == Some(0) {
+        line.delete(&*tx).await?;
+        return finish(tx, cart, now).await;
+    }
+    let period = match rental_period {
+        Some((start, end)) => {
+            if line.rental_start.is_none() {
+                return Err(AppError::validation(
+                    "rentalPeriod",
+                    "only rental lines have a period",
+                ));
+            }
+            Some(RentalPeriod::parse(start, end, now, "rentalPeriod")?)
+        }
+        None => None,
+    };
+    let mut new = NewLine {
+        product_id: line.product_id,
+        variant_id: line.variant_id,
+        configuration: line.configuration.clone(),
+        line_key: line.line_key.clone(),
+        quantity: quantity.unwrap_or(line.quantity),
+        rental_start: line.rental_start,
+        rental_end: line.rental_end,
+    };
+    if let Some(period) = period {
+        new.rental_start = Some(period.start);
+        new.rental_end = Some(period.end);
+        let configuration: Configuration =
+            serde_json::from_value(line.configuration.clone()).unwrap_or_default();
+        new.line_key = line_key(
+            line.product_id,
+            line.variant_id,
+            &configuration,
+            Some(period),
+        );
+    }
+    // Replace the line; if the new period makes it the same as another line, they merge.
+    line.delete(&*tx).await?;
+    store::add_line(&*tx, cart.id, new, now).await?;
+    finish(tx, cart, now).await
+}
+
+pub async fn remove_line(
+    state: &AppState,
+    principal: &Principal,
+    token: Option<&str>,
+    line_id: Uuid,
+) -> Result<CartView, AppError> {
+    let now = state.clock.now();
+    let tx = state.db.begin(&state.events).await?;
+    let cart = cart_for_write(&tx, principal, token, now).await?;
+    let line = store::find_line(&*tx, cart.id, line_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("cart line", "lineId"))?;
+    line.delete(&*tx).await?;
+    finish(tx, cart, now).await
+}
+
+pub async fn clear(
+    state: &AppState,
+    principal: &Principal,
+    token: Option<&str>,
+) -> Result<CartView, AppError> {
+    let now = state.clock.now();
+    let tx = state.db.begin(&state.events).await?;
+    let cart = cart_for_write(&tx, principal, token, now).await?;
+    store::delete_lines(&*tx, cart.id).await?;
+    finish(tx, cart, now).await
+}
+
+/// At login: moves the lines of the anonymous cart `token` into the user's cart (same things add
+/// up) and retires the anonymous cart. An unknown token is ignored: the login still succeeds.
+pub async fn merge_into_user(
+    tx: &WriteTx,
+    token: &str,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let Some(anonymous) = store::find_by_token_hash(&**tx, &secret_token::hash(token)).await?
+    else {
+        return Ok(());
+    };
+    let target = user_cart(tx, user_id, now).await?;
+    for line in store::lines_of(&**tx, anonymous.id).await? {
+        let new = NewLine {
+            product_id: line.product_id,
+            variant_id: line.variant_id,
+            configuration: line.configuration,
+            line_key: line.line_key,
+            quantity: line.quantity,
+            rental_start: line.rental_start,
+            rental_end: line.rental_end,
+        };
+        store::add_line(&**tx, target.id, new, now).await?;
+    }
+    store::delete_lines(&**tx, anonymous.id).await?;
+    store::set_status(&**tx, anonymous, store::MERGED, now).await?;
+    store::touch(&**tx, target, now).await?;
+    Ok(())
+}
+
+/// Validates a line against the catalog: the product is for sale and visible to the caller, a
+/// variant is chosen when the product has some, the configuration is valid, rentals have a
+/// period and nothing else does.
+pub(super) async fn prepare_line(
+    db: &impl ConnectionTrait,
+    principal: &Principal,
+    input: LineInput,
+    now: DateTime<Utc>,
+) -> Result<NewLine, AppError> {
+    let quantity = parse_quantity(input.quantity, "quantity", false)?;
+    let product = catalog::service::products_by_ids(db, &[input.product_id])
+        .await?
+        .into_iter()
+        .next()
+        .filter(|p| principal.is_staff() || p.is_public())
+        .ok_or_else(|| AppError::not_found("product", "productId"))?;
+    if !product.active || product.archived {
+        return Err(AppError::validation(
+            "productId",
+            "this product is not for sale",
+        ));
+    }
+    let variants = catalog::service::variants_of(db, &[product.id], true).await?;
+    let variant_id = match input.variant_id {
+        Some(id) => Some(
+            variants
+                .iter()
+                .find(|v| v.id == id)
+                .map(|v| v.id)
+                .ok_or_else(|| AppError::not_found("variant of this product", "variantId"))?,
+        ),
+        None if !variants.is_empty() => {
+            return Err(AppError::validation(
+                "variantId",
+                "this product has variants: choose one",
+            ));
+        }
+        None => None,
+    };
+    let options = catalog::service::options_of(db, &[product.id]).await?;
+    let (configuration, _) =
+        price_configuration(product.unit_price, &options, &input.configuration)?;
+    let period = match (product.kind, input.rental_period) {
+        (ProductKind::Rental, Some((start, end))) => {
+            Some(RentalPeriod::parse(start, end, now, "rentalPeriod")?)
+        }
+        (ProductKind::Rental, None) => {
+            return Err(AppError::validation(
+                "rentalPeriod",
+                "required for rental products",
+            ));
+        }
+        (_, Some(_)) => {
+            return Err(AppError::validation(
+                "rentalPeriod",
+                "only rental products have a period",
+            ));
+        }
+        (_, None) => None,
+    };
+    Ok(NewLine {
+        product_id: product.id,
+        variant_id,
+        line_key: line_key(product.id, variant_id, &configuration, period),
+        configuration: serde_json::to_value(&configuration).unwrap_or_default(),
+        quantity,
+        rental_start: period.map(|p| p.start),
+        rental_end: period.map(|p| p.end),
+    })
+}
+
+pub(super) async fn add_prepared(
+    tx: &WriteTx,
+    cart: &cart::Model,
+    line: NewLine,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let lines = store::lines_of(&**tx, cart.id).await?;
+    if lines.len() >= MAX_LINES && !lines.iter().any(|l| l.line_key == line.line_key) {
+        return Err(AppError::validation(
+            "cart",
+            format!("a cart holds at most {MAX_LINES} lines"),
+        ));
+    }
+    store::add_line(&**tx, cart.id, line, now).await?;
+    Ok(())
+}
+
+fn line_key(
+    product_id: Uuid,
+    variant_id: Option<Uuid>,
+    configuration: &Configuration,
+    period: Option<RentalPeriod>,
+) -> String {
+    let variant = variant_id
+        .map(|v| v.simple().to_string())
+        .unwrap_or_default();
+    let period = period
+        .map(|p| format!("{}/{}", p.start.timestamp(), p.end.timestamp()))
+        .unwrap_or_default();
+    let mut key = format!(
+        "{}|{variant}|{period}|{}",
+        product_id.simple(),
+        configuration.key()
+    );
+    key.truncate(512);
+    key
+}
+
+/// The cart a mutation works on: the anonymous cart of `token`, or the caller's own (created on
+/// first use).
+pub(super) async fn cart_for_write(
+    tx: &WriteTx,
+    principal: &Principal,
+    token: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<cart::Model, AppError> {
+    match token {
+        Some(token) => store::find_by_token_hash(&**tx, &secret_token::hash(token))
+            .await?
+            .ok_or_else(|| AppError::not_found("cart", "cartToken")),
+        None => match principal.user_id() {
+            Some(user_id) => user_cart(tx, user_id, now).await,
+            None => Err(match principal.rejection() {
+                Some(reason) => AppError::Unauthenticated(reason),
+                None => AppError::validation("cartToken", "required without a logged-in user"),
+            }),
+        },
+    }
+}
+
+async fn user_cart(
+    tx: &WriteTx,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<cart::Model, AppError> {
+    if let Some(cart) = store::find_user_cart(&**tx, user_id).await? {
+        return Ok(cart);
+    }
+    Ok(store::insert_cart(&**tx, None, Some(user_id), now).await?)
+}
+
+async fn finish(tx: WriteTx, cart: cart::Model, now: DateTime<Utc>) -> Result<CartView, AppError> {
+    let cart = store::touch(&*tx, cart, now).await?;
+    let view = view(&*tx, cart).await?;
+    tx.commit().await?;
+    Ok(view)
+}
+
+/// Prices a cart from the current catalog: four statements whatever its size (lines, products,
+/// variants, options with values).
+pub async fn view(db: &impl ConnectionTrait, cart: cart::Model) -> Result<CartView, AppError> {
+    let lines = store::lines_of(db, cart.id).await?;
+    let lines = price_lines(db, lines).await?;
+    let totals = pricing::totals(lines.iter().map(|l| &l.amount));
+    Ok(CartView {
+        id: cart.id,
+        user_id: cart.user_id,
+        lines,
+        totals,
+        updated_at: cart.updated_at,
+    })
+}
+
+async fn price_lines(
+    db: &impl ConnectionTrait,
+    lines: Vec<cart_line::Model>,
+) -> Result<Vec<LineView>, AppError> {
+    if lines.is_empty() {
+        return Ok(Vec::new());
+    }
+    let product_ids: Vec<Uuid> = lines.iter().map(|l| l.product_id).collect();
+    let variant_ids: Vec<Uuid> = lines.iter().filter_map(|l| l.variant_id).collect();
+    let products: HashMap<Uuid, Product> = catalog::service::products_by_ids(db, &product_ids)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p))
+        .collect();
+    let variants: HashMap<Uuid, Variant> = if variant_ids.is_empty() {
+        HashMap::new()
+    } else {
+        catalog::service::variants_by_ids(db, &variant_ids)
+            .await?
+            .into_iter()
+            .map(|v| (v.id, v))
+            .collect()
+    };
+    let options = catalog::service::options_of(db, &product_ids).await?;
+    let mut views = Vec::with_capacity(lines.len());
+    for line in lines {
+        let Some(product) = products.get(&line.product_id).cloned() else {
+            continue;
+        };
+        let variant = line.variant_id.and_then(|id| variants.get(&id).cloned());
+        let product_options: Vec<_> = options
+            .iter()
+            .filter(|o| o.product_id == product.id)
+            .cloned()
+            .collect();
+        let stored: Configuration =
+            serde_json::from_value(line.configuration.clone()).unwrap_or_default();
+        let mut warnings = Vec::new();
+        if !product.active || product.archived {
+            warnings.push("this product is no longer for sale".to_owned());
+        }
+        if variant.as_ref().is_some_and(|v| !v.active) {
+            warnings.push("this variant is no longer for sale".to_owned());
+        }
+        let base = variant
+            .as_ref()
+            .map_or(product.unit_price, |v| v.unit_price);
+        let mut unit_price = match price_configuration(base, &product_options, &stored.to_raw()) {
+            Ok((_, price)) => price,
+            Err(error) => {
+                warnings.push(format!(
+                    "the configuration is no longer valid: {}",
+                    error.message()
+                ));
+                base
+            }
+        };
+        let period = match (line.rental_start, line.rental_end) {
+            (Some(start), Some(end)) => Some(RentalPeriod { start, end }),
+            _ => None,
+        };
+        if let Some(period) = period {
+            let daily = product.rental_daily_price.unwrap_or(Decimal::ZERO);
+            unit_price = daily * Decimal::from(period.days());
+        }
+        let available_quantity = if product.kind == ProductKind::Rental {
+            product.rental_owned_quantity
+        } else {
+            match &variant {
+                Some(v) if v.track_stock => Some(v.stock),
+                Some(_) => None,
+                None if product.track_stock => Some(product.stock),
+                None => None,
+            }
+        };
+        if let Some(available) = available_quantity
+            && line.quantity > available
+        {
+            warnings.push(format!("only {available} available"));
+        }
+        views.push(LineView {
+            id: line.id,
+            configuration: describe(&stored, &product_options),
+            amount: pricing::line(unit_price, line.quantity, product.vat_rate),
+            quantity: line.quantity,
+            rental_period: period,
+            available_quantity,
+            warnings,
+            product,
+            variant,
+        });
+    }
+    Ok(views)
+}
