@@ -4,7 +4,14 @@
 //! serialising writes in-process avoids `SQLITE_BUSY` when a deferred transaction upgrades to a
 //! write. PostgreSQL uses one pool for both.
 
-use std::{str::FromStr, time::Duration};
+use std::{
+    str::FromStr,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use comptoir_migration::{Migrator, MigratorTrait};
 use sea_orm::{
@@ -22,6 +29,16 @@ use crate::{
 pub struct Db {
     read: DatabaseConnection,
     write: DatabaseConnection,
+    /// SQL statements run since start, for tests and the benchmark ("statements per request").
+    statements: Arc<AtomicU64>,
+}
+
+/// Counts every statement a connection runs.
+fn count_statements(conn: &mut DatabaseConnection, counter: &Arc<AtomicU64>) {
+    let counter = Arc::clone(counter);
+    conn.set_metric_callback(move |_| {
+        counter.fetch_add(1, Ordering::Relaxed);
+    });
 }
 
 impl Db {
@@ -45,9 +62,15 @@ impl Db {
             let read = connect(config.database_max_connections.max(1))
                 .await
                 .map_err(sqlx_err)?;
+            let statements = Arc::new(AtomicU64::new(0));
+            let mut read = SqlxSqliteConnector::from_sqlx_sqlite_pool(read);
+            let mut write = SqlxSqliteConnector::from_sqlx_sqlite_pool(write);
+            count_statements(&mut read, &statements);
+            count_statements(&mut write, &statements);
             Ok(Self {
-                read: SqlxSqliteConnector::from_sqlx_sqlite_pool(read),
-                write: SqlxSqliteConnector::from_sqlx_sqlite_pool(write),
+                read,
+                write,
+                statements,
             })
         } else {
             let mut options = ConnectOptions::new(url);
@@ -58,12 +81,20 @@ impl Db {
             if let Some(schema) = &config.database_schema {
                 options.set_schema_search_path(schema.clone());
             }
-            let conn = Database::connect(options).await?;
+            let mut conn = Database::connect(options).await?;
+            let statements = Arc::new(AtomicU64::new(0));
+            count_statements(&mut conn, &statements);
             Ok(Self {
                 read: conn.clone(),
                 write: conn,
+                statements,
             })
         }
+    }
+
+    /// SQL statements run so far through this handle (both pools).
+    pub fn statements(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
     }
 
     pub fn backend(&self) -> DbBackend {

@@ -18,6 +18,8 @@ pub struct Model {
     pub email_verified_at: Option<DateTimeUtc>,
     /// The customer (company or person) this user buys for, if any.
     pub customer_id: Option<Uuid>,
+    /// Blocked because its customer is: unblocking the customer unblocks this user.
+    pub blocked_by_customer: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -131,6 +131,15 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        // SQLite takes one change per ALTER TABLE.
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(UserAccount::Table)
+                    .add_column(boolean(UserAccount::BlockedByCustomer).default(false))
+                    .to_owned(),
+            )
+            .await?;
         manager
             .create_index(
                 Index::create()
@@ -151,14 +160,16 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(UserAccount::Table)
-                    .drop_column(UserAccount::CustomerId)
-                    .to_owned(),
-            )
-            .await?;
+        for column in [UserAccount::BlockedByCustomer, UserAccount::CustomerId] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(UserAccount::Table)
+                        .drop_column(column)
+                        .to_owned(),
+                )
+                .await?;
+        }
         for table in [
             CustomerAddress::Table.into_iden(),
             CustomerContact::Table.into_iden(),
@@ -177,6 +188,7 @@ enum UserAccount {
     Table,
     Id,
     CustomerId,
+    BlockedByCustomer,
 }
 
 #[derive(DeriveIden)]

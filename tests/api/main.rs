@@ -10,7 +10,10 @@ mod helpers;
 
 mod accounts;
 mod admin;
+mod carts;
+mod catalog;
 mod cli;
+mod customers;
 mod http_spec;
 mod limits;
 mod schema_file;

@@ -286,10 +286,12 @@ pub async fn create_user(
     let hash = state.hasher.hash(password.into_inner()).await?;
     let now = state.clock.now();
     let tx = state.db.begin(&state.events).await?;
-    if let Some(customer_id) = customer_id {
-        crate::customers::service::require_exists(&tx, customer_id, "customerId").await?;
-    }
+    let customer_block = match customer_id {
+        Some(id) => crate::customers::service::blocked_reason(&tx, id, "customerId").await?,
+        None => None,
+    };
     let row = insert_user(&tx, &email, hash, role.get(), customer_id, now).await?;
+    let row = block_for_customer(&tx, row, customer_block, now).await?;
     tx.commit().await?;
     store::to_user(row)
 }
@@ -322,10 +324,12 @@ pub async fn set_user_customer(
     let row = target_row(&tx, id).await?;
     let role = store::to_user(row.clone())?.role;
     check_customer_link(role, customer_id)?;
-    if let Some(customer_id) = customer_id {
-        crate::customers::service::require_exists(&tx, customer_id, "customerId").await?;
-    }
+    let customer_block = match customer_id {
+        Some(id) => crate::customers::service::blocked_reason(&tx, id, "customerId").await?,
+        None => None,
+    };
     let row = store::set_customer(&*tx, row, customer_id, now).await?;
+    let row = block_for_customer(&tx, row, customer_block, now).await?;
     tx.commit().await?;
     store::to_user(row)
 }
@@ -697,11 +701,19 @@ pub async fn set_customer_users_blocked(
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
     for row in store::users_of_customer(&**tx, customer_id).await? {
-        if row.blocked == blocked {
+        // Blocking touches users not yet blocked; unblocking only those the customer blocked
+        // (a user blocked on their own account stays blocked).
+        let affected = if blocked {
+            !row.blocked
+        } else {
+            row.blocked && row.blocked_by_customer
+        };
+        if !affected {
             continue;
         }
         let changes = AccountChanges {
             blocked: Some((blocked, reason.map(str::to_owned), blocked.then_some(now))),
+            by_customer: true,
             ..AccountChanges::default()
         };
         let row = store::update_and_revoke(&**tx, row, changes, now).await?;
@@ -752,4 +764,24 @@ pub async fn users_by_ids(
         .into_iter()
         .map(store::to_user)
         .collect()
+}
+
+/// A user who joins a blocked customer is blocked with it.
+async fn block_for_customer(
+    tx: &WriteTx,
+    row: user_account::Model,
+    customer_block: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<user_account::Model, AppError> {
+    match customer_block {
+        Some(reason) if !row.blocked => {
+            let changes = AccountChanges {
+                blocked: Some((true, Some(reason), Some(now))),
+                by_customer: true,
+                ..AccountChanges::default()
+            };
+            Ok(store::update_and_revoke(&**tx, row, changes, now).await?)
+        }
+        _ => Ok(row),
+    }
 }

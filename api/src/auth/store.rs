@@ -90,6 +90,7 @@ pub async fn insert(
         blocked_at: Set(None),
         email_verified_at: Set(None),
         customer_id: Set(user.customer_id),
+        blocked_by_customer: Set(false),
         created_at: Set(user.now),
         updated_at: Set(user.now),
     }
@@ -104,6 +105,8 @@ pub struct AccountChanges {
     pub role: Option<Role>,
     pub password_hash: Option<String>,
     pub blocked: Option<(bool, Option<String>, Option<DateTime<Utc>>)>,
+    /// With `blocked`: whether the block comes from the user's customer.
+    pub by_customer: bool,
 }
 
 pub async fn update_and_revoke(
@@ -125,6 +128,7 @@ pub async fn update_and_revoke(
         active.blocked = Set(blocked);
         active.blocked_reason = Set(reason);
         active.blocked_at = Set(at);
+        active.blocked_by_customer = Set(blocked && changes.by_customer);
     }
     active.token_version = Set(token_version.wrapping_add(1));
     active.updated_at = Set(now);

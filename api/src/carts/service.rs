@@ -142,40 +142,37 @@ pub async fn update_line(
         line.delete(&*tx).await?;
         return finish(tx, cart, now).await;
     }
-    let period = match rental_period {
-        Some((start, end)) => {
-            if line.rental_start.is_none() {
-                return Err(AppError::validation(
-                    "rentalPeriod",
-                    "only rental lines have a period",
-                ));
-            }
-            Some(RentalPeriod::parse(start, end, now, "rentalPeriod")?)
+    let Some((start, end)) = rental_period else {
+        // Quantity only: the line keeps its identity.
+        if let Some(quantity) = quantity {
+            store::set_quantity(&*tx, line, quantity).await?;
         }
-        None => None,
+        return finish(tx, cart, now).await;
     };
-    let mut new = NewLine {
+    if line.rental_start.is_none() {
+        return Err(AppError::validation(
+            "rentalPeriod",
+            "only rental lines have a period",
+        ));
+    }
+    let period = RentalPeriod::parse(start, end, now, "rentalPeriod")?;
+    let configuration: Configuration =
+        serde_json::from_value(line.configuration.clone()).unwrap_or_default();
+    let new = NewLine {
         product_id: line.product_id,
         variant_id: line.variant_id,
         configuration: line.configuration.clone(),
-        line_key: line.line_key.clone(),
-        quantity: quantity.unwrap_or(line.quantity),
-        rental_start: line.rental_start,
-        rental_end: line.rental_end,
-    };
-    if let Some(period) = period {
-        new.rental_start = Some(period.start);
-        new.rental_end = Some(period.end);
-        let configuration: Configuration =
-            serde_json::from_value(line.configuration.clone()).unwrap_or_default();
-        new.line_key = line_key(
+        line_key: line_key(
             line.product_id,
             line.variant_id,
             &configuration,
             Some(period),
-        );
-    }
-    // Replace the line; if the new period makes it the same as another line, they merge.
+        ),
+        quantity: quantity.unwrap_or(line.quantity),
+        rental_start: Some(period.start),
+        rental_end: Some(period.end),
+    };
+    // A new period is a new line; if another line already holds that period, they merge.
     line.delete(&*tx).await?;
     store::add_line(&*tx, cart.id, new, now).await?;
     finish(tx, cart, now).await
@@ -472,11 +469,10 @@ async fn price_lines(
         let available_quantity = if product.kind == ProductKind::Rental {
             product.rental_owned_quantity
         } else {
+            // A variant counts its own stock; a product without variant its own.
             match &variant {
-                Some(v) if v.track_stock => Some(v.stock),
-                Some(_) => None,
-                None if product.track_stock => Some(product.stock),
-                None => None,
+                Some(v) => v.track_stock.then_some(v.stock),
+                None => product.track_stock.then_some(product.stock),
             }
         };
         if let Some(available) = available_quantity

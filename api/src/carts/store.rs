@@ -150,3 +150,14 @@ pub async fn add_line(
     .insert(db)
     .await
 }
+
+pub async fn set_quantity(
+    db: &impl ConnectionTrait,
+    line: cart_line::Model,
+    quantity: i32,
+) -> Result<(), DbErr> {
+    let mut active: cart_line::ActiveModel = line.into();
+    active.quantity = Set(quantity);
+    active.update(db).await?;
+    Ok(())
+}

@@ -49,7 +49,7 @@ pub async fn products(
     let filter = ProductFilter {
         public_only: !principal.is_staff(),
         kind: query.kind,
-        search: query.search.filter(|s| s.len() <= 200),
+        search: crate::customers::service::parse_search(query.search)?,
         in_stock: query.in_stock,
         min_price_e4: query
             .min_price
@@ -204,7 +204,8 @@ pub async fn price_configuration(
         .await?
         .ok_or_else(|| AppError::not_found("product", "productId"))?;
     let options = store::options_of(state.db.read(), &[product_id]).await?;
-    model::price_configuration(product.unit_price, &options, raw)
+    let (configuration, price) = model::price_configuration(product.unit_price, &options, raw)?;
+    Ok((configuration, money::display(price)))
 }
 
 pub struct NewProduct {

@@ -41,12 +41,29 @@ pub async fn require_exists(tx: &WriteTx, id: Uuid, field: &str) -> Result<(), A
     Ok(())
 }
 
+/// Why the customer is blocked (`None` when it is not); `NOT_FOUND` on `field` when it does not
+/// exist. For contexts that link things to a customer.
+pub async fn blocked_reason(
+    tx: &WriteTx,
+    id: Uuid,
+    field: &str,
+) -> Result<Option<String>, AppError> {
+    let row = store::find(&**tx, id)
+        .await?
+        .ok_or_else(|| customer_not_found(field))?;
+    Ok(row.blocked.then(|| {
+        row.blocked_reason
+            .unwrap_or_else(|| "customer blocked".to_owned())
+    }))
+}
+
 /// The customer `id` if the caller may see it.
 pub async fn find_for(
     db: &impl ConnectionTrait,
     principal: &Principal,
     id: Uuid,
 ) -> Result<Customer, AppError> {
+    principal.require_user()?;
     if !may_access(principal, id) {
         return Err(customer_not_found("id"));
     }
@@ -133,7 +150,7 @@ pub async fn customers(
         })
         .transpose()?;
     let filter = CustomerFilter {
-        search: filter.search.filter(|s| s.len() <= 200),
+        search: parse_search(filter.search)?,
         blocked: filter.blocked,
         source: filter.source,
         kind: filter.kind,
@@ -419,6 +436,7 @@ pub async fn update_contact(
     id: Uuid,
     input: ContactInput,
 ) -> Result<Contact, AppError> {
+    principal.require_user()?;
     let name = input
         .name
         .as_deref()
@@ -468,6 +486,7 @@ pub async fn remove_contact(
     principal: &Principal,
     id: Uuid,
 ) -> Result<(), AppError> {
+    principal.require_user()?;
     let tx = state.db.begin(&state.events).await?;
     let row = store::find_contact(&*tx, id)
         .await?
@@ -591,6 +610,7 @@ pub async fn update_address(
     id: Uuid,
     input: AddressInput,
 ) -> Result<Address, AppError> {
+    principal.require_user()?;
     let parsed = parse_address(&input, false)?;
     let tx = state.db.begin(&state.events).await?;
     let row = store::find_address(&*tx, id)
@@ -653,6 +673,7 @@ pub async fn remove_address(
     principal: &Principal,
     id: Uuid,
 ) -> Result<(), AppError> {
+    principal.require_user()?;
     let tx = state.db.begin(&state.events).await?;
     let row = store::find_address(&*tx, id)
         .await?
@@ -825,4 +846,14 @@ async fn customer_row(tx: &WriteTx, id: Uuid) -> Result<customer::Model, AppErro
     store::find(&**tx, id)
         .await?
         .ok_or_else(|| customer_not_found("id"))
+}
+
+/// A search text: at most 200 characters.
+pub fn parse_search(search: Option<String>) -> Result<Option<String>, AppError> {
+    match search {
+        Some(s) if s.chars().count() > 200 => {
+            Err(AppError::validation("search", "at most 200 characters"))
+        }
+        other => Ok(other),
+    }
 }

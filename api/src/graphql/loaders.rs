@@ -26,57 +26,42 @@ pub fn attach(
     state: &AppState,
     principal: Principal,
 ) -> async_graphql::Request {
+    fn cached<L>(loader: L) -> RequestLoader<L>
+    where
+        L: Send + Sync + 'static,
+    {
+        DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default())
+    }
     let db = state.db.read().clone();
     let public = !principal.is_staff();
     request
-        .data(DataLoader::with_cache(
-            SettingsLoader { db: db.clone() },
-            tokio::spawn,
-            HashMapCache::default(),
-        ))
-        .data(DataLoader::with_cache(
-            ProductLoader { db: db.clone() },
-            tokio::spawn,
-            HashMapCache::default(),
-        ))
-        .data(DataLoader::new(
-            VariantsOfProduct {
-                db: db.clone(),
-                public,
-            },
-            tokio::spawn,
-        ))
-        .data(DataLoader::with_cache(
-            VariantLoader { db: db.clone() },
-            tokio::spawn,
-            HashMapCache::default(),
-        ))
-        .data(DataLoader::with_cache(
-            OptionsOfProduct { db: db.clone() },
-            tokio::spawn,
-            HashMapCache::default(),
-        ))
-        .data(DataLoader::new(
-            CustomerLoader {
-                db: db.clone(),
-                principal,
-            },
-            tokio::spawn,
-        ))
-        .data(DataLoader::new(
-            ContactsOfCustomer { db: db.clone() },
-            tokio::spawn,
-        ))
-        .data(DataLoader::new(
-            AddressesOfCustomer { db: db.clone() },
-            tokio::spawn,
-        ))
-        .data(DataLoader::new(UserLoader { db }, tokio::spawn))
+        .data(RequestSettings::default())
+        .data(cached(ProductLoader { db: db.clone() }))
+        .data(cached(VariantsOfProduct {
+            db: db.clone(),
+            public,
+        }))
+        .data(cached(VariantLoader { db: db.clone() }))
+        .data(cached(OptionsOfProduct { db: db.clone() }))
+        .data(cached(CustomerLoader {
+            db: db.clone(),
+            principal,
+        }))
+        .data(cached(ContactsOfCustomer { db: db.clone() }))
+        .data(cached(AddressesOfCustomer { db: db.clone() }))
+        .data(cached(UserLoader { db }))
 }
 
+/// A request's loader: every loader caches for the length of one request (one caller).
+pub type RequestLoader<L> = DataLoader<L, HashMapCache>;
+
 /// The loader `L` of this request.
-pub fn loader<'a, L: Send + Sync + 'static>(ctx: &Context<'a>) -> &'a DataLoader<L> {
-    ctx.data_unchecked::<DataLoader<L>>()
+pub fn loader<'a, L: Send + Sync + 'static>(
+    ctx: &Context<'a>,
+) -> Result<&'a RequestLoader<L>, async_graphql::Error> {
+    ctx.data::<RequestLoader<L>>().map_err(|_| {
+        AppError::internal(anyhow::anyhow!("loader missing from the request")).to_graphql()
+    })
 }
 
 pub fn load_error(error: &LoadError) -> async_graphql::Error {
@@ -91,18 +76,20 @@ fn group<T>(items: Vec<T>, key: impl Fn(&T) -> Uuid) -> HashMap<Uuid, Vec<T>> {
     map
 }
 
-pub struct SettingsLoader {
-    db: DatabaseConnection,
-}
+/// The store settings, read at most once per request (every `Money.currencyCode` needs them).
+#[derive(Clone, Default)]
+pub struct RequestSettings(Arc<tokio::sync::OnceCell<StoreSettings>>);
 
-impl Loader<()> for SettingsLoader {
-    type Value = StoreSettings;
-    type Error = LoadError;
-
-    async fn load(&self, _: &[()]) -> Result<HashMap<(), StoreSettings>, LoadError> {
-        let settings = catalog::settings::get(&self.db).await?;
-        Ok(HashMap::from([((), settings)]))
-    }
+/// This request's store settings.
+pub async fn settings<'a>(ctx: &Context<'a>) -> Result<&'a StoreSettings, async_graphql::Error> {
+    let cell = ctx.data::<RequestSettings>().map_err(|_| {
+        AppError::internal(anyhow::anyhow!("settings missing from the request")).to_graphql()
+    })?;
+    let db = crate::graphql::context::state(ctx).db.read();
+    cell.0
+        .get_or_try_init(|| catalog::settings::get(db))
+        .await
+        .map_err(|e| e.to_graphql())
 }
 
 pub struct ProductLoader {

@@ -3,7 +3,7 @@
 use async_graphql::{Context, Object, Result};
 use rust_decimal::Decimal;
 
-use super::loaders::{SettingsLoader, load_error, loader};
+use super::loaders::settings;
 
 /// An amount in the store currency.
 pub struct Money(pub Decimal);
@@ -17,10 +17,6 @@ impl Money {
 
     /// ISO 4217 currency code, from the store settings.
     async fn currency_code(&self, ctx: &Context<'_>) -> Result<String> {
-        let settings = loader::<SettingsLoader>(ctx)
-            .load_one(())
-            .await
-            .map_err(|e| load_error(&e))?;
-        Ok(settings.map(|s| s.currency).unwrap_or_default())
+        Ok(settings(ctx).await?.currency.clone())
     }
 }

@@ -24,7 +24,7 @@ pub struct LineAmount {
 pub fn line(unit_price: Decimal, quantity: i32, vat_rate: Decimal) -> LineAmount {
     let total = round_cents(unit_price * Decimal::from(quantity));
     LineAmount {
-        unit_price,
+        unit_price: crate::kernel::money::display(unit_price),
         quantity,
         vat_rate,
         total,

@@ -68,7 +68,7 @@ impl UserObject {
         let Some(id) = self.0.customer_id else {
             return Ok(None);
         };
-        let customer = loader::<CustomerLoader>(ctx)
+        let customer = loader::<CustomerLoader>(ctx)?
             .load_one(id)
             .await
             .map_err(|e| load_error(&e))?;

@@ -2,7 +2,7 @@ use async_graphql::{Context, ID, Object, Result};
 
 use super::types::{
     ConfigurationPrice, ProductFilterInput, ProductObject, ProductSortGql, SelectionInput,
-    StoreSettingsObject, raw_selections,
+    StoreSettingsObject, prefetch, raw_selections,
 };
 use crate::{
     catalog::{model, service, settings},
@@ -28,10 +28,11 @@ impl CatalogQuery {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-        #[graphql(default)] filter: ProductFilterInput,
-        #[graphql(default_with = "ProductSortGql::NameAsc")] sort: ProductSortGql,
+        filter: Option<ProductFilterInput>,
+        sort: Option<ProductSortGql>,
     ) -> Result<RelayConnection<ProductObject>> {
         let page = PageRequest::parse(first, after)?;
+        let filter = filter.unwrap_or_default();
         let query = service::ProductQuery {
             kind: filter.kind.map(Into::into),
             search: filter.search,
@@ -40,8 +41,9 @@ impl CatalogQuery {
             max_price: filter.max_price,
             active: filter.active,
         };
-        let sort = sort.into();
+        let sort = sort.unwrap_or(ProductSortGql::NameAsc).into();
         let page = service::products(state(ctx), principal(ctx), query, sort, page).await?;
+        prefetch(ctx, &page.items).await?;
         Ok(connection(
             page,
             |p| service::cursor(sort, p),

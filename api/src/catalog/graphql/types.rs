@@ -117,7 +117,7 @@ impl ProductObject {
     }
     /// Variants (active ones only, for the public).
     async fn variants(&self, ctx: &Context<'_>) -> Result<Vec<VariantObject>> {
-        let variants = loader::<VariantsOfProduct>(ctx)
+        let variants = loader::<VariantsOfProduct>(ctx)?
             .load_one(self.0.id)
             .await
             .map_err(|e| load_error(&e))?;
@@ -129,7 +129,7 @@ impl ProductObject {
     }
     /// Options of configurable and custom products.
     async fn options(&self, ctx: &Context<'_>) -> Result<Vec<ProductOptionObject>> {
-        let options = loader::<OptionsOfProduct>(ctx)
+        let options = loader::<OptionsOfProduct>(ctx)?
             .load_one(self.0.id)
             .await
             .map_err(|e| load_error(&e))?;
@@ -459,4 +459,37 @@ pub struct ProductOptionInput {
 pub struct StoreSettingsInput {
     pub name: Option<String>,
     pub currency_code: Option<String>,
+}
+
+/// Loads what the query asks of a page of products (variants, options) in one statement per
+/// relation and primes the request's loaders: the number of statements does not depend on the
+/// page size, however fast or slow the fields resolve.
+pub async fn prefetch(ctx: &Context<'_>, products: &[Product]) -> Result<()> {
+    let node = ctx.look_ahead().field("edges").field("node");
+    let ids: Vec<uuid::Uuid> = products.iter().map(|p| p.id).collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let state = crate::graphql::context::state(ctx);
+    let db = state.db.read();
+    if node.field("variants").exists() || node.field("inStock").exists() {
+        let public = !crate::graphql::context::principal(ctx).is_staff();
+        let variants = crate::catalog::service::variants_of(db, &ids, public).await?;
+        let mut grouped: std::collections::HashMap<uuid::Uuid, Vec<Variant>> =
+            ids.iter().map(|id| (*id, Vec::new())).collect();
+        for variant in variants {
+            grouped.entry(variant.product_id).or_default().push(variant);
+        }
+        loader::<VariantsOfProduct>(ctx)?.feed_many(grouped).await;
+    }
+    if node.field("options").exists() {
+        let options = crate::catalog::service::options_of(db, &ids).await?;
+        let mut grouped: std::collections::HashMap<uuid::Uuid, Vec<ProductOption>> =
+            ids.iter().map(|id| (*id, Vec::new())).collect();
+        for option in options {
+            grouped.entry(option.product_id).or_default().push(option);
+        }
+        loader::<OptionsOfProduct>(ctx)?.feed_many(grouped).await;
+    }
+    Ok(())
 }

@@ -32,9 +32,10 @@ impl CustomersQuery {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-        #[graphql(default)] filter: CustomerFilterInput,
+        filter: Option<CustomerFilterInput>,
     ) -> Result<RelayConnection<CustomerObject>> {
         let page = PageRequest::parse(first, after)?;
+        let filter = filter.unwrap_or_default();
         let filter = service::CustomerListFilter {
             search: filter.search,
             blocked: filter.blocked,

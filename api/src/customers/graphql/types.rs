@@ -87,7 +87,7 @@ impl CustomerObject {
         let Some(id) = self.0.sales_rep_id else {
             return Ok(None);
         };
-        let user = loader::<UserLoader>(ctx)
+        let user = loader::<UserLoader>(ctx)?
             .load_one(id)
             .await
             .map_err(|e| load_error(&e))?;
@@ -95,7 +95,7 @@ impl CustomerObject {
     }
     /// Buyers and other people to reach, primary first.
     async fn contacts(&self, ctx: &Context<'_>) -> Result<Vec<ContactObject>> {
-        let contacts = loader::<ContactsOfCustomer>(ctx)
+        let contacts = loader::<ContactsOfCustomer>(ctx)?
             .load_one(self.0.id)
             .await
             .map_err(|e| load_error(&e))?;
@@ -107,7 +107,7 @@ impl CustomerObject {
     }
     /// Billing address first, then delivery addresses, default first.
     async fn addresses(&self, ctx: &Context<'_>) -> Result<Vec<AddressObject>> {
-        let addresses = loader::<AddressesOfCustomer>(ctx)
+        let addresses = loader::<AddressesOfCustomer>(ctx)?
             .load_one(self.0.id)
             .await
             .map_err(|e| load_error(&e))?;

@@ -1,0 +1,306 @@
+use chrono::{Duration, Utc};
+use comptoir_api::auth::Role;
+use serde_json::{Value, json};
+
+use crate::{
+    catalog::{banner, product, variant},
+    helpers::{PASSWORD, TestApp, code},
+};
+
+const CART_FIELDS: &str = "id itemCount subtotal { amount } vatTotal { amount } total { amount currencyCode }
+    vat { rate base { amount } amount { amount } }
+    lines { id quantity product { reference } variant { reference } configuration { option value number }
+            rentalPeriod { days } unitPrice { amount } lineTotal { amount } availableQuantity inStock warnings }";
+
+fn add_line() -> String {
+    format!(
+        "mutation($t: String, $input: CartLineInput!) {{ cartAddLine(cartToken: $t, input: $input) {{ {CART_FIELDS} }} }}"
+    )
+}
+
+fn quick_add() -> String {
+    format!(
+        "mutation($t: String, $r: String!, $q: Int!) {{ cartQuickAdd(cartToken: $t, reference: $r, quantity: $q) {{ {CART_FIELDS} }} }}"
+    )
+}
+
+async fn anonymous_cart(app: &TestApp) -> String {
+    let data = app
+        .data(
+            None,
+            "mutation { cartCreate { cartToken cart { id } } }",
+            json!({}),
+        )
+        .await;
+    data["cartCreate"]["cartToken"].as_str().unwrap().to_owned()
+}
+
+fn line<'a>(cart: &'a Value, reference: &str) -> &'a Value {
+    cart["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["product"]["reference"] == reference)
+        .unwrap()
+}
+
+/// A small catalog: a pen (20 % VAT, 3 in stock), a book (5.5 % VAT), a shirt with a variant,
+/// the configurable banner, and a rental generator.
+async fn catalog(app: &TestApp) -> (String, String) {
+    let m = app.user(Role::Manager).await;
+    let t = m.access.as_str();
+    let pen = product(
+        app,
+        t,
+        json!({ "reference": "PEN", "unitPrice": "0.333", "trackStock": true, "stock": 3 }),
+    )
+    .await;
+    product(
+        app,
+        t,
+        json!({ "reference": "BOOK", "unitPrice": "12.50", "vatRate": "5.5" }),
+    )
+    .await;
+    let shirt = product(app, t, json!({ "reference": "SHIRT", "unitPrice": "10" })).await;
+    variant(
+        app,
+        t,
+        &shirt,
+        json!({ "reference": "SHIRT-XL", "name": "XL", "unitPrice": "11" }),
+    )
+    .await;
+    banner(app, t, "BANNER").await;
+    product(app, t, json!({ "reference": "GEN", "kind": "RENTAL", "unitPrice": "0", "rentalOwnedQuantity": 2, "rentalDailyPrice": "45" })).await;
+    (m.access.clone(), pen)
+}
+
+db_test! {
+    async fn an_anonymous_cart_is_priced_by_the_server_to_the_cent(app) {
+        let (_, pen) = catalog(&app).await;
+        let token = anonymous_cart(&app).await;
+        app.data(None, &add_line(), json!({ "t": token, "input": { "productId": pen, "quantity": 10 } })).await;
+        let data = app.data(None, &quick_add(), json!({ "t": token, "r": "BOOK", "q": 1 })).await;
+        let cart = &data["cartQuickAdd"];
+        assert_eq!(line(cart, "PEN")["lineTotal"]["amount"], "3.33");
+        assert_eq!(cart["subtotal"]["amount"], "15.83");
+        assert_eq!(cart["vat"], json!([
+            { "rate": "5.5", "base": { "amount": "12.50" }, "amount": { "amount": "0.69" } },
+            { "rate": "20", "base": { "amount": "3.33" }, "amount": { "amount": "0.67" } }
+        ]));
+        assert_eq!(cart["vatTotal"]["amount"], "1.36");
+        assert_eq!(cart["total"], json!({ "amount": "17.19", "currencyCode": "EUR" }));
+        assert_eq!(cart["itemCount"], 11);
+        // More than the stock is allowed in a cart, but flagged.
+        assert_eq!(line(cart, "PEN")["availableQuantity"], 3);
+        assert_eq!(line(cart, "PEN")["inStock"], false);
+        assert_eq!(line(cart, "PEN")["warnings"], json!(["only 3 available"]));
+
+        // Adding the same thing again adds up.
+        let again = app.data(None, &quick_add(), json!({ "t": token, "r": "BOOK", "q": 2 })).await;
+        assert_eq!(line(&again["cartQuickAdd"], "BOOK")["quantity"], 3);
+        let read = app.data(None, &format!("query($t: String!) {{ cart(token: $t) {{ {CART_FIELDS} }} }}"), json!({ "t": token })).await;
+        assert_eq!(read["cart"]["lines"].as_array().unwrap().len(), 2);
+
+        let unknown = app.data(None, "{ cart(token: \"nope\") { id } }", json!({})).await;
+        assert!(unknown["cart"].is_null());
+        let wrong = app.gql(None, &quick_add(), json!({ "t": "nope", "r": "BOOK", "q": 1 })).await;
+        assert_eq!(code(&wrong), "NOT_FOUND");
+        let no_token = app.gql(None, &quick_add(), json!({ "r": "BOOK", "q": 1 })).await;
+        assert_eq!(code(&no_token), "VALIDATION");
+        assert_eq!(no_token["errors"][0]["extensions"]["field"], "cartToken");
+    }
+}
+
+db_test! {
+    async fn quick_add_names_an_unknown_reference_and_finds_variants(app) {
+        catalog(&app).await;
+        let token = anonymous_cart(&app).await;
+        let unknown = app.gql(None, &quick_add(), json!({ "t": token, "r": "NOPE-42", "q": 1 })).await;
+        assert_eq!(code(&unknown), "NOT_FOUND");
+        assert_eq!(unknown["errors"][0]["extensions"]["field"], "reference");
+        assert!(unknown["errors"][0]["message"].as_str().unwrap().contains("NOPE-42"));
+        let xl = app.data(None, &quick_add(), json!({ "t": token, "r": "SHIRT-XL", "q": 2 })).await;
+        let shirt = line(&xl["cartQuickAdd"], "SHIRT");
+        assert_eq!(shirt["variant"]["reference"], "SHIRT-XL");
+        assert_eq!(shirt["unitPrice"]["amount"], "11.00");
+        // A product with variants needs one.
+        let bare = app.gql(None, &quick_add(), json!({ "t": token, "r": "SHIRT", "q": 1 })).await;
+        assert_eq!(code(&bare), "VALIDATION");
+        assert_eq!(bare["errors"][0]["extensions"]["field"], "variantId");
+        // Configurable products need their configuration.
+        let banner = app.gql(None, &quick_add(), json!({ "t": token, "r": "BANNER", "q": 1 })).await;
+        assert_eq!(code(&banner), "VALIDATION");
+        assert_eq!(banner["errors"][0]["extensions"]["field"], "configuration.material");
+        for q in [0, -1, 100_001] {
+            let body = app.gql(None, &quick_add(), json!({ "t": token, "r": "BOOK", "q": q })).await;
+            assert_eq!(code(&body), "VALIDATION", "{q}");
+        }
+    }
+}
+
+db_test! {
+    async fn configured_and_rental_lines_are_checked_and_priced(app) {
+        catalog(&app).await;
+        let token = anonymous_cart(&app).await;
+        let products = app.data(None, "{ products(first: 20) { edges { node { id reference } } } }", json!({})).await;
+        let id = |r: &str| products["products"]["edges"].as_array().unwrap().iter().find(|e| e["node"]["reference"] == r).unwrap()["node"]["id"].clone();
+        let configured = app
+            .data(None, &add_line(), json!({ "t": token, "input": { "productId": id("BANNER"), "quantity": 2,
+                "configuration": [{ "option": "material", "value": "vinyl" }, { "option": "width", "number": "2" }] } }))
+            .await;
+        let banner = line(&configured["cartAddLine"], "BANNER");
+        assert_eq!(banner["unitPrice"]["amount"], "132.50");
+        assert_eq!(banner["lineTotal"]["amount"], "265.00");
+        assert_eq!(banner["configuration"][1], json!({ "option": "width", "value": null, "number": "2" }));
+
+        let start = (Utc::now() + Duration::days(2)).to_rfc3339();
+        let end = (Utc::now() + Duration::days(5) + Duration::hours(1)).to_rfc3339();
+        let rental = app
+            .data(None, &add_line(), json!({ "t": token, "input": { "productId": id("GEN"), "quantity": 3, "rentalPeriod": { "start": start, "end": end } } }))
+            .await;
+        let generator = line(&rental["cartAddLine"], "GEN");
+        assert_eq!(generator["rentalPeriod"]["days"], 4);
+        assert_eq!(generator["unitPrice"]["amount"], "180.00");
+        assert_eq!(generator["availableQuantity"], 2);
+        assert_eq!(generator["inStock"], false);
+
+        let missing = app.gql(None, &add_line(), json!({ "t": token, "input": { "productId": id("GEN") } })).await;
+        assert_eq!(missing["errors"][0]["extensions"]["field"], "rentalPeriod");
+        let past = (Utc::now() - Duration::days(3)).to_rfc3339();
+        let in_past = app.gql(None, &add_line(), json!({ "t": token, "input": { "productId": id("GEN"), "rentalPeriod": { "start": past, "end": end } } })).await;
+        assert_eq!(code(&in_past), "VALIDATION");
+        let backwards = app.gql(None, &add_line(), json!({ "t": token, "input": { "productId": id("GEN"), "rentalPeriod": { "start": end, "end": start } } })).await;
+        assert_eq!(code(&backwards), "VALIDATION");
+        let not_rental = app.gql(None, &add_line(), json!({ "t": token, "input": { "productId": id("BOOK"), "rentalPeriod": { "start": start, "end": end } } })).await;
+        assert_eq!(not_rental["errors"][0]["extensions"]["field"], "rentalPeriod");
+    }
+}
+
+db_test! {
+    async fn lines_change_and_go_and_the_cart_clears(app) {
+        catalog(&app).await;
+        let user = app.user(Role::Identified).await;
+        let t = Some(user.access.as_str());
+        let data = app.data(t, &quick_add(), json!({ "r": "BOOK", "q": 2 })).await;
+        let line_id = data["cartQuickAdd"]["lines"][0]["id"].clone();
+        app.data(t, &quick_add(), json!({ "r": "PEN", "q": 1 })).await;
+        let update = "mutation($l: ID!, $q: Int) { cartUpdateLine(lineId: $l, quantity: $q) { lines { quantity product { reference } } } }";
+        let updated = app.data(t, update, json!({ "l": line_id, "q": 5 })).await;
+        assert_eq!(line(&updated["cartUpdateLine"], "BOOK")["quantity"], 5);
+        let negative = app.gql(t, update, json!({ "l": line_id, "q": -2 })).await;
+        assert_eq!(code(&negative), "VALIDATION");
+        let removed = app.data(t, update, json!({ "l": line_id, "q": 0 })).await;
+        assert_eq!(removed["cartUpdateLine"]["lines"].as_array().unwrap().len(), 1);
+        let gone = app.gql(t, update, json!({ "l": line_id, "q": 1 })).await;
+        assert_eq!(code(&gone), "NOT_FOUND");
+        let cleared = app.data(t, "mutation { cartClear { lines { id } total { amount } } }", json!({})).await;
+        assert_eq!(cleared["cartClear"], json!({ "lines": [], "total": { "amount": "0.00" } }));
+        let mine = app.data(t, "{ myCart { lines { id } } }", json!({})).await;
+        assert_eq!(mine["myCart"]["lines"], json!([]));
+    }
+}
+
+db_test! {
+    async fn a_user_never_touches_another_users_cart(app) {
+        catalog(&app).await;
+        let alice = app.user(Role::Identified).await;
+        let bob = app.user(Role::Identified).await;
+        let data = app.data(Some(&alice.access), &quick_add(), json!({ "r": "BOOK", "q": 1 })).await;
+        let alice_line = data["cartQuickAdd"]["lines"][0]["id"].clone();
+        for op in [
+            "mutation($l: ID!) { cartUpdateLine(lineId: $l, quantity: 9) { id } }",
+            "mutation($l: ID!) { cartRemoveLine(lineId: $l) { id } }",
+        ] {
+            let body = app.gql(Some(&bob.access), op, json!({ "l": alice_line })).await;
+            assert_eq!(code(&body), "NOT_FOUND", "{op}");
+        }
+        let mine = app.data(Some(&alice.access), "{ myCart { lines { quantity } } }", json!({})).await;
+        assert_eq!(mine["myCart"]["lines"], json!([{ "quantity": 1 }]));
+        let bobs = app.data(Some(&bob.access), "{ myCart { id } }", json!({})).await;
+        assert_ne!(bobs["myCart"]["id"], data["cartQuickAdd"]["id"]);
+        let public = app.gql(None, "{ myCart { id } }", json!({})).await;
+        assert_eq!(code(&public), "UNAUTHENTICATED");
+    }
+}
+
+db_test! {
+    async fn an_anonymous_cart_merges_into_the_users_cart_at_login(app) {
+        catalog(&app).await;
+        let user = app.user(Role::Identified).await;
+        app.data(Some(&user.access), &quick_add(), json!({ "r": "BOOK", "q": 1 })).await;
+        let token = anonymous_cart(&app).await;
+        app.data(None, &quick_add(), json!({ "t": token, "r": "BOOK", "q": 2 })).await;
+        app.data(None, &quick_add(), json!({ "t": token, "r": "SHIRT-XL", "q": 1 })).await;
+
+        let login = "mutation($e: String!, $p: String!, $t: String) { login(input: { email: $e, password: $p, cartToken: $t }) { accessToken } }";
+        let data = app.data(None, login, json!({ "e": user.email, "p": PASSWORD, "t": token })).await;
+        let access = data["login"]["accessToken"].as_str().unwrap();
+        let mine = app.data(Some(access), &format!("{{ myCart {{ {CART_FIELDS} }} }}"), json!({})).await;
+        assert_eq!(line(&mine["myCart"], "BOOK")["quantity"], 3);
+        assert_eq!(line(&mine["myCart"], "SHIRT")["quantity"], 1);
+        let old = app.data(None, "query($t: String!) { cart(token: $t) { id } }", json!({ "t": token })).await;
+        assert!(old["cart"].is_null(), "the anonymous cart is gone");
+
+        // Registering with a cart token takes the cart along too.
+        let token = anonymous_cart(&app).await;
+        app.data(None, &quick_add(), json!({ "t": token, "r": "PEN", "q": 2 })).await;
+        let register = "mutation($t: String) { register(input: { email: \"new@example.test\", password: \"long enough\", cartToken: $t }) { accessToken } }";
+        let data = app.data(None, register, json!({ "t": token })).await;
+        let access = data["register"]["accessToken"].as_str().unwrap();
+        let mine = app.data(Some(access), "{ myCart { lines { quantity product { reference } } } }", json!({})).await;
+        assert_eq!(mine["myCart"]["lines"], json!([{ "quantity": 2, "product": { "reference": "PEN" } }]));
+    }
+}
+
+db_test! {
+    async fn template_carts_are_published_saved_and_loaded(app) {
+        let (manager, pen) = catalog(&app).await;
+        let acme = app.customer("Acme").await;
+        let globex = app.customer("Globex").await;
+        let alice = app.user_of(Role::AccountClient, Some(acme)).await;
+        let bob = app.user_of(Role::AccountClient, Some(globex)).await;
+        let customer_id = |token: String| {
+            let app = &app;
+            async move { app.data(Some(&token), "{ myCustomer { id } }", json!({})).await["myCustomer"]["id"].clone() }
+        };
+        let acme_id = customer_id(alice.access.clone()).await;
+        let create = "mutation($n: String!, $c: ID, $lines: [CartLineInput!]!) { createCartTemplate(name: $n, customerId: $c, lines: $lines) { id name lines { quantity product { reference } } } }";
+        let everyone = app.data(Some(&manager), create, json!({ "n": "Office basics", "lines": [{ "productId": pen, "quantity": 10 }] })).await;
+        let acme_only = app.data(Some(&manager), create, json!({ "n": "Acme monthly", "c": acme_id, "lines": [{ "productId": pen, "quantity": 4 }] })).await;
+        assert_eq!(everyone["createCartTemplate"]["lines"], json!([{ "quantity": 10, "product": { "reference": "PEN" } }]));
+
+        let names = |data: &Value| -> Vec<String> {
+            data["cartTemplates"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap().to_owned()).collect()
+        };
+        let list = "{ cartTemplates { id name } }";
+        assert_eq!(names(&app.data(Some(&alice.access), list, json!({})).await), ["Acme monthly", "Office basics"]);
+        assert_eq!(names(&app.data(Some(&bob.access), list, json!({})).await), ["Office basics"]);
+
+        // Bob cannot load or delete Acme's template.
+        let acme_template = acme_only["createCartTemplate"]["id"].clone();
+        let load = "mutation($id: ID!) { cartLoadTemplate(templateId: $id) { lines { quantity product { reference } } } }";
+        let refused = app.gql(Some(&bob.access), load, json!({ "id": acme_template })).await;
+        assert_eq!(code(&refused), "NOT_FOUND");
+        let refused = app.gql(Some(&bob.access), "mutation($id: ID!) { deleteCartTemplate(id: $id) }", json!({ "id": acme_template })).await;
+        assert_eq!(code(&refused), "NOT_FOUND");
+
+        let loaded = app.data(Some(&alice.access), load, json!({ "id": acme_template })).await;
+        assert_eq!(loaded["cartLoadTemplate"]["lines"], json!([{ "quantity": 4, "product": { "reference": "PEN" } }]));
+        app.data(Some(&alice.access), &quick_add(), json!({ "r": "BOOK", "q": 2 })).await;
+        let saved = app
+            .data(Some(&alice.access), "mutation { cartSaveAsTemplate(name: \"Alice's usual\") { name customer { name } lines { quantity } } }", json!({}))
+            .await;
+        assert_eq!(saved["cartSaveAsTemplate"]["customer"]["name"], "Acme");
+        assert_eq!(saved["cartSaveAsTemplate"]["lines"].as_array().unwrap().len(), 2);
+        assert_eq!(names(&app.data(Some(&bob.access), list, json!({})).await), ["Office basics"]);
+
+        // Customers cannot publish for everyone, nor delete what staff published for everyone.
+        let forbidden = app.gql(Some(&alice.access), create, json!({ "n": "x", "lines": [{ "productId": pen }] })).await;
+        assert_eq!(code(&forbidden), "FORBIDDEN");
+        let global = everyone["createCartTemplate"]["id"].clone();
+        let forbidden = app.gql(Some(&alice.access), "mutation($id: ID!) { deleteCartTemplate(id: $id) }", json!({ "id": global })).await;
+        assert_eq!(code(&forbidden), "FORBIDDEN");
+        let empty = app.gql(Some(&manager), create, json!({ "n": "empty", "lines": [] })).await;
+        assert_eq!(code(&empty), "VALIDATION");
+    }
+}
