@@ -87,6 +87,18 @@ fn migrate_create_user_and_seed_demo_work_on_the_default_sqlite_file() {
         String::from_utf8_lossy(&seed.stderr)
     );
     let printed = String::from_utf8_lossy(&seed.stdout);
+    assert!(
+        printed.contains("Demo catalog: 205 products; 30 customers; 2 template carts."),
+        "{printed}"
+    );
+    // A second run keeps the data and resets the passwords.
+    let again = comptoir(dir.path()).arg("seed-demo").output().unwrap();
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&again.stdout).contains("Demo catalog"));
     for role in ["ADMIN", "MANAGER", "ACCOUNT_CLIENT", "IDENTIFIED"] {
         assert!(printed.contains(role), "{printed}");
     }
