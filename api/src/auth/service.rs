@@ -495,18 +495,14 @@ pub async fn users(
         role: filter.role,
         blocked: filter.blocked,
     };
-    let (mut rows, total_count) = store::list(state.db.read(), &filter, after, page.limit).await?;
-    let has_next_page = rows.len() as u64 > page.limit;
-    rows.truncate(usize::try_from(page.limit).unwrap_or(usize::MAX));
-    Ok(Page {
-        items: rows
-            .into_iter()
-            .map(store::to_user)
-            .collect::<Result<_, _>>()?,
-        has_next_page,
-        has_previous_page: after.is_some(),
+    let (rows, total_count) = store::list(state.db.read(), &filter, after, page.limit).await?;
+    Page::from_rows(
+        rows,
+        page.limit,
+        after.is_some(),
         total_count,
-    })
+        store::to_user,
+    )
 }
 
 async fn insert_user(

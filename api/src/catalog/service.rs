@@ -62,19 +62,15 @@ pub async fn products(
         active: query.active,
     };
     let after = page.after.as_deref().map(decode_cursor).transpose()?;
-    let (mut rows, total_count) =
+    let (rows, total_count) =
         store::list_products(state.db.read(), &filter, sort, after.clone(), page.limit).await?;
-    let has_next_page = rows.len() as u64 > page.limit;
-    rows.truncate(usize::try_from(page.limit).unwrap_or(usize::MAX));
-    Ok(Page {
-        items: rows
-            .into_iter()
-            .map(store::to_product)
-            .collect::<Result<_, _>>()?,
-        has_next_page,
-        has_previous_page: after.is_some(),
+    Page::from_rows(
+        rows,
+        page.limit,
+        after.is_some(),
         total_count,
-    })
+        store::to_product,
+    )
 }
 
 /// The cursor of `product` in a list sorted by `sort`.

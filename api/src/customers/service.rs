@@ -156,19 +156,15 @@ pub async fn customers(
         kind: filter.kind,
         sales_rep_id: filter.sales_rep_id,
     };
-    let (mut rows, total_count) =
+    let (rows, total_count) =
         store::list(state.db.read(), &filter, after.clone(), page.limit).await?;
-    let has_next_page = rows.len() as u64 > page.limit;
-    rows.truncate(usize::try_from(page.limit).unwrap_or(usize::MAX));
-    Ok(Page {
-        items: rows
-            .into_iter()
-            .map(store::to_customer)
-            .collect::<Result<_, _>>()?,
-        has_next_page,
-        has_previous_page: after.is_some(),
+    Page::from_rows(
+        rows,
+        page.limit,
+        after.is_some(),
         total_count,
-    })
+        store::to_customer,
+    )
 }
 
 /// The cursor of a customer in the list.
@@ -453,10 +449,7 @@ pub async fn update_contact(
         .map(|p| parse_optional_phone(Some(p)))
         .transpose()?;
     let tx = state.db.begin(&state.events).await?;
-    let row = store::find_contact(&*tx, id)
-        .await?
-        .filter(|row| may_access(principal, row.customer_id))
-        .ok_or_else(|| AppError::not_found("contact", "id"))?;
+    let row = owned_contact(&tx, principal, id).await?;
     let customer_id = row.customer_id;
     if input.is_primary == Some(true) {
         clear_primary(&tx, customer_id).await?;
@@ -488,10 +481,7 @@ pub async fn remove_contact(
 ) -> Result<(), AppError> {
     principal.require_user()?;
     let tx = state.db.begin(&state.events).await?;
-    let row = store::find_contact(&*tx, id)
-        .await?
-        .filter(|row| may_access(principal, row.customer_id))
-        .ok_or_else(|| AppError::not_found("contact", "id"))?;
+    let row = owned_contact(&tx, principal, id).await?;
     let customer_id = row.customer_id;
     row.delete(&*tx).await?;
     let customer = customer_row(&tx, customer_id).await?;
@@ -613,10 +603,7 @@ pub async fn update_address(
     principal.require_user()?;
     let parsed = parse_address(&input, false)?;
     let tx = state.db.begin(&state.events).await?;
-    let row = store::find_address(&*tx, id)
-        .await?
-        .filter(|row| may_access(principal, row.customer_id))
-        .ok_or_else(|| AppError::not_found("address", "id"))?;
+    let row = owned_address(&tx, principal, id).await?;
     if input.kind.is_some_and(|kind| kind.as_str() != row.kind) {
         return Err(AppError::validation(
             "kind",
@@ -675,10 +662,7 @@ pub async fn remove_address(
 ) -> Result<(), AppError> {
     principal.require_user()?;
     let tx = state.db.begin(&state.events).await?;
-    let row = store::find_address(&*tx, id)
-        .await?
-        .filter(|row| may_access(principal, row.customer_id))
-        .ok_or_else(|| AppError::not_found("address", "id"))?;
+    let row = owned_address(&tx, principal, id).await?;
     let (customer_id, was_default) = (row.customer_id, row.is_default);
     row.delete(&*tx).await?;
     if was_default
@@ -856,4 +840,28 @@ pub fn parse_search(search: Option<String>) -> Result<Option<String>, AppError> 
         }
         other => Ok(other),
     }
+}
+
+/// A contact of a customer the caller may act on; `NOT_FOUND` otherwise.
+async fn owned_contact(
+    tx: &WriteTx,
+    principal: &Principal,
+    id: Uuid,
+) -> Result<customer_contact::Model, AppError> {
+    store::find_contact(&**tx, id)
+        .await?
+        .filter(|row| may_access(principal, row.customer_id))
+        .ok_or_else(|| AppError::not_found("contact", "id"))
+}
+
+/// An address of a customer the caller may act on; `NOT_FOUND` otherwise.
+async fn owned_address(
+    tx: &WriteTx,
+    principal: &Principal,
+    id: Uuid,
+) -> Result<customer_address::Model, AppError> {
+    store::find_address(&**tx, id)
+        .await?
+        .filter(|row| may_access(principal, row.customer_id))
+        .ok_or_else(|| AppError::not_found("address", "id"))
 }

@@ -42,6 +42,27 @@ pub struct Page<T> {
     pub total_count: u64,
 }
 
+impl<T> Page<T> {
+    /// A page from rows fetched with `LIMIT limit + 1` (one more than shown tells whether more
+    /// follow), converted with `convert`.
+    pub fn from_rows<R, E>(
+        mut rows: Vec<R>,
+        limit: u64,
+        has_previous_page: bool,
+        total_count: u64,
+        convert: impl FnMut(R) -> Result<T, E>,
+    ) -> Result<Self, E> {
+        let has_next_page = rows.len() as u64 > limit;
+        rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(Self {
+            items: rows.into_iter().map(convert).collect::<Result<_, _>>()?,
+            has_next_page,
+            has_previous_page,
+            total_count,
+        })
+    }
+}
+
 pub fn encode_cursor(key: &str) -> String {
     URL_SAFE_NO_PAD.encode(key)
 }
