@@ -137,6 +137,69 @@ pub struct Config {
     #[arg(long, env = "COMPTOIR_WS_PING_INTERVAL", default_value = "30s", value_parser = humantime::parse_duration, global = true)]
     pub ws_ping_interval: Duration,
 
+    /// SMTP server for email (`smtp://host:25`, `smtp://user:pass@host:587?tls=required`,
+    /// `smtps://host`). Unset: emails are written as `.eml` files into the mail folder.
+    #[arg(long, env = "COMPTOIR_SMTP_URL", hide_env_values = true, global = true)]
+    pub smtp_url: Option<Secret>,
+
+    /// Sender of every email.
+    #[arg(
+        long,
+        env = "COMPTOIR_MAIL_FROM",
+        default_value = "Comptoir <noreply@comptoir.localhost>",
+        global = true
+    )]
+    pub mail_from: String,
+
+    /// Folder where emails (`.eml`) and SMS (`.sms.txt`) go when no SMTP server or SMS provider is
+    /// set. Default: `mail` beside the SQLite file (or in the working directory).
+    #[arg(long, env = "COMPTOIR_MAIL_DIR", global = true)]
+    pub mail_dir: Option<PathBuf>,
+
+    /// HTTP SMS provider: messages are POSTed as JSON `{"to", "text"}`. Unset: SMS go to the mail
+    /// folder.
+    #[arg(long, env = "COMPTOIR_SMS_URL", global = true)]
+    pub sms_url: Option<String>,
+
+    /// Bearer token for the SMS provider.
+    #[arg(
+        long,
+        env = "COMPTOIR_SMS_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
+    pub sms_token: Option<Secret>,
+
+    /// Attempts before an outbox message is marked failed.
+    #[arg(
+        long,
+        env = "COMPTOIR_OUTBOX_MAX_ATTEMPTS",
+        default_value_t = 8,
+        global = true
+    )]
+    pub outbox_max_attempts: i32,
+
+    /// Wait before the first retry; it doubles with each attempt (capped at one hour).
+    #[arg(long, env = "COMPTOIR_OUTBOX_RETRY", default_value = "30s", value_parser = bounded_duration, global = true)]
+    pub outbox_retry: Duration,
+
+    /// Run the outbox worker in this process (turn off to run senders elsewhere).
+    #[arg(long, env = "COMPTOIR_OUTBOX_WORKER", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub outbox_worker: bool,
+
+    /// Public URL of the storefront, for links in emails (`{url}/verify-email?token=…`).
+    #[arg(
+        long,
+        env = "COMPTOIR_PUBLIC_URL",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
+    pub public_url: String,
+
+    /// Lifetime of email verification and password reset links.
+    #[arg(long, env = "COMPTOIR_EMAIL_TOKEN_TTL", default_value = "24h", value_parser = bounded_duration, global = true)]
+    pub email_token_ttl: Duration,
+
     /// Log filter, in `tracing` syntax (e.g. `info`, `comptoir_api=debug,sqlx=warn`).
     #[arg(long, env = "COMPTOIR_LOG", default_value = "info", global = true)]
     pub log: String,
@@ -190,6 +253,15 @@ impl Config {
         let rest = rest.trim_start_matches("//");
         let path = rest.split('?').next().unwrap_or_default();
         (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
+    }
+
+    /// Where emails and SMS are written when nothing sends them.
+    pub fn mail_dir(&self) -> PathBuf {
+        self.mail_dir.clone().unwrap_or_else(|| {
+            self.sqlite_path()
+                .and_then(|db| db.parent().map(|dir| dir.join("mail")))
+                .unwrap_or_else(|| PathBuf::from("mail"))
+        })
     }
 
     pub fn hash_workers(&self) -> usize {

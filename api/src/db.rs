@@ -116,6 +116,7 @@ impl Db {
             txn: self.write.begin().await?,
             recorded: Vec::new(),
             bus: bus.clone(),
+            wake_outbox: false,
         })
     }
 
@@ -140,6 +141,7 @@ pub struct WriteTx {
     txn: DatabaseTransaction,
     recorded: Vec<StoredEvent>,
     bus: EventBus,
+    wake_outbox: bool,
 }
 
 impl WriteTx {
@@ -149,8 +151,16 @@ impl WriteTx {
         Ok(())
     }
 
+    /// Messages were written to the outbox: wake the worker once committed.
+    pub fn wake_outbox_on_commit(&mut self) {
+        self.wake_outbox = true;
+    }
+
     pub async fn commit(self) -> Result<(), DbErr> {
         self.txn.commit().await?;
+        if self.wake_outbox {
+            self.bus.wake_outbox();
+        }
         self.bus.publish(self.recorded).await;
         Ok(())
     }

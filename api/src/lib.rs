@@ -14,6 +14,7 @@ pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod kernel;
+pub mod notifications;
 pub mod pricing;
 pub mod seed;
 pub mod state;

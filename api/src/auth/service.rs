@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::{
     jwt,
     model::{Email, NewPassword, OfferedPassword, Reason, Role, Session, User, UserRole},
+    one_time::{self, Purpose},
     principal::{AuthUser, Principal},
     rate_limit,
     store::{self, AccountChanges, UserFilter},
@@ -24,6 +25,10 @@ use crate::{
         pagination::{Page, PageRequest},
         secret_token,
         time::chrono_duration,
+    },
+    notifications::{
+        model::Recipient,
+        outbox::{self, NewMessage},
     },
     state::AppState,
 };
@@ -71,6 +76,7 @@ pub async fn register(
     let hash = state.hasher.hash(password.into_inner()).await?;
     let mut tx = state.db.begin(&state.events).await?;
     let row = insert_user(&tx, &email, hash, Role::Identified, None, now).await?;
+    send_verification(state, &mut tx, &row, now).await?;
     if let Some(token) = cart_token {
         crate::carts::service::merge_into_user(&tx, token, row.id, now).await?;
     }
@@ -780,4 +786,123 @@ async fn block_for_customer(
         }
         _ => Ok(row),
     }
+}
+
+/// Sends the email-verification link to a new account, in the caller's transaction.
+async fn send_verification(
+    state: &AppState,
+    tx: &mut WriteTx,
+    user: &user_account::Model,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let ttl = state.config.email_token_ttl;
+    let secret = one_time::issue(&**tx, user.id, Purpose::VerifyEmail, ttl, now).await?;
+    let link = format!(
+        "{}/verify-email?token={secret}",
+        state.config.public_url.trim_end_matches('/')
+    );
+    let message = NewMessage {
+        recipient: Recipient::email(&user.email, "email")?,
+        template: "verify_email",
+        language: "en".to_owned(),
+        data: json!({ "email": user.email, "link": link, "expires_at": (now + chrono_duration(ttl)).format("%Y-%m-%d %H:%M UTC").to_string() }),
+        attachments: Vec::new(),
+        customer_id: user.customer_id,
+    };
+    outbox::enqueue(tx, message, now).await?;
+    Ok(())
+}
+
+/// Confirms the email address of the account the token was sent to.
+pub async fn verify_email(state: &AppState, token: &str) -> Result<User, AppError> {
+    let now = state.clock.now();
+    let tx = state.db.begin(&state.events).await?;
+    let user_id = one_time::consume(&*tx, token, Purpose::VerifyEmail, now).await?;
+    let row = current_row(&tx, user_id).await?;
+    let mut active: user_account::ActiveModel = row.into();
+    active.email_verified_at = sea_orm::Set(Some(now));
+    active.updated_at = sea_orm::Set(now);
+    let row = sea_orm::ActiveModelTrait::update(active, &*tx).await?;
+    tx.commit().await?;
+    store::to_user(row)
+}
+
+/// Emails a password-reset link when the address belongs to an account that may log in. The
+/// answer is the same either way, so it tells nothing about which addresses exist.
+pub async fn request_password_reset(
+    state: &AppState,
+    email: &str,
+    client: Option<IpAddr>,
+) -> Result<(), AppError> {
+    let Ok(email) = Email::parse(email, "email") else {
+        return Ok(());
+    };
+    let now = state.clock.now();
+    let bucket = client.map_or_else(|| "unknown".to_owned(), rate_limit::address_bucket);
+    let limits = [
+        (
+            format!("reset:addr:{bucket}"),
+            state.config.login_max_per_address,
+        ),
+        (
+            format!("reset:email:{}", email.as_str()),
+            state.config.login_max_per_email,
+        ),
+    ];
+    rate_limit::enforce(state, &limits, state.config.login_rate_window, now).await?;
+    let mut tx = state.db.begin(&state.events).await?;
+    if let Some(user) = store::find_by_email(&*tx, email.as_str()).await?
+        && !user.blocked
+    {
+        let ttl = state.config.email_token_ttl;
+        let secret = one_time::issue(&*tx, user.id, Purpose::ResetPassword, ttl, now).await?;
+        let link = format!(
+            "{}/reset-password?token={secret}",
+            state.config.public_url.trim_end_matches('/')
+        );
+        let language = match user.customer_id {
+            Some(id) => crate::customers::service::language_of(&tx, id).await?,
+            None => "en".to_owned(),
+        };
+        let message = NewMessage {
+            recipient: Recipient::email(&user.email, "email")?,
+            template: "password_reset",
+            language,
+            data: json!({ "email": user.email, "link": link, "expires_at": (now + chrono_duration(ttl)).format("%Y-%m-%d %H:%M UTC").to_string() }),
+            attachments: Vec::new(),
+            customer_id: user.customer_id,
+        };
+        outbox::enqueue(&mut tx, message, now).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Sets a new password with a reset token; every session and token of the account ends.
+pub async fn reset_password(
+    state: &AppState,
+    token: &str,
+    new_password: String,
+) -> Result<(), AppError> {
+    let password = NewPassword::parse(new_password, "newPassword")?;
+    let hash = state.hasher.hash(password.into_inner()).await?;
+    let now = state.clock.now();
+    let mut tx = state.db.begin(&state.events).await?;
+    let user_id = one_time::consume(&*tx, token, Purpose::ResetPassword, now).await?;
+    let row = current_row(&tx, user_id).await?;
+    let changes = AccountChanges {
+        password_hash: Some(hash),
+        ..AccountChanges::default()
+    };
+    let row = store::update_and_revoke(&*tx, row, changes, now).await?;
+    tx.record(account_event(
+        "PASSWORD_CHANGED",
+        &row,
+        row.id,
+        json!({}),
+        now,
+    ))
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }

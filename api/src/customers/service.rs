@@ -865,3 +865,10 @@ async fn owned_address(
         .filter(|row| may_access(principal, row.customer_id))
         .ok_or_else(|| AppError::not_found("address", "id"))
 }
+
+/// The language messages to this customer are written in.
+pub async fn language_of(tx: &WriteTx, id: Uuid) -> Result<String, AppError> {
+    Ok(store::find(&**tx, id)
+        .await?
+        .map_or_else(|| "en".to_owned(), |c| c.language))
+}

@@ -59,6 +59,8 @@ pub struct StoredEvent {
 pub struct EventBus {
     sender: broadcast::Sender<Arc<StoredEvent>>,
     postgres: Option<Postgres>,
+    /// Wakes this instance's outbox worker when a transaction that wrote messages commits.
+    outbox: Arc<tokio::sync::Notify>,
 }
 
 #[derive(Clone, Debug)]
@@ -74,6 +76,7 @@ impl EventBus {
         Self {
             sender,
             postgres: None,
+            outbox: Arc::new(tokio::sync::Notify::new()),
         }
     }
 
@@ -119,6 +122,15 @@ impl EventBus {
                 tracing::warn!(%error, event = event.id, "NOTIFY failed");
             }
         }
+    }
+
+    /// The outbox worker's wake-up.
+    pub fn outbox_signal(&self) -> Arc<tokio::sync::Notify> {
+        Arc::clone(&self.outbox)
+    }
+
+    pub fn wake_outbox(&self) {
+        self.outbox.notify_one();
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<StoredEvent>> {

@@ -16,11 +16,18 @@ use crate::{
     catalog::graphql::{CatalogMutation, CatalogQuery},
     config::Config,
     customers::graphql::{CustomersMutation, CustomersQuery},
+    notifications::graphql::{NotificationsMutation, NotificationsQuery},
     state::AppState,
 };
 
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(AuthQuery, CatalogQuery, CustomersQuery, CartsQuery);
+pub struct QueryRoot(
+    AuthQuery,
+    CatalogQuery,
+    CustomersQuery,
+    CartsQuery,
+    NotificationsQuery,
+);
 
 #[derive(MergedObject, Default)]
 pub struct MutationRoot(
@@ -28,6 +35,7 @@ pub struct MutationRoot(
     CatalogMutation,
     CustomersMutation,
     CartsMutation,
+    NotificationsMutation,
 );
 
 #[derive(MergedSubscription, Default)]

@@ -9,7 +9,7 @@ mod graphql;
 mod health;
 mod ws;
 
-use std::{future::Future, net::SocketAddr, time::Duration};
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
 use axum::{
@@ -112,6 +112,7 @@ fn cors(config: &Config) -> CorsLayer {
 pub struct Server {
     listener: TcpListener,
     state: AppState,
+    transports: Arc<crate::notifications::transport::Transports>,
 }
 
 impl Server {
@@ -123,7 +124,14 @@ impl Server {
             .await
             .with_context(|| format!("cannot listen on {}", state.config.bind))?;
         state.hasher.warm_up().await;
-        Ok(Self { listener, state })
+        let transports = Arc::new(crate::notifications::transport::Transports::from_config(
+            &state.config,
+        )?);
+        Ok(Self {
+            listener,
+            state,
+            transports,
+        })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -141,6 +149,14 @@ impl Server {
     ) -> anyhow::Result<()> {
         let token = CancellationToken::new();
         let sockets = TaskTracker::new();
+        let worker = self.state.config.outbox_worker.then(|| {
+            crate::notifications::worker::spawn(
+                self.state.clone(),
+                Arc::clone(&self.transports),
+                self.state.events.outbox_signal(),
+                token.clone(),
+            )
+        });
         let app = router_with_shutdown(self.state.clone(), token.clone(), sockets.clone());
         let stopping = token.clone();
         let signal = async move {
@@ -160,6 +176,9 @@ impl Server {
         tokio::select! {
             served = serve => served?,
             () = deadline => tracing::warn!("requests still running after the drain timeout; stopping anyway"),
+        }
+        if let Some(worker) = worker {
+            drop(tokio::time::timeout(DRAIN_TIMEOUT, worker).await);
         }
         // Upgraded connections are not tracked by the HTTP server; they close on the token.
         sockets.close();

@@ -20,6 +20,7 @@ pub enum Kind {
     Cart,
     CartLine,
     CartTemplate,
+    OutboxMessage,
 }
 
 impl Kind {
@@ -36,6 +37,7 @@ impl Kind {
             Kind::Cart => "Cart",
             Kind::CartLine => "CartLine",
             Kind::CartTemplate => "CartTemplate",
+            Kind::OutboxMessage => "OutboxMessage",
         }
     }
 }

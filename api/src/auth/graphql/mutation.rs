@@ -127,4 +127,26 @@ impl AuthMutation {
         let user = service::unblock_user(state(ctx), principal(ctx), id).await?;
         Ok(UserObject(user))
     }
+
+    /// Confirms an email address with the token from the verification email.
+    async fn verify_email(&self, ctx: &Context<'_>, token: String) -> Result<UserObject> {
+        Ok(UserObject(service::verify_email(state(ctx), &token).await?))
+    }
+
+    /// Emails a password-reset link. Always answers `true`, whether or not the address exists.
+    async fn request_password_reset(&self, ctx: &Context<'_>, email: String) -> Result<bool> {
+        service::request_password_reset(state(ctx), &email, client_addr(ctx)).await?;
+        Ok(true)
+    }
+
+    /// Sets a new password with the token from the reset email; every session ends.
+    async fn reset_password(
+        &self,
+        ctx: &Context<'_>,
+        token: String,
+        new_password: String,
+    ) -> Result<bool> {
+        service::reset_password(state(ctx), &token, new_password).await?;
+        Ok(true)
+    }
 }

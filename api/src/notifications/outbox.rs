@@ -1,0 +1,247 @@
+//! The outbox table: messages written in a mutation's transaction, claimed and marked by the
+//! worker, listed and retried by admins.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use comptoir_entity::{outbox_attempt, outbox_message};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
+    sea_query::{Expr, LockBehavior, LockType},
+};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::{
+    model::{Attachment, Channel, Recipient, Status},
+    templates,
+};
+use crate::{
+    auth::Principal,
+    db::WriteTx,
+    error::AppError,
+    kernel::{
+        pagination::{Page, PageRequest},
+        time::chrono_duration,
+    },
+    state::AppState,
+};
+
+/// A message to send once the current transaction commits.
+pub struct NewMessage {
+    pub recipient: Recipient,
+    pub template: &'static str,
+    /// The recipient's language; English when the template has no version in it.
+    pub language: String,
+    pub data: Value,
+    pub attachments: Vec<Attachment>,
+    /// The customer whose timeline shows the message.
+    pub customer_id: Option<Uuid>,
+}
+
+/// Renders `message` and writes it to the outbox in `tx`; the worker is woken at commit.
+pub async fn enqueue(
+    tx: &mut WriteTx,
+    message: NewMessage,
+    now: DateTime<Utc>,
+) -> Result<Uuid, AppError> {
+    let (subject, body) =
+        templates::render(&**tx, message.template, &message.language, &message.data).await?;
+    let id = Uuid::now_v7();
+    outbox_message::ActiveModel {
+        id: Set(id),
+        channel: Set(message.recipient.channel.as_str().to_owned()),
+        recipient: Set(message.recipient.address),
+        subject: Set(subject),
+        body: Set(body),
+        attachments: Set(serde_json::to_value(&message.attachments).unwrap_or_default()),
+        template: Set(message.template.to_owned()),
+        message_id: Set(format!("<{}@comptoir>", id.simple())),
+        customer_id: Set(message.customer_id),
+        status: Set(Status::Pending.as_str().to_owned()),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        claimed_until: Set(None),
+        last_error: Set(None),
+        created_at: Set(now),
+        sent_at: Set(None),
+    }
+    .insert(&**tx)
+    .await?;
+    tx.wake_outbox_on_commit();
+    Ok(id)
+}
+
+/// Claims up to `limit` due messages for `lease`: no other worker takes them meanwhile
+/// (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite has one writer).
+pub async fn claim(
+    state: &AppState,
+    limit: u64,
+    lease: Duration,
+    now: DateTime<Utc>,
+) -> Result<Vec<outbox_message::Model>, AppError> {
+    let tx = state.db.begin(&state.events).await?;
+    let due = outbox_message::Entity::find()
+        .filter(outbox_message::Column::Status.eq(Status::Pending.as_str()))
+        .filter(outbox_message::Column::NextAttemptAt.lte(now))
+        .filter(
+            Condition::any()
+                .add(outbox_message::Column::ClaimedUntil.is_null())
+                .add(outbox_message::Column::ClaimedUntil.lt(now)),
+        )
+        .order_by_asc(outbox_message::Column::CreatedAt)
+        .limit(limit)
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        .all(&*tx)
+        .await?;
+    if due.is_empty() {
+        return Ok(due);
+    }
+    let until = now + chrono_duration(lease);
+    outbox_message::Entity::update_many()
+        .col_expr(outbox_message::Column::ClaimedUntil, Expr::value(until))
+        .filter(outbox_message::Column::Id.is_in(due.iter().map(|m| m.id)))
+        .exec(&*tx)
+        .await?;
+    tx.commit().await?;
+    Ok(due)
+}
+
+/// Records an attempt: sent, or failed (retried later with back-off, or given up).
+pub async fn record(
+    state: &AppState,
+    message: outbox_message::Model,
+    outcome: Result<(), String>,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let config = &state.config;
+    let tx = state.db.begin(&state.events).await?;
+    let attempts = message.attempts + 1;
+    let id = message.id;
+    let mut active: outbox_message::ActiveModel = message.into();
+    active.attempts = Set(attempts);
+    active.claimed_until = Set(None);
+    match &outcome {
+        Ok(()) => {
+            active.status = Set(Status::Sent.as_str().to_owned());
+            active.sent_at = Set(Some(now));
+            active.last_error = Set(None);
+        }
+        Err(error) => {
+            active.last_error = Set(Some(error.clone()));
+            if attempts >= config.outbox_max_attempts {
+                active.status = Set(Status::Failed.as_str().to_owned());
+            } else {
+                let factor = 2_u32.saturating_pow(u32::try_from(attempts - 1).unwrap_or(0).min(16));
+                let wait = config
+                    .outbox_retry
+                    .saturating_mul(factor)
+                    .min(Duration::from_hours(1));
+                active.next_attempt_at = Set(now + chrono_duration(wait));
+            }
+        }
+    }
+    active.update(&*tx).await?;
+    outbox_attempt::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        message_id: Set(id),
+        at: Set(now),
+        succeeded: Set(outcome.is_ok()),
+        error: Set(outcome.err()),
+    }
+    .insert(&*tx)
+    .await?;
+    tx.commit().await
+}
+
+/// A message as admins see it.
+#[derive(Clone, Debug)]
+pub struct OutboxView {
+    pub id: Uuid,
+    pub channel: Channel,
+    pub recipient: String,
+    pub subject: String,
+    pub template: String,
+    pub status: Status,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub next_attempt_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+fn view(row: outbox_message::Model) -> Result<OutboxView, AppError> {
+    Ok(OutboxView {
+        channel: Channel::parse(&row.channel).unwrap_or(Channel::Email),
+        status: Status::parse(&row.status).unwrap_or(Status::Pending),
+        id: row.id,
+        recipient: row.recipient,
+        subject: row.subject,
+        template: row.template,
+        attempts: row.attempts,
+        last_error: row.last_error,
+        next_attempt_at: row.next_attempt_at,
+        created_at: row.created_at,
+        sent_at: row.sent_at,
+    })
+}
+
+/// ADMIN: outbox messages, newest first.
+pub async fn list(
+    state: &AppState,
+    principal: &Principal,
+    status: Option<Status>,
+    page: PageRequest,
+) -> Result<Page<OutboxView>, AppError> {
+    principal.require_admin()?;
+    let after = page
+        .after
+        .as_deref()
+        .map(|c| {
+            Uuid::try_parse(c).map_err(|_| AppError::validation("after", "not a valid cursor"))
+        })
+        .transpose()?;
+    let mut query = outbox_message::Entity::find();
+    if let Some(status) = status {
+        query = query.filter(outbox_message::Column::Status.eq(status.as_str()));
+    }
+    let db = state.db.read();
+    let total = query.clone().count(db).await?;
+    if let Some(after) = after {
+        query = query.filter(outbox_message::Column::Id.lt(after));
+    }
+    let rows = query
+        .order_by_desc(outbox_message::Column::Id)
+        .limit(page.limit + 1)
+        .all(db)
+        .await?;
+    Page::from_rows(rows, page.limit, after.is_some(), total, view)
+}
+
+/// ADMIN: sends a failed message again (a fresh set of attempts).
+pub async fn retry(
+    state: &AppState,
+    principal: &Principal,
+    id: Uuid,
+) -> Result<OutboxView, AppError> {
+    principal.require_admin()?;
+    let now = state.clock.now();
+    let mut tx = state.db.begin(&state.events).await?;
+    let row = outbox_message::Entity::find_by_id(id)
+        .one(&*tx)
+        .await?
+        .ok_or_else(|| AppError::not_found("outbox message", "id"))?;
+    if row.status != Status::Failed.as_str() {
+        return Err(AppError::conflict("id", "only failed messages are retried"));
+    }
+    let mut active: outbox_message::ActiveModel = row.into();
+    active.status = Set(Status::Pending.as_str().to_owned());
+    active.attempts = Set(0);
+    active.next_attempt_at = Set(now);
+    active.claimed_until = Set(None);
+    let row = active.update(&*tx).await?;
+    tx.wake_outbox_on_commit();
+    tx.commit().await?;
+    view(row)
+}

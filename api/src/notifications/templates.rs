@@ -1,0 +1,326 @@
+//! Message templates: shipped in the code, in English and French, and editable by admins (their
+//! versions are stored; `reset` removes them). Rendering picks the recipient's language when a
+//! version exists, else English.
+
+use chrono::Utc;
+use comptoir_entity::message_template;
+use minijinja::{Environment, UndefinedBehavior};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, ModelTrait, Set};
+use serde_json::{Value, json};
+
+use crate::{auth::Principal, error::AppError, state::AppState};
+
+/// A shipped template: name, language, subject, body.
+struct Shipped {
+    name: &'static str,
+    language: &'static str,
+    subject: &'static str,
+    body: &'static str,
+}
+
+const SHIPPED: &[Shipped] = &[
+    Shipped {
+        name: "verify_email",
+        language: "en",
+        subject: "Confirm your email address",
+        body: "Hello,\n\nPlease confirm your email address by opening this link:\n{{ link }}\n\nThe link works once and expires on {{ expires_at }}.\n",
+    },
+    Shipped {
+        name: "verify_email",
+        language: "fr",
+        subject: "Confirmez votre adresse e-mail",
+        body: "Bonjour,\n\nMerci de confirmer votre adresse e-mail en ouvrant ce lien :\n{{ link }}\n\nLe lien ne sert qu'une fois et expire le {{ expires_at }}.\n",
+    },
+    Shipped {
+        name: "password_reset",
+        language: "en",
+        subject: "Reset your password",
+        body: "Hello,\n\nSomeone asked to reset the password of {{ email }}. If it was you, open this link:\n{{ link }}\n\nThe link works once and expires on {{ expires_at }}. If it was not you, ignore this message.\n",
+    },
+    Shipped {
+        name: "password_reset",
+        language: "fr",
+        subject: "Réinitialisez votre mot de passe",
+        body: "Bonjour,\n\nUne réinitialisation du mot de passe de {{ email }} a été demandée. Si c'est vous, ouvrez ce lien :\n{{ link }}\n\nLe lien ne sert qu'une fois et expire le {{ expires_at }}. Sinon, ignorez ce message.\n",
+    },
+    Shipped {
+        name: "customer_message",
+        language: "en",
+        subject: "{{ subject }}",
+        body: "{{ body }}\n\n-- \n{{ store_name }}\n",
+    },
+    Shipped {
+        name: "customer_message",
+        language: "fr",
+        subject: "{{ subject }}",
+        body: "{{ body }}\n\n-- \n{{ store_name }}\n",
+    },
+];
+
+/// Sample data for previews, per template.
+fn sample(name: &str) -> Value {
+    match name {
+        "verify_email" | "password_reset" => json!({
+            "email": "jeanne.martin@example.com",
+            "link": "https://shop.example.com/verify-email?token=SAMPLE",
+            "expires_at": "2026-11-23 18:00 UTC",
+        }),
+        _ => {
+            json!({ "subject": "Your order", "body": "Your order is ready.", "store_name": "Comptoir" })
+        }
+    }
+}
+
+/// A template as admins see it.
+#[derive(Clone, Debug)]
+pub struct Template {
+    pub name: String,
+    pub language: String,
+    pub subject: String,
+    pub body: String,
+    /// Whether an admin changed it (reset restores the shipped version).
+    pub customized: bool,
+}
+
+fn shipped(name: &str, language: &str) -> Option<&'static Shipped> {
+    SHIPPED
+        .iter()
+        .find(|t| t.name == name && t.language == language)
+}
+
+fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    // A variable the data does not have is an error, not a silent blank in a customer's email.
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env
+}
+
+/// Checks a template's syntax; the error names the part, the line and the reason.
+fn check(subject: &str, body: &str) -> Result<(), AppError> {
+    let env = environment();
+    for (field, source) in [("subject", subject), ("body", body)] {
+        if let Err(error) = env.template_from_str(source) {
+            let line = error
+                .line()
+                .map_or_else(String::new, |l| format!("line {l}: "));
+            let detail = error.detail().unwrap_or("invalid template");
+            return Err(AppError::validation(field, format!("{line}{detail}")));
+        }
+    }
+    Ok(())
+}
+
+fn render_pair(subject: &str, body: &str, data: &Value) -> Result<(String, String), AppError> {
+    let env = environment();
+    let render = |field: &str, source: &str| {
+        env.render_str(source, data).map_err(|error| {
+            let line = error
+                .line()
+                .map_or_else(String::new, |l| format!("line {l}: "));
+            AppError::validation(
+                field,
+                format!("{line}{}", error.detail().unwrap_or("cannot render")),
+            )
+        })
+    };
+    Ok((
+        render("subject", subject)?.trim().to_owned(),
+        render("body", body)?,
+    ))
+}
+
+/// The version of `name` to use for `language`: an admin's, the shipped one, then English.
+async fn pick(
+    db: &impl ConnectionTrait,
+    name: &str,
+    language: &str,
+) -> Result<(String, String), AppError> {
+    for lang in [language, "en"] {
+        if let Some(row) = message_template::Entity::find_by_id((name.to_owned(), lang.to_owned()))
+            .one(db)
+            .await?
+        {
+            return Ok((row.subject, row.body));
+        }
+        if let Some(t) = shipped(name, lang) {
+            return Ok((t.subject.to_owned(), t.body.to_owned()));
+        }
+    }
+    Err(AppError::internal(anyhow::anyhow!(
+        "no template named {name}"
+    )))
+}
+
+/// Renders `name` for a recipient speaking `language`: subject and body.
+pub async fn render(
+    db: &impl ConnectionTrait,
+    name: &str,
+    language: &str,
+    data: &Value,
+) -> Result<(String, String), AppError> {
+    let (subject, body) = pick(db, name, language).await?;
+    render_pair(&subject, &body, data).map_err(|error| {
+        AppError::internal(anyhow::anyhow!(
+            "template {name}/{language} failed: {}",
+            error.message()
+        ))
+    })
+}
+
+/// ADMIN: every template in every shipped language, with the admins' changes.
+pub async fn list(state: &AppState, principal: &Principal) -> Result<Vec<Template>, AppError> {
+    principal.require_admin()?;
+    let stored = message_template::Entity::find()
+        .all(state.db.read())
+        .await?;
+    Ok(SHIPPED
+        .iter()
+        .map(|t| {
+            match stored
+                .iter()
+                .find(|s| s.name == t.name && s.language == t.language)
+            {
+                Some(s) => Template {
+                    name: s.name.clone(),
+                    language: s.language.clone(),
+                    subject: s.subject.clone(),
+                    body: s.body.clone(),
+                    customized: true,
+                },
+                None => Template {
+                    name: t.name.to_owned(),
+                    language: t.language.to_owned(),
+                    subject: t.subject.to_owned(),
+                    body: t.body.to_owned(),
+                    customized: false,
+                },
+            }
+        })
+        .collect())
+}
+
+fn known(name: &str, language: &str) -> Result<(), AppError> {
+    if !SHIPPED.iter().any(|t| t.name == name) {
+        return Err(AppError::not_found("template", "name"));
+    }
+    if shipped(name, language).is_none() {
+        return Err(AppError::validation(
+            "language",
+            "no shipped version in this language",
+        ));
+    }
+    Ok(())
+}
+
+/// ADMIN: saves a version of a template; an invalid one is refused with the line and reason.
+pub async fn update(
+    state: &AppState,
+    principal: &Principal,
+    name: &str,
+    language: &str,
+    subject: &str,
+    body: &str,
+) -> Result<Template, AppError> {
+    principal.require_admin()?;
+    known(name, language)?;
+    check(subject, body)?;
+    // It must also render with the data it will get.
+    render_pair(subject, body, &sample(name))?;
+    let tx = state.db.begin(&state.events).await?;
+    let key = (name.to_owned(), language.to_owned());
+    if let Some(existing) = message_template::Entity::find_by_id(key).one(&*tx).await? {
+        existing.delete(&*tx).await?;
+    }
+    message_template::ActiveModel {
+        name: Set(name.to_owned()),
+        language: Set(language.to_owned()),
+        subject: Set(subject.to_owned()),
+        body: Set(body.to_owned()),
+        updated_at: Set(Utc::now()),
+    }
+    .insert(&*tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Template {
+        name: name.to_owned(),
+        language: language.to_owned(),
+        subject: subject.to_owned(),
+        body: body.to_owned(),
+        customized: true,
+    })
+}
+
+/// ADMIN: restores the shipped version.
+pub async fn reset(
+    state: &AppState,
+    principal: &Principal,
+    name: &str,
+    language: &str,
+) -> Result<Template, AppError> {
+    principal.require_admin()?;
+    known(name, language)?;
+    let tx = state.db.begin(&state.events).await?;
+    if let Some(existing) =
+        message_template::Entity::find_by_id((name.to_owned(), language.to_owned()))
+            .one(&*tx)
+            .await?
+    {
+        existing.delete(&*tx).await?;
+    }
+    tx.commit().await?;
+    let t = shipped(name, language).ok_or_else(|| AppError::not_found("template", "name"))?;
+    Ok(Template {
+        name: t.name.to_owned(),
+        language: t.language.to_owned(),
+        subject: t.subject.to_owned(),
+        body: t.body.to_owned(),
+        customized: false,
+    })
+}
+
+/// ADMIN: renders a template (the stored one, or the given draft) with sample data.
+pub async fn preview(
+    state: &AppState,
+    principal: &Principal,
+    name: &str,
+    language: &str,
+    draft: Option<(&str, &str)>,
+) -> Result<(String, String), AppError> {
+    principal.require_admin()?;
+    known(name, language)?;
+    let (subject, body) = match draft {
+        Some((subject, body)) => {
+            check(subject, body)?;
+            (subject.to_owned(), body.to_owned())
+        }
+        None => pick(state.db.read(), name, language).await?,
+    };
+    render_pair(&subject, &body, &sample(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_shipped_template_renders_with_its_sample() {
+        for t in SHIPPED {
+            assert!(
+                render_pair(t.subject, t.body, &sample(t.name)).is_ok(),
+                "{}/{}",
+                t.name,
+                t.language
+            );
+        }
+    }
+
+    #[test]
+    fn syntax_errors_name_the_line() {
+        let error = check("ok", "line one\n{% if %}\n");
+        assert!(
+            matches!(error, Err(AppError::Validation { ref field, ref message }) if field == "body" && message.starts_with("line 2"))
+        );
+        let unknown = render_pair("Hi {{ nobody }}", "x", &json!({}));
+        assert!(unknown.is_err());
+    }
+}
