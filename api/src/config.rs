@@ -156,7 +156,7 @@ pub struct Config {
     #[arg(long, env = "COMPTOIR_MAIL_DIR", global = true)]
     pub mail_dir: Option<PathBuf>,
 
-    /// HTTP SMS provider: messages are POSTed as JSON `{"to", "text"}`. Unset: SMS go to the mail
+    /// HTTP SMS provider: messages are posted as JSON `{"to", "text"}`. Unset: SMS go to the mail
     /// folder.
     #[arg(long, env = "COMPTOIR_SMS_URL", global = true)]
     pub sms_url: Option<String>,

@@ -304,3 +304,30 @@ db_test! {
         assert_eq!(code(&empty), "VALIDATION");
     }
 }
+
+db_test! {
+    async fn hidden_products_stay_out_of_templates_and_are_flagged_in_carts(app) {
+        let (manager, pen) = catalog(&app).await;
+        let client = app.user(Role::AccountClient).await;
+        let hidden = product(&app, &manager, json!({ "reference": "SECRET", "visible": false })).await;
+        let create = "mutation($lines: [CartLineInput!]!) { createCartTemplate(name: \"t\", lines: $lines) { id } }";
+        let refused = app.gql(Some(&manager), create, json!({ "lines": [{ "productId": hidden }] })).await;
+        assert_eq!(code(&refused), "VALIDATION");
+
+        let template = app.data(Some(&manager), create, json!({ "lines": [{ "productId": pen, "quantity": 2 }] })).await;
+        app.data(Some(&client.access), &quick_add(), json!({ "r": "PEN", "q": 1 })).await;
+        // The pen leaves the storefront: the template no longer shows it, loading skips it, and
+        // the cart line says why it cannot be ordered.
+        let update = "mutation($id: ID!) { updateProduct(id: $id, version: 1, input: { visible: false }) { visible } }";
+        app.data(Some(&manager), update, json!({ "id": pen })).await;
+        let list = app.data(Some(&client.access), "{ cartTemplates { lines { quantity } } }", json!({})).await;
+        assert_eq!(list["cartTemplates"][0]["lines"], json!([]));
+        let loaded = app
+            .data(Some(&client.access), "mutation($id: ID!) { cartLoadTemplate(templateId: $id) { lines { quantity warnings } } }",
+                json!({ "id": template["createCartTemplate"]["id"] }))
+            .await;
+        assert_eq!(loaded["cartLoadTemplate"]["lines"], json!([{ "quantity": 1, "warnings": ["this product is no longer for sale"] }]));
+        let public = app.gql(None, "mutation($id: ID!) { cartLoadTemplate(templateId: $id) { id } }", json!({ "id": template["createCartTemplate"]["id"] })).await;
+        assert_eq!(code(&public), "UNAUTHENTICATED");
+    }
+}

@@ -279,3 +279,59 @@ db_test! {
         assert!(counts[1] <= 8, "{counts:?}");
     }
 }
+
+db_test! {
+    async fn huge_numbers_and_negative_prices_are_refused_not_crashed_on(app) {
+        let m = app.user(Role::Manager).await;
+        let t = m.access.as_str();
+        let huge = app.gql(None, LIST, json!({ "filter": { "minPrice": "79228162514264337593543950335" } })).await;
+        assert_eq!(code(&huge), "VALIDATION");
+        let id = banner(&app, t, "BAN-X").await;
+        let price = "query($p: ID!, $c: [ConfigurationInput!]!) { priceConfiguration(productId: $p, configuration: $c) { unitPrice { amount } } }";
+        for number in ["79228162514264337593543950335", "1.000000001"] {
+            let body = app.gql(None, price, json!({ "p": id, "c": [{ "option": "material", "value": "paper" }, { "option": "width", "number": number }] })).await;
+            assert_eq!(code(&body), "VALIDATION", "{number}");
+            assert_eq!(body["errors"][0]["extensions"]["field"], "configuration.width");
+        }
+        // NUMBER options are bounded, from zero up.
+        let add = "mutation($p: ID!, $input: ProductOptionInput!) { addProductOption(productId: $p, input: $input) { id } }";
+        for (input, field) in [
+            (json!({ "code": "len", "name": "Length", "kind": "NUMBER", "pricePerUnit": "1" }), "min"),
+            (json!({ "code": "len", "name": "Length", "kind": "NUMBER", "min": "-5", "max": "5", "pricePerUnit": "1" }), "min"),
+            (json!({ "code": "len", "name": "Length", "kind": "NUMBER", "min": "1", "pricePerUnit": "1" }), "max"),
+        ] {
+            let body = app.gql(Some(t), add, json!({ "p": id, "input": input })).await;
+            assert_eq!(code(&body), "VALIDATION");
+            assert_eq!(body["errors"][0]["extensions"]["field"], field);
+        }
+        // A discount larger than the price is not a negative price.
+        let cheap = product(&app, t, json!({ "reference": "CHEAP", "kind": "CONFIGURABLE", "unitPrice": "1" })).await;
+        app.data(Some(t), add, json!({ "p": cheap, "input": { "code": "promo", "name": "Promo", "kind": "CHOICE",
+            "values": [{ "code": "big", "label": "Big", "priceModifier": "-5" }] } })).await;
+        let body = app.gql(None, price, json!({ "p": cheap, "c": [{ "option": "promo", "value": "big" }] })).await;
+        assert_eq!(code(&body), "VALIDATION");
+        assert_eq!(body["errors"][0]["extensions"]["field"], "configuration");
+    }
+}
+
+db_test! {
+    async fn cursors_only_continue_their_own_sort_and_variants_decide_stock(app) {
+        let m = app.user(Role::Manager).await;
+        let t = m.access.as_str();
+        product(&app, t, json!({ "reference": "A1" })).await;
+        product(&app, t, json!({ "reference": "A2" })).await;
+        let page = app.data(None, LIST, json!({ "first": 1, "sort": "NAME_ASC" })).await;
+        let cursor = page["products"]["pageInfo"]["endCursor"].clone();
+        let mixed = app.gql(None, LIST, json!({ "first": 1, "after": cursor, "sort": "PRICE_ASC" })).await;
+        assert_eq!(code(&mixed), "VALIDATION");
+        assert_eq!(mixed["errors"][0]["extensions"]["field"], "after");
+
+        // Untracked product, every variant tracked and empty: not in stock.
+        let tee = product(&app, t, json!({ "reference": "TEE-Z", "trackStock": false })).await;
+        variant(&app, t, &tee, json!({ "reference": "TEE-Z-1", "name": "one", "trackStock": true, "stock": 0 })).await;
+        let one = app.data(None, "query($id: ID) { product(id: $id) { inStock } }", json!({ "id": tee })).await;
+        assert_eq!(one["product"]["inStock"], false);
+        let listed = app.data(None, LIST, json!({ "filter": { "inStock": true } })).await;
+        assert!(!references(&listed).contains(&"TEE-Z".to_owned()));
+    }
+}

@@ -92,6 +92,8 @@ impl TestApp {
         "warn".clone_into(&mut config.log);
         config.hash_workers = Some(2);
         config.database_schema = None;
+        config.mail_dir = Some(dir.path().join("mail"));
+        config.smtp_url = None;
         let mut pg_schema = None;
         match backend {
             Backend::Sqlite => {

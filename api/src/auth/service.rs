@@ -744,6 +744,13 @@ pub async fn attach_customer(
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
     let row = current_row(tx, user_id).await?;
+    // Checked on the locked row: two sign-ups racing for one user create one customer link.
+    if row.customer_id.is_some() {
+        return Err(AppError::conflict(
+            "customer",
+            "you already belong to a customer",
+        ));
+    }
     store::set_customer(&**tx, row, Some(customer_id), now).await?;
     Ok(())
 }

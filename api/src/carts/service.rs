@@ -218,6 +218,11 @@ pub async fn merge_into_user(
     else {
         return Ok(());
     };
+    // Retire the anonymous cart first, conditionally: of two logins racing with one token, only
+    // one moves the lines.
+    if !store::retire(&**tx, anonymous.id, now).await? {
+        return Ok(());
+    }
     let target = user_cart(tx, user_id, now).await?;
     for line in store::lines_of(&**tx, anonymous.id).await? {
         let new = NewLine {
@@ -232,7 +237,6 @@ pub async fn merge_into_user(
         store::add_line(&**tx, target.id, new, now).await?;
     }
     store::delete_lines(&**tx, anonymous.id).await?;
-    store::set_status(&**tx, anonymous, store::MERGED, now).await?;
     store::touch(&**tx, target, now).await?;
     Ok(())
 }
@@ -337,13 +341,12 @@ fn line_key(
     let period = period
         .map(|p| format!("{}/{}", p.start.timestamp(), p.end.timestamp()))
         .unwrap_or_default();
-    let mut key = format!(
+    // A digest: whatever the configuration's length, two different lines never share a key.
+    secret_token::hash(&format!(
         "{}|{variant}|{period}|{}",
         product_id.simple(),
         configuration.key()
-    );
-    key.truncate(512);
-    key
+    ))
 }
 
 /// The cart a mutation works on: the anonymous cart of `token`, or the caller's own (created on
@@ -376,7 +379,11 @@ async fn user_cart(
     if let Some(cart) = store::find_user_cart(&**tx, user_id).await? {
         return Ok(cart);
     }
-    Ok(store::insert_cart(&**tx, None, Some(user_id), now).await?)
+    // Two first requests of one user may race: the unique index keeps one cart, and both use it.
+    store::insert_user_cart_if_missing(&**tx, user_id, now).await?;
+    store::find_user_cart(&**tx, user_id)
+        .await?
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("user cart vanished")))
 }
 
 async fn finish(tx: WriteTx, cart: cart::Model, now: DateTime<Utc>) -> Result<CartView, AppError> {
@@ -439,7 +446,7 @@ async fn price_lines(
         let stored: Configuration =
             serde_json::from_value(line.configuration.clone()).unwrap_or_default();
         let mut warnings = Vec::new();
-        if !product.active || product.archived {
+        if !product.is_public() {
             warnings.push("this product is no longer for sale".to_owned());
         }
         if variant.as_ref().is_some_and(|v| !v.active) {

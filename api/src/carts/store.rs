@@ -61,19 +61,6 @@ pub async fn touch(
     active.update(db).await
 }
 
-pub async fn set_status(
-    db: &impl ConnectionTrait,
-    cart: cart::Model,
-    status: &str,
-    now: DateTime<Utc>,
-) -> Result<(), DbErr> {
-    let mut active: cart::ActiveModel = cart.into();
-    active.status = Set(status.to_owned());
-    active.updated_at = Set(now);
-    active.update(db).await?;
-    Ok(())
-}
-
 pub async fn lines_of(
     db: &impl ConnectionTrait,
     cart_id: Uuid,
@@ -117,38 +104,115 @@ pub struct NewLine {
     pub rental_end: Option<DateTime<Utc>>,
 }
 
-/// Adds `line` to the cart, or its quantity to the line that already holds the same thing.
+/// Adds `line` to the cart, or its quantity to the line that already holds the same thing, in
+/// one statement (`ON CONFLICT … DO UPDATE`), so concurrent adds never lose a unit.
 pub async fn add_line(
     db: &impl ConnectionTrait,
     cart_id: Uuid,
     line: NewLine,
     now: DateTime<Utc>,
-) -> Result<cart_line::Model, DbErr> {
-    let existing = cart_line::Entity::find()
-        .filter(cart_line::Column::CartId.eq(cart_id))
-        .filter(cart_line::Column::LineKey.eq(line.line_key.as_str()))
-        .one(db)
+) -> Result<(), DbErr> {
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, OnConflict, Query};
+    let merged = Func::cust(Alias::new(
+        if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+            "LEAST"
+        } else {
+            "MIN"
+        },
+    ))
+    .arg(
+        Expr::col((cart_line::Entity, cart_line::Column::Quantity)).add(Expr::col((
+            Alias::new("excluded"),
+            cart_line::Column::Quantity,
+        ))),
+    )
+    .arg(100_000);
+    let statement = Query::insert()
+        .into_table(cart_line::Entity)
+        .columns([
+            cart_line::Column::Id,
+            cart_line::Column::CartId,
+            cart_line::Column::ProductId,
+            cart_line::Column::VariantId,
+            cart_line::Column::Configuration,
+            cart_line::Column::LineKey,
+            cart_line::Column::Quantity,
+            cart_line::Column::RentalStart,
+            cart_line::Column::RentalEnd,
+            cart_line::Column::CreatedAt,
+        ])
+        .values_panic([
+            Uuid::now_v7().into(),
+            cart_id.into(),
+            line.product_id.into(),
+            line.variant_id.into(),
+            line.configuration.into(),
+            line.line_key.into(),
+            line.quantity.into(),
+            line.rental_start.into(),
+            line.rental_end.into(),
+            now.into(),
+        ])
+        .on_conflict(
+            OnConflict::columns([cart_line::Column::CartId, cart_line::Column::LineKey])
+                .value(cart_line::Column::Quantity, merged)
+                .to_owned(),
+        )
+        .to_owned();
+    db.execute(&statement).await?;
+    Ok(())
+}
+
+/// Creates the user's cart unless one exists (the unique index settles races).
+pub async fn insert_user_cart_if_missing(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    use sea_orm::sea_query::OnConflict;
+    let statement = sea_orm::sea_query::Query::insert()
+        .into_table(cart::Entity)
+        .columns([
+            cart::Column::Id,
+            cart::Column::TokenHash,
+            cart::Column::UserId,
+            cart::Column::Status,
+            cart::Column::CreatedAt,
+            cart::Column::UpdatedAt,
+        ])
+        .values_panic([
+            Uuid::now_v7().into(),
+            Option::<String>::None.into(),
+            Some(user_id).into(),
+            ACTIVE.into(),
+            now.into(),
+            now.into(),
+        ])
+        .on_conflict(
+            OnConflict::columns([cart::Column::UserId, cart::Column::Status])
+                .do_nothing()
+                .to_owned(),
+        )
+        .to_owned();
+    db.execute(&statement).await?;
+    Ok(())
+}
+
+/// Marks an active anonymous cart merged; `false` when someone else already did.
+pub async fn retire(
+    db: &impl ConnectionTrait,
+    cart_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    use sea_orm::sea_query::Expr;
+    let result = cart::Entity::update_many()
+        .col_expr(cart::Column::Status, Expr::value(MERGED))
+        .col_expr(cart::Column::UpdatedAt, Expr::value(now))
+        .filter(cart::Column::Id.eq(cart_id))
+        .filter(cart::Column::Status.eq(ACTIVE))
+        .exec(db)
         .await?;
-    if let Some(existing) = existing {
-        let quantity = existing.quantity.saturating_add(line.quantity).min(100_000);
-        let mut active: cart_line::ActiveModel = existing.into();
-        active.quantity = Set(quantity);
-        return active.update(db).await;
-    }
-    cart_line::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        cart_id: Set(cart_id),
-        product_id: Set(line.product_id),
-        variant_id: Set(line.variant_id),
-        configuration: Set(line.configuration),
-        line_key: Set(line.line_key),
-        quantity: Set(line.quantity),
-        rental_start: Set(line.rental_start),
-        rental_end: Set(line.rental_end),
-        created_at: Set(now),
-    }
-    .insert(db)
-    .await
+    Ok(result.rows_affected == 1)
 }
 
 pub async fn set_quantity(

@@ -68,7 +68,7 @@ pub async fn list(state: &AppState, principal: &Principal) -> Result<Vec<Templat
         .order_by_asc(cart_template::Column::Id)
         .all(db)
         .await?;
-    views(db, rows).await
+    views(db, rows, !principal.is_staff()).await
 }
 
 /// Staff: publishes a template for every customer (`customer_id: None`) or for one.
@@ -100,10 +100,24 @@ pub async fn create(
                 "templates hold no rental lines",
             ));
         }
-        prepared.push(prepare_line(&*tx, principal, line, now).await?);
+        let line = prepare_line(&*tx, principal, line, now).await?;
+        // Templates are for customers: only what the storefront sells.
+        let public = catalog::service::products_by_ids(&*tx, &[line.product_id])
+            .await?
+            .first()
+            .is_some_and(Product::is_public);
+        if !public {
+            return Err(AppError::validation(
+                "lines",
+                "templates hold only products the storefront shows",
+            ));
+        }
+        prepared.push(line);
     }
     let template = insert(&*tx, &name, customer_id, Some(staff.id), &prepared, now).await?;
-    let view = views(&*tx, vec![template]).await?.pop();
+    let view = views(&*tx, vec![template], !principal.is_staff())
+        .await?
+        .pop();
     tx.commit().await?;
     view.ok_or_else(|| AppError::internal(anyhow::anyhow!("template vanished")))
 }
@@ -141,7 +155,9 @@ pub async fn save_cart(
         return Err(AppError::validation("cart", "the cart has no line to save"));
     }
     let template = insert(&*tx, &name, Some(customer_id), Some(user.id), &lines, now).await?;
-    let view = views(&*tx, vec![template]).await?.pop();
+    let view = views(&*tx, vec![template], !principal.is_staff())
+        .await?
+        .pop();
     tx.commit().await?;
     view.ok_or_else(|| AppError::internal(anyhow::anyhow!("template vanished")))
 }
@@ -153,6 +169,7 @@ pub async fn load(
     token: Option<&str>,
     template_id: Uuid,
 ) -> Result<CartView, AppError> {
+    principal.require_user()?;
     let now = state.clock.now();
     let tx = state.db.begin(&state.events).await?;
     let template = cart_template::Entity::find_by_id(template_id)
@@ -171,8 +188,12 @@ pub async fn load(
             quantity: line.quantity,
             rental_period: None,
         };
-        let prepared = prepare_line(&*tx, principal, input, now).await?;
-        add_prepared(&tx, &cart, prepared, now).await?;
+        // A line the catalog no longer offers is left out; the others still load.
+        match prepare_line(&*tx, principal, input, now).await {
+            Ok(prepared) => add_prepared(&tx, &cart, prepared, now).await?,
+            Err(AppError::Validation { .. } | AppError::NotFound { .. }) => {}
+            Err(other) => return Err(other),
+        }
     }
     let cart = store::touch(&*tx, cart, now).await?;
     let view = view(&*tx, cart).await?;
@@ -180,7 +201,7 @@ pub async fn load(
     Ok(view)
 }
 
-/// Deletes a template: staff any; a customer's user the templates of their customer.
+/// Deletes a template: staff any; a user only the templates they saved themselves.
 pub async fn delete(state: &AppState, principal: &Principal, id: Uuid) -> Result<(), AppError> {
     principal.require_user()?;
     let tx = state.db.begin(&state.events).await?;
@@ -189,7 +210,7 @@ pub async fn delete(state: &AppState, principal: &Principal, id: Uuid) -> Result
         .await?
         .filter(|t| visible(principal, t))
         .ok_or_else(|| AppError::not_found("cart template", "id"))?;
-    if !principal.is_staff() && template.customer_id.is_none() {
+    if !principal.is_staff() && template.created_by != principal.user_id() {
         return Err(AppError::Forbidden);
     }
     template.delete(&*tx).await?;
@@ -245,6 +266,7 @@ async fn lines_of(
 async fn views(
     db: &impl ConnectionTrait,
     templates: Vec<cart_template::Model>,
+    public_only: bool,
 ) -> Result<Vec<TemplateView>, AppError> {
     let ids: Vec<Uuid> = templates.iter().map(|t| t.id).collect();
     let lines = if ids.is_empty() {
@@ -276,7 +298,10 @@ async fn views(
                 .iter()
                 .filter(|l| l.template_id == template.id)
                 .filter_map(|l| {
-                    let product = products.iter().find(|p| p.id == l.product_id)?.clone();
+                    let product = products
+                        .iter()
+                        .find(|p| p.id == l.product_id && (!public_only || p.is_public()))?
+                        .clone();
                     let configuration: Configuration =
                         serde_json::from_value(l.configuration.clone()).unwrap_or_default();
                     let product_options: Vec<_> = options

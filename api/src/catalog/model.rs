@@ -185,6 +185,7 @@ impl Configuration {
 /// Validates `raw` against the product's options and prices it: the base unit price, plus each
 /// chosen value's modifier, plus each number times its price per unit. Errors are `VALIDATION`
 /// naming the option (`configuration.<code>`).
+#[allow(clippy::too_many_lines)] // one pass over the options; each arm is one rule
 pub fn price_configuration(
     base: Decimal,
     options: &[ProductOption],
@@ -238,7 +239,9 @@ pub fn price_configuration(
                             format!("`{code}` is not an allowed value"),
                         )
                     })?;
-                price += value.price_modifier;
+                price = price.checked_add(value.price_modifier).ok_or_else(|| {
+                    AppError::validation(field(&option.code), "price out of range")
+                })?;
                 selections.push(Selection {
                     option: option.code.clone(),
                     value: Some(value.code.clone()),
@@ -255,6 +258,7 @@ pub fn price_configuration(
                 let number = selection.number.ok_or_else(|| {
                     AppError::validation(field(&option.code), "a number is required")
                 })?;
+                let number = crate::kernel::money::parse_number(number, &field(&option.code))?;
                 if option.min.is_some_and(|min| number < min)
                     || option.max.is_some_and(|max| number > max)
                 {
@@ -270,7 +274,12 @@ pub fn price_configuration(
                         ),
                     ));
                 }
-                price += number * option.price_per_unit;
+                price = number
+                    .checked_mul(option.price_per_unit)
+                    .and_then(|added| price.checked_add(added))
+                    .ok_or_else(|| {
+                        AppError::validation(field(&option.code), "price out of range")
+                    })?;
                 selections.push(Selection {
                     option: option.code.clone(),
                     value: None,
@@ -279,7 +288,13 @@ pub fn price_configuration(
             }
         }
     }
-    Ok((Configuration(selections), price))
+    if price.is_sign_negative() && !price.is_zero() {
+        return Err(AppError::validation(
+            "configuration",
+            "the configured price is below zero",
+        ));
+    }
+    Ok((Configuration(selections), price.round_dp(4)))
 }
 
 /// A product or variant reference: 1 to 64 characters among letters, digits and `-_./`.

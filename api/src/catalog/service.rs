@@ -61,7 +61,11 @@ pub async fn products(
             .transpose()?,
         active: query.active,
     };
-    let after = page.after.as_deref().map(decode_cursor).transpose()?;
+    let after = page
+        .after
+        .as_deref()
+        .map(|c| decode_cursor(c, sort))
+        .transpose()?;
     let (rows, total_count) =
         store::list_products(state.db.read(), &filter, sort, after.clone(), page.limit).await?;
     Page::from_rows(
@@ -78,8 +82,26 @@ pub fn cursor(sort: ProductSort, product: &Product) -> String {
     serde_json::to_string(&sort.cursor(product)).unwrap_or_default()
 }
 
-fn decode_cursor(cursor: &str) -> Result<ProductCursor, AppError> {
-    serde_json::from_str(cursor).map_err(|_| AppError::validation("after", "not a valid cursor"))
+fn decode_cursor(cursor: &str, sort: ProductSort) -> Result<ProductCursor, AppError> {
+    let invalid = || AppError::validation("after", "not a valid cursor for this sort");
+    let cursor: ProductCursor = serde_json::from_str(cursor).map_err(|_| invalid())?;
+    let key_fits = matches!(
+        (sort, &cursor.key),
+        (
+            ProductSort::NameAsc | ProductSort::NameDesc,
+            store::SortKey::Text(_)
+        ) | (
+            ProductSort::PriceAsc | ProductSort::PriceDesc,
+            store::SortKey::Int(_)
+        ) | (
+            ProductSort::Newest | ProductSort::Oldest,
+            store::SortKey::Time(_)
+        )
+    );
+    if cursor.sort != format!("{sort:?}") || !key_fits {
+        return Err(invalid());
+    }
+    Ok(cursor)
 }
 
 /// A product by ID or reference, if the caller may see it.
@@ -629,6 +651,24 @@ fn parse_option(input: OptionInput) -> Result<ParsedOption, AppError> {
         let modifier = money::to_e4(value.price_modifier, &format!("{field}.priceModifier"))?;
         values.push((code, label, modifier));
     }
+    if input.kind == OptionKind::Number {
+        match (min, max) {
+            (Some(min), Some(_)) if min >= 0 => {}
+            (Some(_), Some(_)) => return Err(AppError::validation("min", "must not be negative")),
+            (None, _) => {
+                return Err(AppError::validation(
+                    "min",
+                    "a NUMBER option is bounded: set min",
+                ));
+            }
+            (_, None) => {
+                return Err(AppError::validation(
+                    "max",
+                    "a NUMBER option is bounded: set max",
+                ));
+            }
+        }
+    }
     match input.kind {
         OptionKind::Choice if values.is_empty() => {
             return Err(AppError::validation(
@@ -796,7 +836,7 @@ async fn option_with_values(
 }
 
 async fn product_row(tx: &WriteTx, id: Uuid) -> Result<product::Model, AppError> {
-    store::find_product(&**tx, id)
+    store::find_product_for_update(&**tx, id)
         .await?
         .ok_or_else(|| AppError::not_found("product", "id"))
 }

@@ -1,7 +1,7 @@
 //! Store settings: the seller's name and currency (one row).
 
 use comptoir_entity::store_settings;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, QuerySelect, Set};
 
 use crate::{auth::Principal, error::AppError, state::AppState};
 
@@ -58,6 +58,7 @@ pub async fn update(
         .transpose()?;
     let tx = state.db.begin(&state.events).await?;
     let row = store_settings::Entity::find_by_id(1)
+        .lock_exclusive()
         .one(&*tx)
         .await?
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("store settings row missing")))?;

@@ -116,6 +116,18 @@ pub async fn find_product(
     product::Entity::find_by_id(id).one(db).await
 }
 
+/// The product row, locked until the transaction ends (PostgreSQL), so that version checks
+/// and the writes after them are atomic.
+pub async fn find_product_for_update(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+) -> Result<Option<product::Model>, DbErr> {
+    product::Entity::find_by_id(id)
+        .lock_exclusive()
+        .one(db)
+        .await
+}
+
 pub async fn find_product_by_reference(
     db: &impl ConnectionTrait,
     reference: &str,
@@ -186,6 +198,8 @@ pub enum SortKey {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ProductCursor {
+    /// The sort the cursor was made for: a cursor only continues the same list.
+    pub sort: String,
     pub key: SortKey,
     pub id: Uuid,
 }
@@ -211,7 +225,11 @@ impl ProductSort {
             }
             Self::Newest | Self::Oldest => SortKey::Time(row.created_at),
         };
-        ProductCursor { key, id: row.id }
+        ProductCursor {
+            sort: format!("{self:?}"),
+            key,
+            id: row.id,
+        }
     }
 }
 
@@ -270,11 +288,26 @@ fn filtered(filter: &ProductFilter) -> Select<product::Entity> {
                     ),
             )
             .to_owned();
+        let any_variant = Query::select()
+            .expr(Expr::val(1))
+            .from(product_variant::Entity)
+            .and_where(
+                Expr::col((product_variant::Entity, product_variant::Column::ProductId))
+                    .equals((product::Entity, product::Column::Id)),
+            )
+            .and_where(
+                Expr::col((product_variant::Entity, product_variant::Column::Active)).eq(true),
+            )
+            .to_owned();
+        // A product with variants is in stock when one of them is; one without, by itself.
         query = query.filter(
-            Condition::any()
-                .add(product::Column::TrackStock.eq(false))
-                .add(product::Column::Stock.gt(0))
-                .add(Expr::exists(variant_in_stock)),
+            Condition::any().add(Expr::exists(variant_in_stock)).add(
+                Condition::all().add(Expr::exists(any_variant).not()).add(
+                    Condition::any()
+                        .add(product::Column::TrackStock.eq(false))
+                        .add(product::Column::Stock.gt(0)),
+                ),
+            ),
         );
     }
     query

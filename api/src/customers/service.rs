@@ -826,8 +826,10 @@ async fn clear_default(tx: &WriteTx, customer_id: Uuid) -> Result<(), AppError> 
     Ok(())
 }
 
+/// The customer row, locked until the transaction ends (PostgreSQL): versions, the single
+/// billing address, the default address and the primary contact are decided on it.
 async fn customer_row(tx: &WriteTx, id: Uuid) -> Result<customer::Model, AppError> {
-    store::find(&**tx, id)
+    store::find_for_update(&**tx, id)
         .await?
         .ok_or_else(|| customer_not_found("id"))
 }

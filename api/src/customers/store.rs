@@ -61,6 +61,16 @@ pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<customer
     customer::Entity::find_by_id(id).one(db).await
 }
 
+pub async fn find_for_update(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+) -> Result<Option<customer::Model>, DbErr> {
+    customer::Entity::find_by_id(id)
+        .lock_exclusive()
+        .one(db)
+        .await
+}
+
 pub async fn by_ids(
     db: &impl ConnectionTrait,
     ids: &[Uuid],

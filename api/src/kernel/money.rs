@@ -7,6 +7,9 @@ use rust_decimal::{Decimal, RoundingStrategy, prelude::ToPrimitive};
 use crate::error::AppError;
 
 const SCALE: u32 = 4;
+/// Largest amount stored, in ten-thousandths: a billion currency units. Every product of amounts
+/// below it (times quantities up to 100,000) stays far inside `Decimal`'s range.
+pub const MAX_E4: u64 = 10_000_000_000_000;
 
 /// A stored amount as a decimal, shown with at least two decimals.
 pub fn from_e4(value: i64) -> Decimal {
@@ -19,9 +22,10 @@ pub fn to_e4(value: Decimal, field: &str) -> Result<i64, AppError> {
     if value.scale() > SCALE {
         return Err(AppError::validation(field, "at most 4 decimals"));
     }
-    (value * Decimal::from(10_000))
-        .to_i64()
-        .filter(|v| v.unsigned_abs() < 1_000_000_000_000_000)
+    value
+        .checked_mul(Decimal::from(10_000))
+        .and_then(|v| v.to_i64())
+        .filter(|v| v.unsigned_abs() <= MAX_E4)
         .ok_or_else(|| AppError::validation(field, "amount out of range"))
 }
 
@@ -31,6 +35,11 @@ pub fn price_to_e4(value: Decimal, field: &str) -> Result<i64, AppError> {
         return Err(AppError::validation(field, "must not be negative"));
     }
     to_e4(value, field)
+}
+
+/// A decimal number from the API (option numbers, bounds): at most 4 decimals, within range.
+pub fn parse_number(value: Decimal, field: &str) -> Result<Decimal, AppError> {
+    to_e4(value, field).map(|_| value.normalize())
 }
 
 /// Rounds to cents, half away from zero.

@@ -171,8 +171,8 @@ pub struct OutboxView {
     pub sent_at: Option<DateTime<Utc>>,
 }
 
-fn view(row: outbox_message::Model) -> Result<OutboxView, AppError> {
-    Ok(OutboxView {
+fn view(row: outbox_message::Model) -> OutboxView {
+    OutboxView {
         channel: Channel::parse(&row.channel).unwrap_or(Channel::Email),
         status: Status::parse(&row.status).unwrap_or(Status::Pending),
         id: row.id,
@@ -184,7 +184,7 @@ fn view(row: outbox_message::Model) -> Result<OutboxView, AppError> {
         next_attempt_at: row.next_attempt_at,
         created_at: row.created_at,
         sent_at: row.sent_at,
-    })
+    }
 }
 
 /// ADMIN: outbox messages, newest first.
@@ -216,7 +216,9 @@ pub async fn list(
         .limit(page.limit + 1)
         .all(db)
         .await?;
-    Page::from_rows(rows, page.limit, after.is_some(), total, view)
+    Page::from_rows(rows, page.limit, after.is_some(), total, |row| {
+        Ok::<_, AppError>(view(row))
+    })
 }
 
 /// ADMIN: sends a failed message again (a fresh set of attempts).
@@ -243,5 +245,5 @@ pub async fn retry(
     let row = active.update(&*tx).await?;
     tx.wake_outbox_on_commit();
     tx.commit().await?;
-    view(row)
+    Ok(view(row))
 }

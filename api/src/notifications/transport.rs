@@ -39,30 +39,28 @@ impl Transports {
             .parse()
             .map_err(|e| anyhow::anyhow!("COMPTOIR_MAIL_FROM is not a mailbox: {e}"))?;
         let dir = config.mail_dir();
-        let email = match &config.smtp_url {
-            Some(url) => EmailTransport::Smtp(
+        let email = if let Some(url) = &config.smtp_url {
+            EmailTransport::Smtp(
                 AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
                     .map_err(|e| anyhow::anyhow!("COMPTOIR_SMTP_URL: {e}"))?
                     .timeout(Some(std::time::Duration::from_secs(20)))
                     .build(),
-            ),
-            None => {
-                std::fs::create_dir_all(&dir)?;
-                EmailTransport::Files(AsyncFileTransport::new(&dir))
-            }
+            )
+        } else {
+            std::fs::create_dir_all(&dir)?;
+            EmailTransport::Files(AsyncFileTransport::new(&dir))
         };
-        let sms = match &config.sms_url {
-            Some(url) => SmsTransport::Http {
+        let sms = if let Some(url) = &config.sms_url {
+            SmsTransport::Http {
                 client: reqwest::Client::builder()
                     .timeout(std::time::Duration::from_secs(20))
                     .build()?,
                 url: url.clone(),
                 token: config.sms_token.as_ref().map(|t| t.expose().to_owned()),
-            },
-            None => {
-                std::fs::create_dir_all(&dir)?;
-                SmsTransport::Files(dir)
             }
+        } else {
+            std::fs::create_dir_all(&dir)?;
+            SmsTransport::Files(dir)
         };
         Ok(Self { from, email, sms })
     }

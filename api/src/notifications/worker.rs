@@ -12,7 +12,7 @@ use crate::state::AppState;
 const POLL: Duration = Duration::from_secs(1);
 const BATCH: u64 = 20;
 /// How long a claimed message is reserved; a crashed worker's messages are retried after it.
-const LEASE: Duration = Duration::from_secs(120);
+const LEASE: Duration = Duration::from_mins(2);
 
 pub fn spawn(
     state: AppState,

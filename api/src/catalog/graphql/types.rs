@@ -99,12 +99,13 @@ impl ProductObject {
     async fn stock(&self) -> Option<i32> {
         self.0.track_stock.then_some(self.0.stock)
     }
-    /// In stock: not tracked, or units left (on the product or one of its variants).
+    /// In stock: a product with variants when one of them is; one without when its stock is not
+    /// tracked or units are left.
     async fn in_stock(&self, ctx: &Context<'_>) -> Result<bool> {
-        if !self.0.track_stock || self.0.stock > 0 {
-            return Ok(true);
-        }
         let variants = self.variants(ctx).await?;
+        if variants.is_empty() {
+            return Ok(!self.0.track_stock || self.0.stock > 0);
+        }
         Ok(variants.iter().any(|v| !v.0.track_stock || v.0.stock > 0))
     }
     /// RENTAL: how many units the company owns.

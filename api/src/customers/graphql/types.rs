@@ -81,10 +81,9 @@ impl CustomerObject {
     async fn notes(&self, ctx: &Context<'_>) -> Option<&str> {
         principal(ctx).is_staff().then_some(self.0.notes.as_str())
     }
-    /// The assigned sales representative (staff see the account; customers see it too, to
-    /// know whom to call).
+    /// Staff only: the assigned sales representative's account (null for customers).
     async fn sales_rep(&self, ctx: &Context<'_>) -> Result<Option<UserObject>> {
-        let Some(id) = self.0.sales_rep_id else {
+        let Some(id) = self.0.sales_rep_id.filter(|_| principal(ctx).is_staff()) else {
             return Ok(None);
         };
         let user = loader::<UserLoader>(ctx)?
