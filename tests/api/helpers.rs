@@ -121,6 +121,18 @@ impl TestApp {
         Self::start(self.config.clone()).await
     }
 
+    /// A second server on the same database, with settings of its own.
+    pub async fn sibling_with(&self, setup: impl FnOnce(&mut Config)) -> Self {
+        let mut config = self.config.clone();
+        setup(&mut config);
+        Self::start(config).await
+    }
+
+    /// Where emails and SMS are written when nothing sends them.
+    pub fn mail_dir(&self) -> std::path::PathBuf {
+        self.config.mail_dir()
+    }
+
     async fn start(config: Config) -> Self {
         let server = Server::bind(config.clone()).await.expect("server starts");
         let addr = server.local_addr().expect("bound");

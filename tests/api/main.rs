@@ -16,6 +16,8 @@ mod cli;
 mod customers;
 mod http_spec;
 mod limits;
+mod mail;
+mod notifications;
 mod schema_file;
 mod tokens;
 mod websocket;

@@ -1,0 +1,113 @@
+//! A real SMTP server on loopback (mailin-embedded), collecting what it receives.
+
+use std::{
+    net::TcpListener,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use mailin::{Handler, Response, response};
+
+#[derive(Clone, Default)]
+struct Collector {
+    current: Vec<u8>,
+    received: Arc<Mutex<Vec<String>>>,
+}
+
+impl Handler for Collector {
+    fn data_start(
+        &mut self,
+        _domain: &str,
+        _from: &str,
+        _is8bit: bool,
+        _to: &[String],
+    ) -> Response {
+        self.current.clear();
+        response::OK
+    }
+
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.current.extend_from_slice(buf);
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> Response {
+        let text = String::from_utf8_lossy(&self.current).into_owned();
+        self.received.lock().unwrap().push(text);
+        response::OK
+    }
+}
+
+/// An SMTP server that keeps every message it accepts.
+pub struct MailSink {
+    pub url: String,
+    received: Arc<Mutex<Vec<String>>>,
+}
+
+impl MailSink {
+    /// Starts a server on a free loopback port.
+    pub fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        Self::start_on(listener)
+    }
+
+    /// Starts a server on `port` (for a server that comes up after its clients).
+    pub fn start_on_port(port: u16) -> Self {
+        Self::start_on(TcpListener::bind(("127.0.0.1", port)).unwrap())
+    }
+
+    fn start_on(listener: TcpListener) -> Self {
+        let port = listener.local_addr().unwrap().port();
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let handler = Collector {
+            current: Vec::new(),
+            received: Arc::clone(&received),
+        };
+        let mut server = mailin_embedded::Server::new(handler);
+        server
+            .with_name("sink.test")
+            .with_num_threads(2)
+            .with_tcp_listener(listener);
+        // The server runs until the test process ends.
+        std::thread::spawn(move || drop(server.serve()));
+        Self {
+            url: format!("smtp://127.0.0.1:{port}"),
+            received,
+        }
+    }
+
+    pub fn messages(&self) -> Vec<String> {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// Waits until `count` messages arrived (at most 15 s).
+    pub async fn wait_for(&self, count: usize) -> Vec<String> {
+        for _ in 0..150 {
+            let messages = self.messages();
+            if messages.len() >= count {
+                return messages;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("expected {count} messages, got {:?}", self.messages());
+    }
+}
+
+/// A port nothing listens on (yet).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The `token=` value of the first link in a message (quoted-printable soft breaks undone).
+pub fn token_in(message: &str) -> String {
+    let flat = message.replace("=\r\n", "").replace("=3D", "=");
+    let start = flat.find("token=").expect("a link with a token") + "token=".len();
+    flat[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}
