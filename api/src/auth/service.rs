@@ -660,16 +660,37 @@ impl AccountEvent {
     }
 }
 
-/// The live stream of the caller's own account events, from now on. Ends after `BLOCKED`; a
-/// subscriber that falls behind gets a `LAGGED` error item and keeps receiving.
-pub fn account_events(
+/// The caller's own account events: those after `after` from the log (a client catching up
+/// after a disconnection), then the live ones, without gap or repeat. Ends after `BLOCKED`; a
+/// subscriber that falls behind gets a `LAGGED` error item and can catch up with `events`.
+pub async fn account_events(
     state: &AppState,
     principal: &Principal,
+    after: Option<i64>,
 ) -> Result<impl Stream<Item = Result<AccountEvent, AppError>> + Send + 'static + use<>, AppError> {
     let me = principal.require_user()?;
-    let events = BroadcastStream::new(state.events.subscribe()).filter_map(move |item| {
+    // Listen first, then read the log: an event committed in between is in one or the other.
+    let live = BroadcastStream::new(state.events.subscribe());
+    let replayed = match after {
+        Some(after) => {
+            crate::events::store::owned_after(state.db.read(), USER_OBJECT, me.id, after).await?
+        }
+        None => Vec::new(),
+    };
+    let last = replayed.last().map(|e| e.id).or(after).unwrap_or(i64::MIN);
+    let replayed = futures_util::stream::iter(
+        replayed
+            .into_iter()
+            .filter_map(|event| AccountEvent::from_stored(&event).map(Ok))
+            .collect::<Vec<_>>(),
+    );
+    let live = live.filter_map(move |item| {
         let out = match item {
-            Ok(event) if event.object_type == USER_OBJECT && event.owner_user_id == Some(me.id) => {
+            Ok(event)
+                if event.id > last
+                    && event.object_type == USER_OBJECT
+                    && event.owner_user_id == Some(me.id) =>
+            {
                 AccountEvent::from_stored(&event).map(Ok)
             }
             Ok(_) => None,
@@ -677,6 +698,7 @@ pub fn account_events(
         };
         std::future::ready(out)
     });
+    let events = replayed.chain(live);
     // Stop right after the event that blocks the account (its tokens are dead), without waiting
     // for another event to arrive.
     Ok(futures_util::stream::unfold(

@@ -1,5 +1,9 @@
 use comptoir_entity::event;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
+use uuid::Uuid;
 
 use super::{NewEvent, StoredEvent};
 
@@ -36,4 +40,50 @@ fn from_row(row: event::Model) -> StoredEvent {
         changes: row.changes,
         created_at: row.created_at,
     }
+}
+
+/// Events of `object_type` owned by `owner` after `after`, oldest first (at most 1,000: a client
+/// further behind pages through `events`).
+pub async fn owned_after(
+    db: &impl ConnectionTrait,
+    object_type: &str,
+    owner: Uuid,
+    after: i64,
+) -> Result<Vec<StoredEvent>, DbErr> {
+    Ok(event::Entity::find()
+        .filter(event::Column::ObjectType.eq(object_type))
+        .filter(event::Column::OwnerUserId.eq(owner))
+        .filter(event::Column::Id.gt(after))
+        .order_by_asc(event::Column::Id)
+        .limit(1000)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(from_row)
+        .collect())
+}
+
+/// A page of the log after `after`, oldest first: every event for staff (`owner: None`), else
+/// those owned by `owner`.
+pub async fn page(
+    db: &impl ConnectionTrait,
+    owner: Option<Uuid>,
+    after: Option<i64>,
+    limit: u64,
+) -> Result<(Vec<StoredEvent>, u64), DbErr> {
+    use sea_orm::PaginatorTrait;
+    let mut query = event::Entity::find();
+    if let Some(owner) = owner {
+        query = query.filter(event::Column::OwnerUserId.eq(owner));
+    }
+    let total = query.clone().count(db).await?;
+    if let Some(after) = after {
+        query = query.filter(event::Column::Id.gt(after));
+    }
+    let rows = query
+        .order_by_asc(event::Column::Id)
+        .limit(limit + 1)
+        .all(db)
+        .await?;
+    Ok((rows.into_iter().map(from_row).collect(), total))
 }

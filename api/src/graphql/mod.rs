@@ -16,6 +16,7 @@ use crate::{
     catalog::graphql::{CatalogMutation, CatalogQuery},
     config::Config,
     customers::graphql::{CustomersMutation, CustomersQuery},
+    events::graphql::EventsQuery,
     notifications::graphql::{NotificationsMutation, NotificationsQuery},
     state::AppState,
 };
@@ -27,6 +28,7 @@ pub struct QueryRoot(
     CustomersQuery,
     CartsQuery,
     NotificationsQuery,
+    EventsQuery,
 );
 
 #[derive(MergedObject, Default)]

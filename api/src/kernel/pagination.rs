@@ -67,10 +67,23 @@ pub fn encode_cursor(key: &str) -> String {
     URL_SAFE_NO_PAD.encode(key)
 }
 
-fn decode_cursor(cursor: &str) -> Result<String, AppError> {
+pub fn decode_cursor(cursor: &str) -> Result<String, AppError> {
     URL_SAFE_NO_PAD
         .decode(cursor)
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .ok_or_else(|| AppError::validation("after", "not a valid cursor"))
+}
+
+/// The opaque cursor of an event-log position (the same as its edge's cursor).
+pub fn event_cursor(id: i64) -> String {
+    encode_cursor(&id.to_string())
+}
+
+/// An event-log position from its cursor.
+pub fn parse_event_cursor(cursor: &str, field: &str) -> Result<i64, AppError> {
+    decode_cursor(cursor)
+        .ok()
+        .and_then(|raw| raw.parse().ok())
+        .ok_or_else(|| AppError::validation(field, "not a valid cursor"))
 }

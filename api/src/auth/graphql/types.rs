@@ -123,7 +123,7 @@ pub struct AccountEventObject(pub AccountEvent);
 impl AccountEventObject {
     /// Position in the event log.
     async fn cursor(&self) -> String {
-        self.0.id.to_string()
+        crate::kernel::pagination::event_cursor(self.0.id)
     }
     async fn kind(&self) -> AccountEventKind {
         self.0.kind.into()

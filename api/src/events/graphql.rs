@@ -1,0 +1,78 @@
+//! The event log over GraphQL: `events(after:)` lets a client that was offline catch up.
+
+use async_graphql::{Context, Json, Object, Result};
+use chrono::{DateTime, Utc};
+
+use super::{StoredEvent, store};
+use crate::{
+    error::AppError,
+    graphql::{
+        context::{principal, state},
+        relay::{RelayConnection, connection},
+    },
+    kernel::pagination::{Page, PageRequest},
+};
+
+/// One entry of the event log.
+pub struct EventObject(pub StoredEvent);
+
+#[Object(name = "Event")]
+impl EventObject {
+    /// Position in the log: pass it as `after` to read what followed.
+    async fn cursor(&self) -> String {
+        crate::kernel::pagination::event_cursor(self.0.id)
+    }
+    /// What happened (`BLOCKED`, `ROLE_CHANGED`…).
+    async fn kind(&self) -> &str {
+        &self.0.kind
+    }
+    /// The kind of object it happened to (`User`…).
+    async fn object_type(&self) -> &str {
+        &self.0.object_type
+    }
+    /// The object's status after the change, when it has one.
+    async fn status(&self) -> Option<&str> {
+        self.0.status.as_deref()
+    }
+    /// Changed fields, `{"field": {"old": …, "new": …}}`, or details of the event.
+    async fn changes(&self) -> Json<serde_json::Value> {
+        Json(self.0.changes.clone())
+    }
+    async fn at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+#[derive(Default)]
+pub struct EventsQuery;
+
+#[Object]
+impl EventsQuery {
+    /// The event log after a cursor, oldest first: staff see every event, a user the events
+    /// of what they own.
+    #[graphql(complexity = "crate::graphql::relay::page_complexity(first, child_complexity)")]
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<RelayConnection<EventObject>> {
+        let principal = principal(ctx);
+        let user = principal.require_user()?;
+        let page = PageRequest::parse(first, after)?;
+        let after = page
+            .after
+            .as_deref()
+            .map(|c| {
+                c.parse::<i64>()
+                    .map_err(|_| AppError::validation("after", "not a valid cursor"))
+            })
+            .transpose()?;
+        let owner = (!principal.is_staff()).then_some(user.id);
+        let (rows, total) = store::page(state(ctx).db.read(), owner, after, page.limit)
+            .await
+            .map_err(AppError::from)?;
+        let page = Page::from_rows(rows, page.limit, after.is_some(), total, Ok::<_, AppError>)?;
+        Ok(connection(page, |e| e.id.to_string(), EventObject))
+    }
+}
