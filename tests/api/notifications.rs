@@ -349,6 +349,19 @@ async fn staff_message_a_customer_contact_by_email_or_sms(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(found, "SMS written to {}", dir.display());
+    // Both messages are on the customer's timeline.
+    let timeline = app
+        .data(
+            t,
+            "query($c: ID!) { customer(id: $c) { timeline { kind changes } } }",
+            json!({ "c": customer }),
+        )
+        .await;
+    let entries = timeline["customer"]["timeline"].as_array().unwrap();
+    assert_eq!(entries.len(), 2);
+    assert!(entries.iter().all(|e| e["kind"] == "MESSAGE_SENT"));
+    assert_eq!(entries[0]["changes"]["channel"], "SMS");
+    assert_eq!(entries[1]["changes"]["to"], "ann@globex.test");
     let client = app.user(Role::AccountClient).await;
     let forbidden = app
         .gql(

@@ -87,3 +87,22 @@ pub async fn page(
         .await?;
     Ok((rows.into_iter().map(from_row).collect(), total))
 }
+
+/// The latest events of objects of `object_type` (a customer's timeline), newest first, at most
+/// `per_object` each; one statement for all the objects.
+pub async fn of_objects(
+    db: &impl ConnectionTrait,
+    object_type: &str,
+    ids: &[Uuid],
+) -> Result<Vec<StoredEvent>, DbErr> {
+    Ok(event::Entity::find()
+        .filter(event::Column::ObjectType.eq(object_type))
+        .filter(event::Column::ObjectId.is_in(ids.iter().copied()))
+        .order_by_desc(event::Column::Id)
+        .limit(1000)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(from_row)
+        .collect())
+}

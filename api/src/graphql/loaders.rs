@@ -49,6 +49,7 @@ pub fn attach(
         }))
         .data(cached(ContactsOfCustomer { db: db.clone() }))
         .data(cached(AddressesOfCustomer { db: db.clone() }))
+        .data(cached(TimelineOfCustomer { db: db.clone() }))
         .data(cached(UserLoader { db }))
 }
 
@@ -203,5 +204,25 @@ impl Loader<Uuid> for UserLoader {
     async fn load(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, User>, LoadError> {
         let users = crate::auth::service::users_by_ids(&self.db, ids).await?;
         Ok(users.into_iter().map(|u| (u.id, u)).collect())
+    }
+}
+
+/// A customer's timeline: the events recorded on it (messages sent…), newest first.
+pub struct TimelineOfCustomer {
+    db: DatabaseConnection,
+}
+
+impl Loader<Uuid> for TimelineOfCustomer {
+    type Value = Vec<crate::events::StoredEvent>;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, Vec<crate::events::StoredEvent>>, LoadError> {
+        let events = crate::events::store::of_objects(&self.db, "Customer", ids)
+            .await
+            .map_err(AppError::from)?;
+        Ok(group(events, |e| e.object_id))
     }
 }

@@ -4,9 +4,13 @@ use chrono::{DateTime, Utc};
 use crate::{
     auth::graphql::UserObject,
     customers::model::{Address, Contact, Customer},
+    events::graphql::EventObject,
     graphql::{
         context::principal,
-        loaders::{AddressesOfCustomer, ContactsOfCustomer, UserLoader, load_error, loader},
+        loaders::{
+            AddressesOfCustomer, ContactsOfCustomer, TimelineOfCustomer, UserLoader, load_error,
+            loader,
+        },
     },
     kernel::ids::{self, Kind},
 };
@@ -114,6 +118,21 @@ impl CustomerObject {
             .unwrap_or_default()
             .into_iter()
             .map(AddressObject)
+            .collect())
+    }
+    /// Staff only: what happened with this customer (messages sent…), newest first.
+    async fn timeline(&self, ctx: &Context<'_>) -> Result<Vec<EventObject>> {
+        if !principal(ctx).is_staff() {
+            return Ok(Vec::new());
+        }
+        let events = loader::<TimelineOfCustomer>(ctx)?
+            .load_one(self.0.id)
+            .await
+            .map_err(|e| load_error(&e))?;
+        Ok(events
+            .unwrap_or_default()
+            .into_iter()
+            .map(EventObject)
             .collect())
     }
     /// Edit version: send it back with `updateCustomer`.
