@@ -100,10 +100,8 @@ pub async fn quick_add(
     reference: &str,
     quantity: i32,
 ) -> Result<CartView, AppError> {
-    let now = state.clock.now();
-    let tx = state.db.begin(&state.events).await?;
     let (product_id, variant_id) =
-        match catalog::service::find_by_reference(&*tx, principal, reference).await? {
+        match catalog::service::find_by_reference(state.db.read(), principal, reference).await? {
             Referenced::Product(product) => (product.id, None),
             Referenced::Variant(product, variant) => (product.id, Some(variant.id)),
         };
@@ -114,10 +112,7 @@ pub async fn quick_add(
         quantity,
         rental_period: None,
     };
-    let line = prepare_line(&*tx, principal, input, now).await?;
-    let cart = cart_for_write(&tx, principal, token, now).await?;
-    add_prepared(&tx, &cart, line, now).await?;
-    finish(tx, cart, now).await
+    add_line(state, principal, token, input).await
 }
 
 /// Sets a line's quantity (0 removes it) and, for rentals, its period.
