@@ -115,6 +115,15 @@ pub struct Config {
     )]
     pub login_max_per_address: u32,
 
+    /// Anonymous carts one client address may create within the rate window.
+    #[arg(
+        long,
+        env = "COMPTOIR_CARTS_MAX_PER_ADDRESS",
+        default_value_t = 200,
+        global = true
+    )]
+    pub carts_max_per_address: u32,
+
     /// The login rate window (e.g. `15m`).
     #[arg(long, env = "COMPTOIR_LOGIN_RATE_WINDOW", default_value = "15m", value_parser = bounded_duration, global = true)]
     pub login_rate_window: Duration,

@@ -331,3 +331,18 @@ db_test! {
         assert_eq!(code(&public), "UNAUTHENTICATED");
     }
 }
+
+db_test! {
+    async fn anonymous_carts_are_rate_limited_per_address(app) with |config| {
+        config.carts_max_per_address = 3;
+    } {
+        for _ in 0..3 {
+            anonymous_cart(&app).await;
+        }
+        let limited = app.gql(None, "mutation { cartCreate { cartToken } }", json!({})).await;
+        assert_eq!(code(&limited), "RATE_LIMITED");
+        // A logged-in user's cart is not counted.
+        let user = app.user(Role::Identified).await;
+        app.data(Some(&user.access), "mutation { cartCreate { cart { id } } }", json!({})).await;
+    }
+}

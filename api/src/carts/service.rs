@@ -44,8 +44,22 @@ pub struct LineInput {
 pub async fn create(
     state: &AppState,
     principal: &Principal,
+    client: Option<std::net::IpAddr>,
 ) -> Result<(CartView, Option<String>), AppError> {
     let now = state.clock.now();
+    if principal.user_id().is_none() {
+        // Anonymous carts cost a row each: one address may not create them without end.
+        let bucket = client.map_or_else(
+            || "unknown".to_owned(),
+            crate::auth::rate_limit::address_bucket,
+        );
+        let limits = [(
+            format!("cart:addr:{bucket}"),
+            state.config.carts_max_per_address,
+        )];
+        crate::auth::rate_limit::enforce(state, &limits, state.config.login_rate_window, now)
+            .await?;
+    }
     let tx = state.db.begin(&state.events).await?;
     let (cart, token) = if let Some(user_id) = principal.user_id() {
         (user_cart(&tx, user_id, now).await?, None)

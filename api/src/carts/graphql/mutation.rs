@@ -5,7 +5,7 @@ use super::types::{
 };
 use crate::{
     carts::{service, templates},
-    graphql::context::{principal, state},
+    graphql::context::{client_addr, principal, state},
     kernel::ids::{self, Kind},
 };
 
@@ -16,9 +16,10 @@ pub struct CartsMutation;
 /// logged-in user's cart.
 #[Object]
 impl CartsMutation {
-    /// Creates a cart: an anonymous one with its token, or returns the logged-in user's cart.
+    /// Creates a cart: an anonymous one with its token (rate-limited per client address), or
+    /// returns the logged-in user's cart.
     async fn cart_create(&self, ctx: &Context<'_>) -> Result<CartCreatePayload> {
-        let (cart, token) = service::create(state(ctx), principal(ctx)).await?;
+        let (cart, token) = service::create(state(ctx), principal(ctx), client_addr(ctx)).await?;
         Ok(CartCreatePayload {
             cart: CartObject(cart),
             cart_token: token,
