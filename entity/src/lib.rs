@@ -5,6 +5,7 @@ pub mod cart;
 pub mod cart_line;
 pub mod cart_template;
 pub mod cart_template_line;
+pub mod catalog_reference;
 pub mod customer;
 pub mod customer_address;
 pub mod customer_contact;

@@ -85,6 +85,18 @@ impl MigrationTrait for Migration {
             manager.create_index(index).await?;
         }
 
+        // One namespace for product and variant references: quick add finds either, and the
+        // primary key settles races between a product and a variant claiming the same one.
+        manager
+            .create_table(
+                Table::create()
+                    .table(CatalogReference::Table)
+                    .col(string_len(CatalogReference::Reference, 64).primary_key())
+                    .col(uuid(CatalogReference::OwnerId))
+                    .to_owned(),
+            )
+            .await?;
+
         manager
             .create_table(
                 Table::create()
@@ -194,6 +206,7 @@ impl MigrationTrait for Migration {
             ProductOptionValue::Table.into_iden(),
             ProductOption::Table.into_iden(),
             ProductVariant::Table.into_iden(),
+            CatalogReference::Table.into_iden(),
             Product::Table.into_iden(),
             StoreSettings::Table.into_iden(),
         ] {
@@ -278,4 +291,11 @@ enum ProductOptionValue {
     Label,
     PriceModifierE4,
     Position,
+}
+
+#[derive(DeriveIden)]
+enum CatalogReference {
+    Table,
+    Reference,
+    OwnerId,
 }

@@ -338,3 +338,30 @@ db_test! {
         assert!(!references(&listed).contains(&"TEE-Z".to_owned()));
     }
 }
+
+db_test! {
+    async fn a_reference_is_claimed_once_even_by_parallel_products_and_variants(app) {
+        let m = app.user(Role::Manager).await;
+        let t = m.access.as_str();
+        let shirt = product(&app, t, json!({ "reference": "BASE" })).await;
+        let attempts = (0..8).map(|i| {
+            let app = &app;
+            let shirt = shirt.clone();
+            async move {
+                if i % 2 == 0 {
+                    app.gql(Some(t), CREATE, json!({ "input": { "reference": "SAME", "name": "p", "kind": "STANDARD", "unitPrice": "1", "vatRate": "20" } })).await
+                } else {
+                    app.gql(Some(t), "mutation($p: ID!) { addProductVariant(productId: $p, input: { reference: \"SAME\", name: \"v\" }) { id } }", json!({ "p": shirt })).await
+                }
+            }
+        });
+        let results = futures_util::future::join_all(attempts).await;
+        let won = results.iter().filter(|r| r.get("errors").is_none()).count();
+        assert_eq!(won, 1, "{results:?}");
+        assert!(results.iter().filter(|r| r.get("errors").is_some()).all(|r| code(r) == "CONFLICT"), "{results:?}");
+        // Renaming frees the old reference.
+        let rename = "mutation($id: ID!) { updateProduct(id: $id, version: 1, input: { reference: \"BASE-2\" }) { reference } }";
+        app.data(Some(t), rename, json!({ "id": shirt })).await;
+        product(&app, t, json!({ "reference": "BASE" })).await;
+    }
+}

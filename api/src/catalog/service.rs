@@ -287,9 +287,10 @@ pub async fn create_product(
     check_rental(new.kind, new.rental_owned_quantity, daily)?;
     let now = state.clock.now();
     let tx = state.db.begin(&state.events).await?;
-    ensure_reference_free(&tx, &reference, None).await?;
+    let id = Uuid::now_v7();
+    claim_reference(&tx, &reference, id, None).await?;
     let row = product::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(id),
         search_text: Set(store::search_text(&reference, &name, &new.description)),
         reference: Set(reference),
         name: Set(name),
@@ -367,7 +368,7 @@ pub async fn update_product(
         return Err(AppError::stale(row.version));
     }
     if let Some(reference) = &reference {
-        ensure_reference_free(&tx, reference, Some(id)).await?;
+        claim_reference(&tx, reference, id, Some(&row.reference)).await?;
     }
     let kind = ProductKind::parse(&row.kind).unwrap_or(ProductKind::Standard);
     check_rental(
@@ -499,9 +500,10 @@ pub async fn add_variant(
             "only STANDARD products have variants",
         ));
     }
-    ensure_reference_free(&tx, &reference, None).await?;
+    let id = Uuid::now_v7();
+    claim_reference(&tx, &reference, id, None).await?;
     let row = product_variant::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(id),
         product_id: Set(product_id),
         reference: Set(reference),
         name: Set(name),
@@ -551,7 +553,7 @@ pub async fn update_variant(
         .await?
         .ok_or_else(|| AppError::not_found("variant", "id"))?;
     if let Some(reference) = &reference {
-        ensure_reference_free(&tx, reference, Some(id)).await?;
+        claim_reference(&tx, reference, id, Some(&row.reference)).await?;
     }
     let mut active: product_variant::ActiveModel = row.into();
     if let Some(v) = reference {
@@ -841,16 +843,46 @@ async fn product_row(tx: &WriteTx, id: Uuid) -> Result<product::Model, AppError>
         .ok_or_else(|| AppError::not_found("product", "id"))
 }
 
-async fn ensure_reference_free(
+/// Takes `reference` for `owner` (a product or variant), releasing `previous`. The registry's
+/// primary key makes the check and the claim one atomic step: two claims of one reference, even
+/// by a product and a variant at once, cannot both succeed.
+async fn claim_reference(
     tx: &WriteTx,
     reference: &str,
-    except: Option<Uuid>,
+    owner: Uuid,
+    previous: Option<&str>,
 ) -> Result<(), AppError> {
-    if store::reference_taken(&**tx, reference, except).await? {
-        return Err(AppError::conflict(
+    use comptoir_entity::catalog_reference;
+    if previous == Some(reference) {
+        return Ok(());
+    }
+    let taken = || {
+        AppError::conflict(
             "reference",
             format!("reference `{reference}` is already used"),
-        ));
+        )
+    };
+    if catalog_reference::Entity::find_by_id(reference.to_owned())
+        .one(&**tx)
+        .await?
+        .is_some()
+    {
+        return Err(taken());
+    }
+    catalog_reference::ActiveModel {
+        reference: Set(reference.to_owned()),
+        owner_id: Set(owner),
+    }
+    .insert(&**tx)
+    .await
+    .map_err(|error| match AppError::from(error) {
+        AppError::Conflict { .. } => taken(),
+        other => other,
+    })?;
+    if let Some(previous) = previous {
+        catalog_reference::Entity::delete_by_id(previous.to_owned())
+            .exec(&**tx)
+            .await?;
     }
     Ok(())
 }

@@ -162,22 +162,6 @@ pub async fn find_option(
     product_option::Entity::find_by_id(id).one(db).await
 }
 
-/// Whether `reference` is used by a product or a variant other than `except`.
-pub async fn reference_taken(
-    db: &impl ConnectionTrait,
-    reference: &str,
-    except: Option<Uuid>,
-) -> Result<bool, DbErr> {
-    let mut products = product::Entity::find().filter(product::Column::Reference.eq(reference));
-    let mut variants =
-        product_variant::Entity::find().filter(product_variant::Column::Reference.eq(reference));
-    if let Some(except) = except {
-        products = products.filter(product::Column::Id.ne(except));
-        variants = variants.filter(product_variant::Column::Id.ne(except));
-    }
-    Ok(products.count(db).await? > 0 || variants.count(db).await? > 0)
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProductSort {
     NameAsc,
