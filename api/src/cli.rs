@@ -84,7 +84,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => crate::http::serve(cli.config).await,
         Command::Migrate => {
-            let state = AppState::build(cli.config).await?;
+            let state = AppState::build_without_tokens(cli.config).await?;
             state.db.migrate().await.context("migration failed")?;
             println!("database is up to date");
             Ok(())
@@ -118,7 +118,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn migrated(config: Config) -> anyhow::Result<AppState> {
-    let state = AppState::build(config).await?;
+    let state = AppState::build_without_tokens(config).await?;
     state.db.migrate().await.context("migration failed")?;
     Ok(state)
 }

@@ -28,10 +28,26 @@ pub struct AppState {
 impl AppState {
     /// Connects to the database (without migrating) and prepares keys and workers.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let secret = jwt_secret(&config)?;
+        Self::with_secret(config, &secret).await
+    }
+
+    /// For commands that issue no token (`migrate`, `create-user`, `seed-demo`): the JWT secret
+    /// is not needed, so a PostgreSQL deployment's operator need not hand it to them.
+    pub async fn build_without_tokens(config: Config) -> anyhow::Result<Self> {
+        let secret = match jwt_secret(&config) {
+            Ok(secret) => secret,
+            // PostgreSQL without a configured secret: these commands never sign anything.
+            Err(_) if config.jwt_secret.is_none() => secret_token::generate(),
+            Err(error) => return Err(error),
+        };
+        Self::with_secret(config, &secret).await
+    }
+
+    async fn with_secret(config: Config, secret: &str) -> anyhow::Result<Self> {
         let db = Db::connect(&config)
             .await
             .context("cannot connect to the database")?;
-        let secret = jwt_secret(&config)?;
         let events = EventBus::start(&db, config.database_schema.as_deref())
             .await
             .context("cannot listen for events")?;

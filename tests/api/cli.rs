@@ -103,3 +103,38 @@ fn migrate_create_user_and_seed_demo_work_on_the_default_sqlite_file() {
         assert!(printed.contains(role), "{printed}");
     }
 }
+
+/// On PostgreSQL, commands that sign no token run without the JWT secret (which only the
+/// serving instances need).
+#[tokio::test]
+async fn migrate_and_create_user_need_no_jwt_secret_on_postgres() {
+    let Ok(base) = std::env::var("COMPTOIR_TEST_DATABASE_URL") else {
+        eprintln!("COMPTOIR_TEST_DATABASE_URL is not set: skipped");
+        return;
+    };
+    let schema = format!("test_{}", uuid::Uuid::new_v4().simple());
+    crate::helpers::execute_pg(&base, &format!("CREATE SCHEMA \"{schema}\"")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let with_pg = |mut command: Command| {
+        command
+            .env("COMPTOIR_DATABASE_URL", &base)
+            .env("COMPTOIR_DATABASE_SCHEMA", &schema);
+        command
+    };
+    let migrate = with_pg(comptoir(dir.path()))
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(
+        migrate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
+    let serve = with_pg(comptoir(dir.path()))
+        .args(["--bind", "127.0.0.1:0", "serve"])
+        .output()
+        .unwrap();
+    assert!(!serve.status.success(), "serving does need the secret");
+    assert!(String::from_utf8_lossy(&serve.stderr).contains("COMPTOIR_JWT_SECRET"));
+    crate::helpers::execute_pg(&base, &format!("DROP SCHEMA \"{schema}\" CASCADE")).await;
+}

@@ -305,7 +305,7 @@ impl Drop for TestApp {
     }
 }
 
-async fn execute_pg(url: &str, sql: &str) {
+pub async fn execute_pg(url: &str, sql: &str) {
     use sea_orm::ConnectionTrait;
     let db = sea_orm::Database::connect(url)
         .await
