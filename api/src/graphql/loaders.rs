@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::{Principal, User},
-    catalog::{self, Product, ProductOption, Variant, settings::StoreSettings},
+    catalog::{self, ProductOption, Variant, settings::StoreSettings},
     customers::{self, Address, Contact, Customer},
     error::AppError,
     state::AppState,
@@ -36,12 +36,10 @@ pub fn attach(
     let public = !principal.is_staff();
     request
         .data(RequestSettings::default())
-        .data(cached(ProductLoader { db: db.clone() }))
         .data(cached(VariantsOfProduct {
             db: db.clone(),
             public,
         }))
-        .data(cached(VariantLoader { db: db.clone() }))
         .data(cached(OptionsOfProduct { db: db.clone() }))
         .data(cached(CustomerLoader {
             db: db.clone(),
@@ -93,20 +91,6 @@ pub async fn settings<'a>(ctx: &Context<'a>) -> Result<&'a StoreSettings, async_
         .map_err(|e| e.to_graphql())
 }
 
-pub struct ProductLoader {
-    db: DatabaseConnection,
-}
-
-impl Loader<Uuid> for ProductLoader {
-    type Value = Product;
-    type Error = LoadError;
-
-    async fn load(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Product>, LoadError> {
-        let products = catalog::service::products_by_ids(&self.db, ids).await?;
-        Ok(products.into_iter().map(|p| (p.id, p)).collect())
-    }
-}
-
 pub struct VariantsOfProduct {
     db: DatabaseConnection,
     public: bool,
@@ -119,20 +103,6 @@ impl Loader<Uuid> for VariantsOfProduct {
     async fn load(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Variant>>, LoadError> {
         let variants = catalog::service::variants_of(&self.db, ids, self.public).await?;
         Ok(group(variants, |v| v.product_id))
-    }
-}
-
-pub struct VariantLoader {
-    db: DatabaseConnection,
-}
-
-impl Loader<Uuid> for VariantLoader {
-    type Value = Variant;
-    type Error = LoadError;
-
-    async fn load(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Variant>, LoadError> {
-        let variants = catalog::service::variants_by_ids(&self.db, ids).await?;
-        Ok(variants.into_iter().map(|v| (v.id, v)).collect())
     }
 }
 
