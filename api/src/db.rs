@@ -189,6 +189,8 @@ mod tests {
             object_type: "Test",
             object_id: Uuid::now_v7(),
             owner_user_id: None,
+            owner_customer_id: None,
+            internal: false,
             actor_id: None,
             status: None,
             changes: json!({}),

@@ -10,9 +10,13 @@ pub struct Model {
     pub kind: String,
     pub object_type: String,
     pub object_id: Uuid,
-    /// The user the object belongs to, when it is a person's own (their account, later their
-    /// customer's objects go through `customer_id`).
+    /// The user the object belongs to, when it is a person's own (their account).
     pub owner_user_id: Option<Uuid>,
+    /// The customer the object belongs to (orders, quotes, projects): every user of that
+    /// customer may see the event, unless it is `internal`.
+    pub owner_customer_id: Option<Uuid>,
+    /// Staff-only events (internal notes, payments).
+    pub internal: bool,
     pub actor_id: Option<Uuid>,
     pub status: Option<String>,
     pub changes: Json,

@@ -8,6 +8,10 @@ pub struct Model {
     pub id: i32,
     pub name: String,
     pub currency: String,
+    /// Where new orders are announced to the seller.
+    pub orders_email: Option<String>,
+    /// Customers must have verified their email before ordering or requesting quotes.
+    pub require_verified_email: bool,
     pub version: i32,
     pub updated_at: DateTimeUtc,
 }

@@ -11,6 +11,7 @@ mod m20261122_000003_create_catalog_tables;
 mod m20261122_000004_create_customer_tables;
 mod m20261122_000005_create_cart_tables;
 mod m20261122_000006_create_outbox_tables;
+mod m20261122_000007_create_order_tables;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_create_customer_tables::Migration),
             Box::new(m20261122_000005_create_cart_tables::Migration),
             Box::new(m20261122_000006_create_outbox_tables::Migration),
+            Box::new(m20261122_000007_create_order_tables::Migration),
         ]
     }
 }

@@ -6,7 +6,6 @@ use chrono::{DateTime, Utc};
 use comptoir_entity::user_account;
 use futures_util::{Stream, StreamExt};
 use serde_json::json;
-use tokio_stream::wrappers::{BroadcastStream, errors::BroadcastStreamRecvError};
 use uuid::Uuid;
 
 use super::{
@@ -612,6 +611,8 @@ fn account_event(
         object_type: USER_OBJECT,
         object_id: row.id,
         owner_user_id: Some(row.id),
+        owner_customer_id: None,
+        internal: false,
         actor_id: Some(actor),
         status: None,
         changes,
@@ -669,36 +670,23 @@ pub async fn account_events(
     after: Option<i64>,
 ) -> Result<impl Stream<Item = Result<AccountEvent, AppError>> + Send + 'static + use<>, AppError> {
     let me = principal.require_user()?;
-    // Listen first, then read the log: an event committed in between is in one or the other.
-    let live = BroadcastStream::new(state.events.subscribe());
-    let replayed = match after {
-        Some(after) => {
-            crate::events::store::owned_after(state.db.read(), USER_OBJECT, me.id, after).await?
-        }
-        None => Vec::new(),
+    // Only the caller's own account, whatever their role.
+    let audience = crate::events::Audience::Owner {
+        user_id: me.id,
+        customer_id: None,
     };
-    let last = replayed.last().map(|e| e.id).or(after).unwrap_or(i64::MIN);
-    let replayed = futures_util::stream::iter(
-        replayed
-            .into_iter()
-            .filter_map(|event| AccountEvent::from_stored(&event).map(Ok))
-            .collect::<Vec<_>>(),
-    );
-    let live = live.filter_map(move |item| {
-        let out = match item {
-            Ok(event)
-                if event.id > last
-                    && event.object_type == USER_OBJECT
-                    && event.owner_user_id == Some(me.id) =>
-            {
-                AccountEvent::from_stored(&event).map(Ok)
-            }
-            Ok(_) => None,
-            Err(BroadcastStreamRecvError::Lagged(missed)) => Some(Err(AppError::Lagged { missed })),
-        };
-        std::future::ready(out)
-    });
-    let events = replayed.chain(live);
+    let scope = crate::events::Scope {
+        object_type: Some(USER_OBJECT),
+        object_id: Some(me.id),
+    };
+    let events = crate::events::follow(state, audience, scope, after)
+        .await?
+        .filter_map(|item| {
+            std::future::ready(match item {
+                Ok(event) => AccountEvent::from_stored(&event).map(Ok),
+                Err(error) => Some(Err(error)),
+            })
+        });
     // Stop right after the event that blocks the account (its tokens are dead), without waiting
     // for another event to arrive.
     Ok(futures_util::stream::unfold(

@@ -49,7 +49,7 @@ pub struct EventsQuery;
 #[Object]
 impl EventsQuery {
     /// The event log after a cursor, oldest first: staff see every event, a user the events
-    /// of what they own.
+    /// of what they or their customer own (never staff-only ones: internal notes, payments).
     #[graphql(complexity = "crate::graphql::relay::page_complexity(first, child_complexity)")]
     async fn events(
         &self,
@@ -57,8 +57,7 @@ impl EventsQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<RelayConnection<EventObject>> {
-        let principal = principal(ctx);
-        let user = principal.require_user()?;
+        let audience = super::Audience::of(principal(ctx))?;
         let page = PageRequest::parse(first, after)?;
         let after = page
             .after
@@ -68,8 +67,7 @@ impl EventsQuery {
                     .map_err(|_| AppError::validation("after", "not a valid cursor"))
             })
             .transpose()?;
-        let owner = (!principal.is_staff()).then_some(user.id);
-        let (rows, total) = store::page(state(ctx).db.read(), owner, after, page.limit)
+        let (rows, total) = store::page(state(ctx).db.read(), audience, after, page.limit)
             .await
             .map_err(AppError::from)?;
         let page = Page::from_rows(rows, page.limit, after.is_some(), total, Ok::<_, AppError>)?;

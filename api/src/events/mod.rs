@@ -17,7 +17,10 @@ use serde_json::Value as Json;
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
-use crate::db::Db;
+use futures_util::{Stream, StreamExt};
+use tokio_stream::wrappers::{BroadcastStream, errors::BroadcastStreamRecvError};
+
+use crate::{auth::Principal, db::Db, error::AppError, state::AppState};
 
 /// How many events a subscriber may fall behind before it is told it lagged.
 const CHANNEL_CAPACITY: usize = 1024;
@@ -29,6 +32,10 @@ pub struct NewEvent {
     pub object_type: &'static str,
     pub object_id: Uuid,
     pub owner_user_id: Option<Uuid>,
+    /// The customer whose users may see it (orders, quotes, projects).
+    pub owner_customer_id: Option<Uuid>,
+    /// Staff only: never shown to the owner.
+    pub internal: bool,
     pub actor_id: Option<Uuid>,
     pub status: Option<String>,
     /// Changed fields: `{"field": {"old": …, "new": …}}`, or any detail the kind defines.
@@ -44,11 +51,105 @@ pub struct StoredEvent {
     pub object_type: String,
     pub object_id: Uuid,
     pub owner_user_id: Option<Uuid>,
+    pub owner_customer_id: Option<Uuid>,
+    pub internal: bool,
     pub actor_id: Option<Uuid>,
     pub status: Option<String>,
     pub changes: Json,
     pub created_at: DateTime<Utc>,
 }
+
+/// Who reads events: staff read everything; anyone else what they own, or what their customer
+/// owns unless it is internal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Audience {
+    Staff,
+    Owner {
+        user_id: Uuid,
+        customer_id: Option<Uuid>,
+    },
+}
+
+impl Audience {
+    /// The audience of a logged-in caller; `UNAUTHENTICATED` for the public.
+    pub fn of(principal: &Principal) -> Result<Self, AppError> {
+        let user = principal.require_user()?;
+        Ok(if principal.is_staff() {
+            Self::Staff
+        } else {
+            Self::Owner {
+                user_id: user.id,
+                customer_id: user.customer_id,
+            }
+        })
+    }
+
+    pub fn may_see(self, event: &StoredEvent) -> bool {
+        match self {
+            Self::Staff => true,
+            Self::Owner {
+                user_id,
+                customer_id,
+            } => {
+                event.owner_user_id == Some(user_id)
+                    || (!event.internal
+                        && customer_id.is_some()
+                        && event.owner_customer_id == customer_id)
+            }
+        }
+    }
+}
+
+/// Which events a subscription follows: a type of object, and one object or all of them.
+#[derive(Clone, Debug, Default)]
+pub struct Scope {
+    pub object_type: Option<&'static str>,
+    pub object_id: Option<Uuid>,
+}
+
+impl Scope {
+    fn contains(&self, event: &StoredEvent) -> bool {
+        self.object_type.is_none_or(|t| event.object_type == t)
+            && self.object_id.is_none_or(|id| event.object_id == id)
+    }
+}
+
+/// The events of `scope` that `audience` may see, as they commit; with `after` (a position in
+/// the log), first those committed since. Each event is checked against the audience as it
+/// arrives; a subscriber that falls behind gets `LAGGED` and keeps going (it can read what it
+/// missed with `events(after:)`).
+pub async fn follow(
+    state: &AppState,
+    audience: Audience,
+    scope: Scope,
+    after: Option<i64>,
+) -> Result<impl Stream<Item = Result<Arc<StoredEvent>, AppError>> + Send + 'static + use<>, AppError>
+{
+    // Listen first, then read the log: an event committed in between is in one or the other.
+    let live = BroadcastStream::new(state.events.subscribe());
+    let replayed = match after {
+        Some(after) => {
+            store::visible_after(state.db.read(), audience, &scope, after, REPLAY_LIMIT).await?
+        }
+        None => Vec::new(),
+    };
+    let last = replayed.last().map(|e| e.id).or(after).unwrap_or(i64::MIN);
+    let replayed = futures_util::stream::iter(replayed.into_iter().map(|e| Ok(Arc::new(e))));
+    let live = live.filter_map(move |item| {
+        std::future::ready(match item {
+            Ok(event) if event.id > last && scope.contains(&event) && audience.may_see(&event) => {
+                Some(Ok(event))
+            }
+            Ok(_) => None,
+            Err(BroadcastStreamRecvError::Lagged(missed)) => Some(Err(AppError::Lagged { missed })),
+        })
+    });
+    Ok(replayed.chain(live))
+}
+
+/// Most events a subscription replays from `after`; a client further behind pages through
+/// `events(after:)`.
+const REPLAY_LIMIT: u64 = 1000;
 
 /// Fan-out of committed events to subscribers, on every instance.
 ///

@@ -1,11 +1,11 @@
 use comptoir_entity::event;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set,
 };
 use uuid::Uuid;
 
-use super::{NewEvent, StoredEvent};
+use super::{Audience, NewEvent, Scope, StoredEvent};
 
 pub async fn insert(db: &impl ConnectionTrait, event: NewEvent) -> Result<StoredEvent, DbErr> {
     let row = event::ActiveModel {
@@ -13,6 +13,8 @@ pub async fn insert(db: &impl ConnectionTrait, event: NewEvent) -> Result<Stored
         object_type: Set(event.object_type.to_owned()),
         object_id: Set(event.object_id),
         owner_user_id: Set(event.owner_user_id),
+        owner_customer_id: Set(event.owner_customer_id),
+        internal: Set(event.internal),
         actor_id: Set(event.actor_id),
         status: Set(event.status),
         changes: Set(event.changes),
@@ -35,6 +37,8 @@ fn from_row(row: event::Model) -> StoredEvent {
         object_type: row.object_type,
         object_id: row.object_id,
         owner_user_id: row.owner_user_id,
+        owner_customer_id: row.owner_customer_id,
+        internal: row.internal,
         actor_id: row.actor_id,
         status: row.status,
         changes: row.changes,
@@ -42,20 +46,52 @@ fn from_row(row: event::Model) -> StoredEvent {
     }
 }
 
-/// Events of `object_type` owned by `owner` after `after`, oldest first (at most 1,000: a client
-/// further behind pages through `events`).
-pub async fn owned_after(
+/// Which events an audience may read.
+fn visible_to(audience: Audience) -> Condition {
+    match audience {
+        Audience::Staff => Condition::all(),
+        Audience::Owner {
+            user_id,
+            customer_id,
+        } => {
+            let mut any = Condition::any().add(event::Column::OwnerUserId.eq(user_id));
+            if let Some(customer_id) = customer_id {
+                any = any.add(
+                    Condition::all()
+                        .add(event::Column::OwnerCustomerId.eq(customer_id))
+                        .add(event::Column::Internal.eq(false)),
+                );
+            }
+            any
+        }
+    }
+}
+
+fn of_scope(scope: &Scope) -> Condition {
+    let mut condition = Condition::all();
+    if let Some(object_type) = scope.object_type {
+        condition = condition.add(event::Column::ObjectType.eq(object_type));
+    }
+    if let Some(object_id) = scope.object_id {
+        condition = condition.add(event::Column::ObjectId.eq(object_id));
+    }
+    condition
+}
+
+/// Events of `scope` that `audience` may see after `after`, oldest first; at most `limit`.
+pub async fn visible_after(
     db: &impl ConnectionTrait,
-    object_type: &str,
-    owner: Uuid,
+    audience: Audience,
+    scope: &Scope,
     after: i64,
+    limit: u64,
 ) -> Result<Vec<StoredEvent>, DbErr> {
     Ok(event::Entity::find()
-        .filter(event::Column::ObjectType.eq(object_type))
-        .filter(event::Column::OwnerUserId.eq(owner))
+        .filter(visible_to(audience))
+        .filter(of_scope(scope))
         .filter(event::Column::Id.gt(after))
         .order_by_asc(event::Column::Id)
-        .limit(1000)
+        .limit(limit)
         .all(db)
         .await?
         .into_iter()
@@ -63,19 +99,15 @@ pub async fn owned_after(
         .collect())
 }
 
-/// A page of the log after `after`, oldest first: every event for staff (`owner: None`), else
-/// those owned by `owner`.
+/// A page of the log after `after`, oldest first, of what `audience` may see.
 pub async fn page(
     db: &impl ConnectionTrait,
-    owner: Option<Uuid>,
+    audience: Audience,
     after: Option<i64>,
     limit: u64,
 ) -> Result<(Vec<StoredEvent>, u64), DbErr> {
     use sea_orm::PaginatorTrait;
-    let mut query = event::Entity::find();
-    if let Some(owner) = owner {
-        query = query.filter(event::Column::OwnerUserId.eq(owner));
-    }
+    let mut query = event::Entity::find().filter(visible_to(audience));
     let total = query.clone().count(db).await?;
     if let Some(after) = after {
         query = query.filter(event::Column::Id.gt(after));

@@ -72,6 +72,8 @@ pub async fn send_customer_message(
         object_type: "Customer",
         object_id: customer_id,
         owner_user_id: None,
+        owner_customer_id: None,
+        internal: false,
         actor_id: Some(staff.id),
         status: None,
         changes: json!({ "channel": channel.as_str(), "to": recipient.address, "subject": subject, "outboxMessage": id }),

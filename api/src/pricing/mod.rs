@@ -22,7 +22,18 @@ pub struct LineAmount {
 }
 
 pub fn line(unit_price: Decimal, quantity: i32, vat_rate: Decimal) -> LineAmount {
-    let total = round_cents(unit_price * Decimal::from(quantity));
+    discounted_line(unit_price, quantity, vat_rate, Decimal::ZERO)
+}
+
+/// A line with a discount in percent: `unit_price × quantity × (1 − discount/100)`.
+pub fn discounted_line(
+    unit_price: Decimal,
+    quantity: i32,
+    vat_rate: Decimal,
+    discount_percent: Decimal,
+) -> LineAmount {
+    let gross = unit_price * Decimal::from(quantity);
+    let total = round_cents(gross - gross * discount_percent / Decimal::ONE_HUNDRED);
     LineAmount {
         unit_price: crate::kernel::money::display(unit_price),
         quantity,
@@ -30,6 +41,15 @@ pub fn line(unit_price: Decimal, quantity: i32, vat_rate: Decimal) -> LineAmount
         total,
         vat: round_cents(total * vat_rate / Decimal::ONE_HUNDRED),
     }
+}
+
+/// What applies to a whole document beyond its lines: a footer discount in percent (on every
+/// VAT rate alike) and shipping, taxed at its own rate.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Adjustments {
+    pub discount_percent: Decimal,
+    pub shipping: Decimal,
+    pub shipping_vat_rate: Decimal,
 }
 
 /// VAT at one rate.
@@ -42,7 +62,13 @@ pub struct VatLine {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Totals {
-    /// Sum of the lines, excluding VAT.
+    /// Sum of the lines, excluding VAT, before the footer discount.
+    pub lines_total: Decimal,
+    /// The footer discount, excluding VAT.
+    pub discount: Decimal,
+    /// Shipping, excluding VAT.
+    pub shipping: Decimal,
+    /// What VAT applies to: lines less the discount, plus shipping.
     pub subtotal: Decimal,
     pub vat: Vec<VatLine>,
     pub vat_total: Decimal,
@@ -51,9 +77,31 @@ pub struct Totals {
 }
 
 pub fn totals<'a>(lines: impl IntoIterator<Item = &'a LineAmount>) -> Totals {
+    totals_with(lines, Adjustments::default())
+}
+
+/// Totals with a footer discount and shipping: the discount reduces each rate's base (rounded
+/// per rate, as the invoice shows it), shipping joins the base of its own rate.
+pub fn totals_with<'a>(
+    lines: impl IntoIterator<Item = &'a LineAmount>,
+    adjustments: Adjustments,
+) -> Totals {
     let mut bases: BTreeMap<Decimal, Decimal> = BTreeMap::new();
     for line in lines {
         *bases.entry(line.vat_rate.normalize()).or_default() += line.total;
+    }
+    let lines_total = round_cents(bases.values().copied().sum());
+    let mut discount = Decimal::ZERO;
+    for base in bases.values_mut() {
+        let off = round_cents(*base * adjustments.discount_percent / Decimal::ONE_HUNDRED);
+        discount += off;
+        *base -= off;
+    }
+    let shipping = round_cents(adjustments.shipping);
+    if !shipping.is_zero() {
+        *bases
+            .entry(adjustments.shipping_vat_rate.normalize())
+            .or_default() += shipping;
     }
     let vat: Vec<VatLine> = bases
         .into_iter()
@@ -66,6 +114,9 @@ pub fn totals<'a>(lines: impl IntoIterator<Item = &'a LineAmount>) -> Totals {
     let subtotal = round_cents(vat.iter().map(|v| v.base).sum());
     let vat_total = round_cents(vat.iter().map(|v| v.amount).sum());
     Totals {
+        lines_total,
+        discount,
+        shipping,
         subtotal,
         total: round_cents(subtotal + vat_total),
         vat,
@@ -112,5 +163,32 @@ mod tests {
         );
         assert_eq!(totals.vat_total, d("13.35"));
         assert_eq!(totals.total, d("89.15"));
+    }
+
+    #[test]
+    fn line_and_footer_discounts_and_shipping_are_taxed_per_rate() {
+        let lines = [
+            discounted_line(d("100"), 3, d("20"), d("10")),
+            line(d("50"), 1, d("5.5")),
+        ];
+        assert_eq!(lines[0].total, d("270.00"));
+        let totals = totals_with(
+            &lines,
+            Adjustments {
+                discount_percent: d("5"),
+                shipping: d("15"),
+                shipping_vat_rate: d("20"),
+            },
+        );
+        assert_eq!(totals.lines_total, d("320.00"));
+        // 5 % of 270 at 20 %, and of 50 at 5.5 %.
+        assert_eq!(totals.discount, d("16.00"));
+        assert_eq!(totals.shipping, d("15.00"));
+        assert_eq!(totals.vat[1].base, d("271.50"));
+        assert_eq!(totals.vat[1].amount, d("54.30"));
+        assert_eq!(totals.vat[0].base, d("47.50"));
+        assert_eq!(totals.vat[0].amount, d("2.61"));
+        assert_eq!(totals.subtotal, d("319.00"));
+        assert_eq!(totals.total, d("375.91"));
     }
 }
