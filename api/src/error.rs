@@ -21,6 +21,9 @@ pub enum ErrorCode {
     InvalidCredentials,
     RateLimited,
     Lagged,
+    InvalidTransition,
+    OutOfStock,
+    EmailNotVerified,
     Internal,
 }
 
@@ -36,6 +39,9 @@ impl ErrorCode {
             Self::InvalidCredentials => "INVALID_CREDENTIALS",
             Self::RateLimited => "RATE_LIMITED",
             Self::Lagged => "LAGGED",
+            Self::InvalidTransition => "INVALID_TRANSITION",
+            Self::OutOfStock => "OUT_OF_STOCK",
+            Self::EmailNotVerified => "EMAIL_NOT_VERIFIED",
             Self::Internal => "INTERNAL",
         }
     }
@@ -69,6 +75,19 @@ pub enum AppError {
     Lagged {
         missed: u64,
     },
+    /// The object's status does not allow this (`from` → `to`).
+    InvalidTransition {
+        from: &'static str,
+        to: String,
+    },
+    /// Not enough stock for a line; `field` names it (`lines.2`), `available` says how many are.
+    OutOfStock {
+        field: String,
+        name: String,
+        available: i32,
+    },
+    /// The store requires a verified email before ordering or requesting quotes.
+    EmailNotVerified,
     Internal(anyhow::Error),
 }
 
@@ -119,6 +138,9 @@ impl AppError {
             Self::InvalidCredentials => ErrorCode::InvalidCredentials,
             Self::RateLimited { .. } => ErrorCode::RateLimited,
             Self::Lagged { .. } => ErrorCode::Lagged,
+            Self::InvalidTransition { .. } => ErrorCode::InvalidTransition,
+            Self::OutOfStock { .. } => ErrorCode::OutOfStock,
+            Self::EmailNotVerified => ErrorCode::EmailNotVerified,
             Self::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -137,13 +159,20 @@ impl AppError {
                 format!("too many attempts; retry in {retry_after_secs} s")
             }
             Self::Lagged { missed } => format!("subscriber lagged and missed {missed} events"),
+            Self::InvalidTransition { from, to } => {
+                format!("not allowed while {from} (requested: {to})")
+            }
+            Self::OutOfStock {
+                name, available, ..
+            } => format!("{name}: only {available} in stock"),
+            Self::EmailNotVerified => "verify your email address first".to_owned(),
             Self::Internal(_) => "internal error".to_owned(),
         }
     }
 
     fn field(&self) -> Option<&str> {
         match self {
-            Self::Validation { field, .. } => Some(field),
+            Self::Validation { field, .. } | Self::OutOfStock { field, .. } => Some(field),
             Self::NotFound { field, .. } | Self::Conflict { field, .. } => field.as_deref(),
             _ => None,
         }
@@ -158,6 +187,10 @@ impl AppError {
         let field = self.field().map(str::to_owned);
         let retry_after = match self {
             Self::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
+        };
+        let available = match self {
+            Self::OutOfStock { available, .. } => Some(*available),
             _ => None,
         };
         let current_version = match self {
@@ -176,6 +209,9 @@ impl AppError {
             }
             if let Some(version) = current_version {
                 ext.set("currentVersion", version);
+            }
+            if let Some(available) = available {
+                ext.set("available", available);
             }
         })
     }

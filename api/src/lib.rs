@@ -15,6 +15,7 @@ pub mod graphql;
 pub mod http;
 pub mod kernel;
 pub mod notifications;
+pub mod orders;
 pub mod pricing;
 pub mod seed;
 pub mod state;

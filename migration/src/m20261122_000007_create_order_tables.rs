@@ -132,7 +132,7 @@ impl MigrationTrait for Migration {
             for col in cols {
                 index.col(col);
             }
-            manager.create_index(index.to_owned()).await?;
+            manager.create_index(index).await?;
         }
 
         manager

@@ -510,3 +510,32 @@ async fn price_lines(
     }
     Ok(views)
 }
+
+/// For an order or a quote placed from a cart: the caller's cart `cart_id` priced as it stands,
+/// inside the caller's transaction. `NOT_FOUND` unless it is the caller's own active cart, or
+/// the anonymous cart `token` reaches.
+pub async fn for_order(
+    tx: &WriteTx,
+    principal: &Principal,
+    cart_id: Uuid,
+    token: Option<&str>,
+) -> Result<CartView, AppError> {
+    let cart = match (token, principal.user_id()) {
+        (Some(token), _) => store::find_by_token_hash(&**tx, &secret_token::hash(token)).await?,
+        (None, Some(user_id)) => store::find_user_cart(&**tx, user_id).await?,
+        (None, None) => None,
+    }
+    .filter(|cart| cart.id == cart_id)
+    .ok_or_else(|| AppError::not_found("cart", "cartId"))?;
+    let view = view(&**tx, cart).await?;
+    if view.lines.is_empty() {
+        return Err(AppError::validation("cartId", "the cart is empty"));
+    }
+    Ok(view)
+}
+
+/// Empties a cart whose lines became an order or a quote.
+pub async fn empty(tx: &WriteTx, cart_id: Uuid) -> Result<(), AppError> {
+    store::delete_lines(&**tx, cart_id).await?;
+    Ok(())
+}

@@ -455,8 +455,8 @@ mod tests {
     }
 }
 
-/// A stored selection with the names a customer reads.
-#[derive(Clone, Debug)]
+/// A stored selection with the names a customer reads (order lines keep it as it was).
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SelectionView {
     pub option: String,
     pub option_name: String,

@@ -895,3 +895,55 @@ fn reference_conflict(error: sea_orm::DbErr) -> AppError {
         other => other,
     }
 }
+
+/// What taking stock for a line did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StockTake {
+    /// The product (or variant) does not count stock.
+    Untracked,
+    Taken,
+    /// Not enough: this many are left.
+    Short { available: i32 },
+}
+
+/// Takes `quantity` units of the product's (or the variant's) stock, inside the caller's
+/// transaction. The check and the decrement are one statement: parallel orders never oversell.
+pub async fn take_stock(
+    db: &impl ConnectionTrait,
+    product_id: Uuid,
+    variant_id: Option<Uuid>,
+    quantity: i32,
+) -> Result<StockTake, AppError> {
+    if quantity <= 0 {
+        return Ok(StockTake::Taken);
+    }
+    if store::take_stock(db, product_id, variant_id, quantity).await? {
+        return Ok(StockTake::Taken);
+    }
+    let (tracked, available) = match variant_id {
+        Some(id) => store::find_variant(db, id)
+            .await?
+            .map_or((false, 0), |v| (v.track_stock, v.stock)),
+        None => store::find_product(db, product_id)
+            .await?
+            .map_or((false, 0), |p| (p.track_stock, p.stock)),
+    };
+    Ok(if tracked {
+        StockTake::Short { available }
+    } else {
+        StockTake::Untracked
+    })
+}
+
+/// Returns units taken by [`take_stock`].
+pub async fn return_stock(
+    db: &impl ConnectionTrait,
+    product_id: Uuid,
+    variant_id: Option<Uuid>,
+    quantity: i32,
+) -> Result<(), AppError> {
+    if quantity > 0 {
+        store::return_stock(db, product_id, variant_id, quantity).await?;
+    }
+    Ok(())
+}

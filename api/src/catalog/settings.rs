@@ -10,7 +10,21 @@ pub struct StoreSettings {
     pub name: String,
     /// ISO 4217 code of the store currency (`EUR`).
     pub currency: String,
+    /// Where new orders are announced (the order desk).
+    pub orders_email: Option<String>,
+    /// Customers must verify their email before ordering or requesting quotes.
+    pub require_verified_email: bool,
     pub version: i32,
+}
+
+fn to_settings(row: store_settings::Model) -> StoreSettings {
+    StoreSettings {
+        name: row.name,
+        currency: row.currency,
+        orders_email: row.orders_email,
+        require_verified_email: row.require_verified_email,
+        version: row.version,
+    }
 }
 
 pub async fn get(db: &impl ConnectionTrait) -> Result<StoreSettings, AppError> {
@@ -18,16 +32,15 @@ pub async fn get(db: &impl ConnectionTrait) -> Result<StoreSettings, AppError> {
         .one(db)
         .await?
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("store settings row missing")))?;
-    Ok(StoreSettings {
-        name: row.name,
-        currency: row.currency,
-        version: row.version,
-    })
+    Ok(to_settings(row))
 }
 
 pub struct SettingsChanges {
     pub name: Option<String>,
     pub currency: Option<String>,
+    /// `Some(None)` clears it.
+    pub orders_email: Option<Option<String>>,
+    pub require_verified_email: Option<bool>,
 }
 
 /// ADMIN: changes the store settings; `version` must be the one read.
@@ -56,6 +69,18 @@ pub async fn update(
             }
         })
         .transpose()?;
+    let orders_email = changes
+        .orders_email
+        .map(|email| {
+            email
+                .filter(|e| !e.trim().is_empty())
+                .map(|e| {
+                    crate::notifications::model::Recipient::email(&e, "ordersEmail")
+                        .map(|r| r.address)
+                })
+                .transpose()
+        })
+        .transpose()?;
     let tx = state.db.begin(&state.events).await?;
     let row = store_settings::Entity::find_by_id(1)
         .lock_exclusive()
@@ -72,13 +97,15 @@ pub async fn update(
     if let Some(currency) = currency {
         active.currency = Set(currency);
     }
+    if let Some(email) = orders_email {
+        active.orders_email = Set(email);
+    }
+    if let Some(required) = changes.require_verified_email {
+        active.require_verified_email = Set(required);
+    }
     active.version = Set(row.version + 1);
     active.updated_at = Set(state.clock.now());
     let row = active.update(&*tx).await?;
     tx.commit().await?;
-    Ok(StoreSettings {
-        name: row.name,
-        currency: row.currency,
-        version: row.version,
-    })
+    Ok(to_settings(row))
 }

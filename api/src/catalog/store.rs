@@ -315,19 +315,13 @@ pub async fn list_products(
             SortKey::Int(int) => int.into(),
             SortKey::Time(time) => time.into(),
         };
-        let condition = if sort.ascending() {
-            Condition::any().add(column.gt(value.clone())).add(
-                Condition::all()
-                    .add(column.eq(value))
-                    .add(product::Column::Id.gt(cursor.id)),
-            )
-        } else {
-            Condition::any().add(column.lt(value.clone())).add(
-                Condition::all()
-                    .add(column.eq(value))
-                    .add(product::Column::Id.lt(cursor.id)),
-            )
-        };
+        let condition = crate::kernel::pagination::keyset_after(
+            column,
+            product::Column::Id,
+            sort.ascending(),
+            value,
+            cursor.id,
+        );
         query = query.filter(condition);
     }
     let query = if sort.ascending() {
@@ -408,4 +402,75 @@ pub async fn options_of(
             to_option(option, values)
         })
         .collect())
+}
+
+/// Takes `quantity` units of tracked stock if that many are there, in one conditional statement
+/// (parallel orders cannot both take the last unit). Returns whether it did.
+pub async fn take_stock(
+    db: &impl ConnectionTrait,
+    product_id: Uuid,
+    variant_id: Option<Uuid>,
+    quantity: i32,
+) -> Result<bool, DbErr> {
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    let affected = match variant_id {
+        Some(id) => {
+            product_variant::Entity::update_many()
+                .col_expr(
+                    product_variant::Column::Stock,
+                    Expr::col(product_variant::Column::Stock).sub(quantity),
+                )
+                .filter(product_variant::Column::Id.eq(id))
+                .filter(product_variant::Column::TrackStock.eq(true))
+                .filter(product_variant::Column::Stock.gte(quantity))
+                .exec(db)
+                .await?
+        }
+        None => {
+            product::Entity::update_many()
+                .col_expr(
+                    product::Column::Stock,
+                    Expr::col(product::Column::Stock).sub(quantity),
+                )
+                .filter(product::Column::Id.eq(product_id))
+                .filter(product::Column::TrackStock.eq(true))
+                .filter(product::Column::Stock.gte(quantity))
+                .exec(db)
+                .await?
+        }
+    };
+    Ok(affected.rows_affected == 1)
+}
+
+/// Puts `quantity` units back (an order line shrank or its order was cancelled).
+pub async fn return_stock(
+    db: &impl ConnectionTrait,
+    product_id: Uuid,
+    variant_id: Option<Uuid>,
+    quantity: i32,
+) -> Result<(), DbErr> {
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    match variant_id {
+        Some(id) => {
+            product_variant::Entity::update_many()
+                .col_expr(
+                    product_variant::Column::Stock,
+                    Expr::col(product_variant::Column::Stock).add(quantity),
+                )
+                .filter(product_variant::Column::Id.eq(id))
+                .exec(db)
+                .await?;
+        }
+        None => {
+            product::Entity::update_many()
+                .col_expr(
+                    product::Column::Stock,
+                    Expr::col(product::Column::Stock).add(quantity),
+                )
+                .filter(product::Column::Id.eq(product_id))
+                .exec(db)
+                .await?;
+        }
+    }
+    Ok(())
 }

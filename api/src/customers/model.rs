@@ -5,22 +5,7 @@ use uuid::Uuid;
 
 use crate::error::AppError;
 
-macro_rules! string_enum {
-    ($name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            pub const fn as_str(self) -> &'static str {
-                match self { $(Self::$variant => $text),+ }
-            }
-
-            pub fn parse(value: &str) -> Option<Self> {
-                match value { $($text => Some(Self::$variant),)+ _ => None }
-            }
-        }
-    };
-}
+use crate::kernel::string_enum;
 
 string_enum!(CustomerKind { Individual => "INDIVIDUAL", Professional => "PROFESSIONAL" });
 string_enum!(CustomerSource { Backoffice => "BACKOFFICE", Storefront => "STOREFRONT" });

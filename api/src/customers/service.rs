@@ -295,6 +295,34 @@ pub async fn create_my_customer(
     store::to_customer(row)
 }
 
+/// Inside a checkout: the customer of a user who has none yet, created from what they typed
+/// (an individual, source `STOREFRONT`) and attached to the user.
+pub async fn create_for_user(
+    tx: &WriteTx,
+    user_id: Uuid,
+    name: &str,
+    now: DateTime<Utc>,
+) -> Result<Customer, AppError> {
+    let name = parse_text(name, "contact.name", 200, true)?;
+    let row = insert(
+        tx,
+        NewCustomer {
+            name,
+            code: None,
+            kind: CustomerKind::Individual,
+            vat_id: None,
+            source: CustomerSource::Storefront,
+            language: None,
+            sales_rep_id: None,
+            notes: String::new(),
+        },
+        now,
+    )
+    .await?;
+    crate::auth::service::attach_customer(tx, user_id, row.id, now).await?;
+    store::to_customer(row)
+}
+
 /// Staff: changes a customer; `version` must be the one read.
 pub async fn update_customer(
     state: &AppState,

@@ -48,6 +48,12 @@ pub fn attach(
         .data(cached(ContactsOfCustomer { db: db.clone() }))
         .data(cached(AddressesOfCustomer { db: db.clone() }))
         .data(cached(TimelineOfCustomer { db: db.clone() }))
+        .data(cached(TimelineOfOrder { db: db.clone() }))
+        .data(cached(LinesOfOrder { db: db.clone() }))
+        .data(cached(ChangesOfOrder { db: db.clone() }))
+        .data(cached(NotesOfOrder { db: db.clone() }))
+        .data(cached(PaymentsOfOrder { db: db.clone() }))
+        .data(cached(CallsOfOrder { db: db.clone() }))
         .data(cached(UserLoader { db }))
 }
 
@@ -196,3 +202,75 @@ impl Loader<Uuid> for TimelineOfCustomer {
         Ok(group(events, |e| e.object_id))
     }
 }
+
+/// An order's timeline: its events, newest first (callers filter what the viewer may see).
+pub struct TimelineOfOrder {
+    db: DatabaseConnection,
+}
+
+impl Loader<Uuid> for TimelineOfOrder {
+    type Value = Vec<crate::events::StoredEvent>;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, Vec<crate::events::StoredEvent>>, LoadError> {
+        let events =
+            crate::events::store::of_objects(&self.db, crate::orders::ORDER_OBJECT, ids)
+                .await
+                .map_err(AppError::from)?;
+        Ok(group(events, |e| e.object_id))
+    }
+}
+
+/// Loaders of what hangs off orders the caller was already allowed to read: keyed by order ID,
+/// one statement for every order of the request.
+macro_rules! order_children {
+    ($loader:ident, $value:ty, $load:path, $key:ident) => {
+        pub struct $loader {
+            db: DatabaseConnection,
+        }
+
+        impl Loader<Uuid> for $loader {
+            type Value = Vec<$value>;
+            type Error = LoadError;
+
+            async fn load(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<$value>>, LoadError> {
+                let rows = $load(&self.db, ids).await.map_err(AppError::from)?;
+                Ok(group(rows, |row| row.$key))
+            }
+        }
+    };
+}
+
+order_children!(
+    LinesOfOrder,
+    crate::orders::OrderLine,
+    crate::orders::service::lines_of,
+    order_id
+);
+order_children!(
+    ChangesOfOrder,
+    crate::orders::model::Change,
+    crate::orders::service::changes_of,
+    order_id
+);
+order_children!(
+    NotesOfOrder,
+    crate::orders::model::Note,
+    crate::orders::store::notes_of,
+    order_id
+);
+order_children!(
+    PaymentsOfOrder,
+    crate::orders::model::Payment,
+    crate::orders::store::payments_of,
+    order_id
+);
+order_children!(
+    CallsOfOrder,
+    crate::orders::model::ScheduledCall,
+    crate::orders::store::calls_of,
+    order_id
+);

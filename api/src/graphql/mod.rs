@@ -18,6 +18,7 @@ use crate::{
     customers::graphql::{CustomersMutation, CustomersQuery},
     events::graphql::EventsQuery,
     notifications::graphql::{NotificationsMutation, NotificationsQuery},
+    orders::graphql::{OrdersMutation, OrdersQuery, OrdersSubscription},
     state::AppState,
 };
 
@@ -27,6 +28,7 @@ pub struct QueryRoot(
     CatalogQuery,
     CustomersQuery,
     CartsQuery,
+    OrdersQuery,
     NotificationsQuery,
     EventsQuery,
 );
@@ -37,11 +39,12 @@ pub struct MutationRoot(
     CatalogMutation,
     CustomersMutation,
     CartsMutation,
+    OrdersMutation,
     NotificationsMutation,
 );
 
 #[derive(MergedSubscription, Default)]
-pub struct SubscriptionRoot(AuthSubscription);
+pub struct SubscriptionRoot(AuthSubscription, OrdersSubscription);
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 

@@ -21,6 +21,12 @@ pub enum Kind {
     CartLine,
     CartTemplate,
     OutboxMessage,
+    Order,
+    OrderLine,
+    OrderChange,
+    OrderNote,
+    Payment,
+    ScheduledCall,
 }
 
 impl Kind {
@@ -38,6 +44,12 @@ impl Kind {
             Kind::CartLine => "CartLine",
             Kind::CartTemplate => "CartTemplate",
             Kind::OutboxMessage => "OutboxMessage",
+            Kind::Order => "Order",
+            Kind::OrderLine => "OrderLine",
+            Kind::OrderChange => "OrderChange",
+            Kind::OrderNote => "OrderNote",
+            Kind::Payment => "Payment",
+            Kind::ScheduledCall => "ScheduledCall",
         }
     }
 }

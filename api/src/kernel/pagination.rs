@@ -1,6 +1,8 @@
 //! Relay pagination arguments: forward only (`first`/`after`), with a hard maximum page size.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use sea_orm::{ColumnTrait, Condition, Value};
+use uuid::Uuid;
 
 use crate::error::AppError;
 
@@ -86,4 +88,28 @@ pub fn parse_event_cursor(cursor: &str, field: &str) -> Result<i64, AppError> {
         .ok()
         .and_then(|raw| raw.parse().ok())
         .ok_or_else(|| AppError::validation(field, "not a valid cursor"))
+}
+
+/// Keyset pagination: rows after `(value, id)` in `column` order, the ID breaking ties (so a
+/// page never repeats or skips rows that share a sort value).
+pub fn keyset_after<C: ColumnTrait>(
+    column: C,
+    id_column: C,
+    ascending: bool,
+    value: Value,
+    id: Uuid,
+) -> Condition {
+    if ascending {
+        Condition::any().add(column.gt(value.clone())).add(
+            Condition::all()
+                .add(column.eq(value))
+                .add(id_column.gt(id)),
+        )
+    } else {
+        Condition::any().add(column.lt(value.clone())).add(
+            Condition::all()
+                .add(column.eq(value))
+                .add(id_column.lt(id)),
+        )
+    }
 }

@@ -55,6 +55,78 @@ const SHIPPED: &[Shipped] = &[
         subject: "{{ subject }}",
         body: "{{ body }}\n\n-- \n{{ store_name }}\n",
     },
+    Shipped {
+        name: "order_submitted",
+        language: "en",
+        subject: "New order {{ number }}{% if title %}: {{ title }}{% endif %}",
+        body: "A new order was placed by {{ contact_name }}.\n\nOrder {{ number }}{% if customer_reference %} (their reference: {{ customer_reference }}){% endif %}\n\n{% for line in lines %}- {{ line.quantity }} × {{ line.name }} ({{ line.reference }}): {{ line.total }} {{ currency }}\n{% endfor %}\nTotal including VAT: {{ total }} {{ currency }}\n",
+    },
+    Shipped {
+        name: "order_submitted",
+        language: "fr",
+        subject: "Nouvelle commande {{ number }}{% if title %} : {{ title }}{% endif %}",
+        body: "{{ contact_name }} a passé une nouvelle commande.\n\nCommande {{ number }}{% if customer_reference %} (sa référence : {{ customer_reference }}){% endif %}\n\n{% for line in lines %}- {{ line.quantity }} × {{ line.name }} ({{ line.reference }}): {{ line.total }} {{ currency }}\n{% endfor %}\nTotal TTC : {{ total }} {{ currency }}\n",
+    },
+    Shipped {
+        name: "order_received",
+        language: "en",
+        subject: "We received your order {{ number }}",
+        body: "Hello {{ contact_name }},\n\nThank you for your order {{ number }}. We will check it and confirm it shortly.\n\n{% for line in lines %}- {{ line.quantity }} × {{ line.name }} ({{ line.reference }}): {{ line.total }} {{ currency }}\n{% endfor %}\nTotal including VAT: {{ total }} {{ currency }}\n\n-- \n{{ store_name }}\n",
+    },
+    Shipped {
+        name: "order_received",
+        language: "fr",
+        subject: "Nous avons reçu votre commande {{ number }}",
+        body: "Bonjour {{ contact_name }},\n\nMerci pour votre commande {{ number }}. Nous la vérifions et vous la confirmons rapidement.\n\n{% for line in lines %}- {{ line.quantity }} × {{ line.name }} ({{ line.reference }}): {{ line.total }} {{ currency }}\n{% endfor %}\nTotal TTC : {{ total }} {{ currency }}\n\n-- \n{{ store_name }}\n",
+    },
+    Shipped {
+        name: "order_proposed",
+        language: "en",
+        subject: "Your order {{ number }} is ready for your approval",
+        body: "Hello {{ contact_name }},\n\nWe prepared your order {{ number }}. Please review it and accept it in your account.\n{% if message %}\n{{ message }}\n{% endif %}\n{% for line in lines %}- {{ line.quantity }} × {{ line.name }} ({{ line.reference }}): {{ line.total }} {{ currency }}\n{% endfor %}\nTotal including VAT: {{ total }} {{ currency }}\n\n-- \n{{ store_name }}\n",
+    },
+    Shipped {
+        name: "order_proposed",
+        language: "fr",
+        subject: "Votre commande {{ number }} attend votre accord",
+        body: "Bonjour {{ contact_name }},\n\nNous avons préparé votre commande {{ number }}. Merci de la vérifier et de l'accepter depuis votre compte.\n{% if message %}\n{{ message }}\n{% endif %}\n{% for line in lines %}- {{ line.quantity }} × {{ line.name }} ({{ line.reference }}): {{ line.total }} {{ currency }}\n{% endfor %}\nTotal TTC : {{ total }} {{ currency }}\n\n-- \n{{ store_name }}\n",
+    },
+    Shipped {
+        name: "order_confirmed",
+        language: "en",
+        subject: "Order {{ number }} confirmed",
+        body: "Hello {{ contact_name }},\n\nYour order {{ number }} is confirmed.\n\n{% for line in lines %}- {{ line.quantity }} × {{ line.name }} ({{ line.reference }}): {{ line.total }} {{ currency }}\n{% endfor %}\nTotal including VAT: {{ total }} {{ currency }}\n\n-- \n{{ store_name }}\n",
+    },
+    Shipped {
+        name: "order_confirmed",
+        language: "fr",
+        subject: "Commande {{ number }} confirmée",
+        body: "Bonjour {{ contact_name }},\n\nVotre commande {{ number }} est confirmée.\n\n{% for line in lines %}- {{ line.quantity }} × {{ line.name }} ({{ line.reference }}): {{ line.total }} {{ currency }}\n{% endfor %}\nTotal TTC : {{ total }} {{ currency }}\n\n-- \n{{ store_name }}\n",
+    },
+    Shipped {
+        name: "order_shipped",
+        language: "en",
+        subject: "Order {{ number }} has shipped",
+        body: "Hello {{ contact_name }},\n\nYour order {{ number }} is on its way.\n{% if message %}\n{{ message }}\n{% endif %}\n-- \n{{ store_name }}\n",
+    },
+    Shipped {
+        name: "order_shipped",
+        language: "fr",
+        subject: "Votre commande {{ number }} est expédiée",
+        body: "Bonjour {{ contact_name }},\n\nVotre commande {{ number }} est en route.\n{% if message %}\n{{ message }}\n{% endif %}\n-- \n{{ store_name }}\n",
+    },
+    Shipped {
+        name: "payment_reminder",
+        language: "en",
+        subject: "Payment reminder for order {{ number }}",
+        body: "Hello {{ contact_name }},\n\n{{ balance_due }} {{ currency }} remain due on your order {{ number }}.\n{% if message %}\n{{ message }}\n{% endif %}\n-- \n{{ store_name }}\n",
+    },
+    Shipped {
+        name: "payment_reminder",
+        language: "fr",
+        subject: "Rappel de paiement pour la commande {{ number }}",
+        body: "Bonjour {{ contact_name }},\n\nIl reste {{ balance_due }} {{ currency }} à régler sur votre commande {{ number }}.\n{% if message %}\n{{ message }}\n{% endif %}\n-- \n{{ store_name }}\n",
+    },
 ];
 
 /// Sample data for previews, per template.
@@ -65,9 +137,29 @@ fn sample(name: &str) -> Value {
             "link": "https://shop.example.com/verify-email?token=SAMPLE",
             "expires_at": "2026-11-23 18:00 UTC",
         }),
-        _ => {
+        "customer_message" => {
             json!({ "subject": "Your order", "body": "Your order is ready.", "store_name": "Comptoir" })
         }
+        _ => json!({
+            "store_name": "Comptoir",
+            "currency": "EUR",
+            "number": "ORD-000042",
+            "title": "Spring catalogue",
+            "status": "PROPOSED",
+            "customer_reference": "PO-7781",
+            "contact_name": "Jeanne Martin",
+            "total": "1234.80",
+            "subtotal": "1029.00",
+            "vat_total": "205.80",
+            "balance_due": "234.80",
+            "subject": "About your order",
+            "body": "Your proofs are ready.",
+            "message": "We replaced the paper with a heavier one at the same price.",
+            "lines": [
+                { "reference": "FLY-A5", "name": "Flyer A5", "quantity": 1000, "unit_price": "0.089", "total": "89.00", "delivery_date": "2026-12-01" },
+                { "reference": "CAT-24", "name": "Catalogue 24 pages", "quantity": 200, "unit_price": "4.70", "total": "940.00", "delivery_date": null }
+            ],
+        }),
     }
 }
 

@@ -189,7 +189,7 @@ impl CatalogMutation {
         Ok(true)
     }
 
-    /// ADMIN: changes the store name or currency; `version` is the one read.
+    /// ADMIN: changes the store settings; `version` is the one read.
     async fn update_store_settings(
         &self,
         ctx: &Context<'_>,
@@ -199,6 +199,12 @@ impl CatalogMutation {
         let changes = settings::SettingsChanges {
             name: input.name,
             currency: input.currency_code,
+            orders_email: match input.orders_email {
+                async_graphql::MaybeUndefined::Undefined => None,
+                async_graphql::MaybeUndefined::Null => Some(None),
+                async_graphql::MaybeUndefined::Value(email) => Some(Some(email)),
+            },
+            require_verified_email: input.require_verified_email,
         };
         Ok(StoreSettingsObject(
             settings::update(state(ctx), principal(ctx), version, changes).await?,

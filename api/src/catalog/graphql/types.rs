@@ -348,6 +348,17 @@ impl StoreSettingsObject {
     async fn currency_code(&self) -> &str {
         &self.0.currency
     }
+    /// Staff only: where new orders are announced (null for others).
+    async fn orders_email(&self, ctx: &Context<'_>) -> Option<&str> {
+        crate::graphql::context::principal(ctx)
+            .is_staff()
+            .then_some(self.0.orders_email.as_deref())
+            .flatten()
+    }
+    /// Customers must verify their email before ordering or requesting quotes.
+    async fn require_verified_email(&self) -> bool {
+        self.0.require_verified_email
+    }
     async fn version(&self) -> i32 {
         self.0.version
     }
@@ -460,6 +471,9 @@ pub struct ProductOptionInput {
 pub struct StoreSettingsInput {
     pub name: Option<String>,
     pub currency_code: Option<String>,
+    /// Where new orders are announced; null clears it.
+    pub orders_email: async_graphql::MaybeUndefined<String>,
+    pub require_verified_email: Option<bool>,
 }
 
 /// Loads what the query asks of a page of products (variants, options) in one statement per

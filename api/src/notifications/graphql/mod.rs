@@ -1,6 +1,6 @@
 mod mutation;
 mod query;
-mod types;
+pub mod types;
 
 pub use mutation::NotificationsMutation;
 pub use query::NotificationsQuery;

@@ -1,0 +1,690 @@
+//! Where orders come from: a customer's checkout of their cart, or a manager composing an order
+//! on a customer's behalf.
+
+use chrono::{DateTime, Utc};
+use comptoir_entity::{order_line, sales_order};
+use rust_decimal::Decimal;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{
+    model::{Contact, OrderSource, OrderStatus, PostalAddress},
+    service::{
+        self, Edit, PostalAddressInput, copy_address, email_contact, keep_derived,
+        order_event, template_data,
+    },
+    store,
+};
+use crate::{
+    auth::{Principal, Role},
+    carts::{self, model::parse_quantity},
+    catalog::{
+        self, ProductKind,
+        model::{describe, price_configuration},
+        service::StockTake,
+    },
+    customers::{self, Customer, model::AddressKind, model::parse_text},
+    db::WriteTx,
+    error::AppError,
+    kernel::{money::to_e4, numbering},
+    notifications::{
+        model::Recipient,
+        outbox::{self, NewMessage},
+    },
+    orders::model::Order,
+    state::AppState,
+};
+
+const ORDER_SERIES: &str = "ORD";
+
+/// Contact details typed at checkout.
+#[derive(Clone, Debug, Default)]
+pub struct ContactInput {
+    pub name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+}
+
+impl ContactInput {
+    fn parse(self) -> Result<Contact, AppError> {
+        Ok(Contact {
+            name: parse_text(&self.name, "contact.name", 200, true)?,
+            email: self
+                .email
+                .filter(|e| !e.trim().is_empty())
+                .map(|e| Recipient::email(&e, "contact.email").map(|r| r.address))
+                .transpose()?,
+            phone: self
+                .phone
+                .filter(|p| !p.trim().is_empty())
+                .map(|p| customers::model::parse_phone(&p, "contact.phone"))
+                .transpose()?,
+        })
+    }
+}
+
+/// What a customer gives at checkout.
+#[derive(Clone, Debug, Default)]
+pub struct CheckoutInput {
+    pub contact: Option<ContactInput>,
+    /// One of the customer's saved addresses…
+    pub delivery_address_id: Option<Uuid>,
+    /// …or a new one.
+    pub delivery_address: Option<PostalAddressInput>,
+    pub delivery_method: String,
+    pub payment_method: String,
+    pub customer_reference: String,
+    pub title: String,
+    pub note: String,
+    pub idempotency_key: Option<String>,
+}
+
+/// The header fields both ways of creating an order share, parsed.
+struct Header {
+    title: String,
+    customer_reference: String,
+    note: String,
+    delivery_method: String,
+    payment_method: String,
+}
+
+fn parse_header(
+    title: &str,
+    customer_reference: &str,
+    note: &str,
+    delivery_method: &str,
+    payment_method: &str,
+) -> Result<Header, AppError> {
+    Ok(Header {
+        title: parse_text(title, "title", 200, false)?,
+        customer_reference: parse_text(customer_reference, "customerReference", 100, false)?,
+        note: parse_text(note, "note", 5_000, false)?,
+        delivery_method: parse_text(delivery_method, "deliveryMethod", 100, false)?,
+        payment_method: parse_text(payment_method, "paymentMethod", 100, false)?,
+    })
+}
+
+fn parse_idempotency_key(key: Option<String>) -> Result<Option<String>, AppError> {
+    key.map(|k| {
+        let k = k.trim().to_owned();
+        if k.is_empty() || k.len() > 100 {
+            Err(AppError::validation("idempotencyKey", "1 to 100 characters"))
+        } else {
+            Ok(k)
+        }
+    })
+    .transpose()
+}
+
+/// A customer orders the content of their cart. Stock is taken line by line in the same
+/// transaction (`OUT_OF_STOCK` names the line: `lines.2`); the cart is emptied; the seller and
+/// the customer are emailed. With `idempotency_key`, a retry returns the first order.
+pub async fn checkout(
+    state: &AppState,
+    principal: &Principal,
+    cart_id: Uuid,
+    input: CheckoutInput,
+) -> Result<Order, AppError> {
+    let user = principal.require_role(&[Role::Identified, Role::AccountClient])?;
+    let key = parse_idempotency_key(input.idempotency_key.clone())?
+        .map(|k| format!("order:{}:{k}", user.id.simple()));
+    if let Some(key) = &key
+        && let Some(row) = store::find_by_idempotency_key(state.db.read(), key).await?
+    {
+        return store::to_order(row);
+    }
+    require_verified_email(state, user.id).await?;
+    match place(state, principal, cart_id, input, key.clone()).await {
+        // A parallel retry with the same key committed first: answer with its order.
+        Err(AppError::Conflict { field: None, .. }) if key.is_some() => {
+            let key = key.unwrap_or_default();
+            store::find_by_idempotency_key(state.db.read(), &key)
+                .await?
+                .ok_or_else(|| AppError::conflict("idempotencyKey", "already used"))
+                .and_then(store::to_order)
+        }
+        other => other,
+    }
+}
+
+async fn require_verified_email(state: &AppState, user_id: Uuid) -> Result<(), AppError> {
+    let settings = catalog::settings::get(state.db.read()).await?;
+    if !settings.require_verified_email {
+        return Ok(());
+    }
+    let verified = crate::auth::service::user_by_id(state, user_id)
+        .await?
+        .is_some_and(|u| u.email_verified_at.is_some());
+    if verified {
+        Ok(())
+    } else {
+        Err(AppError::EmailNotVerified)
+    }
+}
+
+async fn place(
+    state: &AppState,
+    principal: &Principal,
+    cart_id: Uuid,
+    input: CheckoutInput,
+    key: Option<String>,
+) -> Result<Order, AppError> {
+    let user = principal.require_user()?;
+    let header = parse_header(
+        &input.title,
+        &input.customer_reference,
+        &input.note,
+        &input.delivery_method,
+        &input.payment_method,
+    )?;
+    let typed_contact = input.contact.map(ContactInput::parse).transpose()?;
+    let typed_address = input
+        .delivery_address
+        .map(|a| a.parse("deliveryAddress"))
+        .transpose()?;
+    let now = state.clock.now();
+    let mut tx = state.db.begin(&state.events).await?;
+    let cart = carts::service::for_order(&tx, principal, cart_id, None).await?;
+    let customer = if let Some(id) = user.customer_id {
+        customers::service::find_for(&*tx, principal, id).await?
+    } else {
+        let name = typed_contact
+            .as_ref()
+            .map(|c| c.name.clone())
+            .ok_or_else(|| AppError::validation("contact", "required for your first order"))?;
+        customers::service::create_for_user(&tx, user.id, &name, now).await?
+    };
+    let user_email = crate::auth::service::user_by_id(state, user.id)
+        .await?
+        .map(|u| u.email);
+    let contact = match typed_contact {
+        Some(contact) => contact,
+        None => default_contact(&tx, &customer, user_email).await?,
+    };
+    let delivery = match (input.delivery_address_id, typed_address) {
+        (Some(id), _) => saved_address(&tx, &customer, id, "deliveryAddressId").await?,
+        (None, Some(address)) => address,
+        (None, None) => default_address(&tx, &customer, AddressKind::Delivery)
+            .await?
+            .ok_or_else(|| AppError::validation("deliveryAddress", "required"))?,
+    };
+    let billing = default_address(&tx, &customer, AddressKind::Billing)
+        .await?
+        .unwrap_or_else(|| delivery.clone());
+    let mut row = new_row(
+        &tx,
+        &customer,
+        OrderSource::Checkout,
+        OrderStatus::Submitted,
+        header,
+        contact,
+        billing,
+        delivery,
+        Some(user.id),
+        now,
+    )
+    .await?;
+    row.idempotency_key = key;
+    let row = store::insert_order(&*tx, row).await?;
+    let lines = insert_cart_lines(&tx, row.id, cart.lines, now).await?;
+    carts::service::empty(&tx, cart.id).await?;
+    let row = finish_new(&mut tx, row, &lines, "ORDER_SUBMITTED", Some(user.id), now).await?;
+    notify_seller(&mut tx, &row, now).await?;
+    let data = template_data(&tx, &row).await?;
+    email_contact(&mut tx, &row, "order_received", data, now).await?;
+    tx.commit().await?;
+    store::to_order(row)
+}
+
+/// The cart's lines as order lines, stock taken for each.
+async fn insert_cart_lines(
+    tx: &WriteTx,
+    order_id: Uuid,
+    cart_lines: Vec<carts::LineView>,
+    now: DateTime<Utc>,
+) -> Result<Vec<order_line::Model>, AppError> {
+    let mut lines = Vec::with_capacity(cart_lines.len());
+    for (index, line) in cart_lines.into_iter().enumerate() {
+        let field = format!("lines.{index}");
+        if line.rental_period.is_some() {
+            return Err(AppError::validation(
+                field,
+                "rental lines are booked with placeRentalOrder",
+            ));
+        }
+        if let Some(warning) = line
+            .warnings
+            .iter()
+            .find(|w| !w.starts_with("only "))
+            .cloned()
+        {
+            return Err(AppError::validation(field, warning));
+        }
+        let name = line_name(&line.product.name, line.variant.as_ref().map(|v| v.name.as_str()));
+        let reserved = take(
+            tx,
+            line.product.id,
+            line.variant.as_ref().map(|v| v.id),
+            line.quantity,
+            &field,
+            &name,
+        )
+        .await?;
+        let reference = line
+            .variant
+            .as_ref()
+            .map_or_else(|| line.product.reference.clone(), |v| v.reference.clone());
+        lines.push(
+            store::insert_line(
+                &**tx,
+                order_line::Model {
+                    id: Uuid::now_v7(),
+                    order_id,
+                    position: i32::try_from(index).unwrap_or(i32::MAX),
+                    product_id: line.product.id,
+                    variant_id: line.variant.as_ref().map(|v| v.id),
+                    configuration: serde_json::to_value(&line.configuration).unwrap_or_default(),
+                    reference,
+                    name,
+                    kind: line.product.kind.as_str().to_owned(),
+                    quantity: line.quantity,
+                    unit_price_e4: to_e4(line.amount.unit_price, "unitPrice")?,
+                    discount_bp: 0,
+                    vat_bp: service::bp(line.product.vat_rate, "vatRate")?,
+                    delivery_date: None,
+                    instructions: String::new(),
+                    on_hold: false,
+                    rental_start: None,
+                    rental_end: None,
+                    reserved_stock: reserved,
+                    created_at: now,
+                },
+            )
+            .await?,
+        );
+    }
+    Ok(lines)
+}
+
+/// What a manager gives when creating an order for a customer; the rest comes from the
+/// customer record.
+#[derive(Clone, Debug, Default)]
+pub struct CreateOrderInput {
+    pub delivery_address_id: Option<Uuid>,
+    pub customer_reference: String,
+    pub title: String,
+    pub note: String,
+    pub delivery_method: String,
+    pub payment_method: String,
+}
+
+/// Staff: a new `DRAFT` order for a customer, with contact, billing and delivery address from
+/// the customer record. Lines come with `add_line`.
+pub async fn create_order(
+    state: &AppState,
+    principal: &Principal,
+    customer_id: Uuid,
+    input: CreateOrderInput,
+) -> Result<Order, AppError> {
+    let staff = principal.require_staff()?;
+    let header = parse_header(
+        &input.title,
+        &input.customer_reference,
+        &input.note,
+        &input.delivery_method,
+        &input.payment_method,
+    )?;
+    let now = state.clock.now();
+    let mut tx = state.db.begin(&state.events).await?;
+    let customer = customers::service::find_for(&*tx, principal, customer_id)
+        .await
+        .map_err(|_| AppError::not_found("customer", "customerId"))?;
+    if customer.blocked {
+        return Err(AppError::validation("customerId", "this customer is blocked"));
+    }
+    let contact = default_contact(&tx, &customer, None).await?;
+    let delivery = match input.delivery_address_id {
+        Some(id) => saved_address(&tx, &customer, id, "deliveryAddressId").await?,
+        None => default_address(&tx, &customer, AddressKind::Delivery)
+            .await?
+            .unwrap_or_default(),
+    };
+    let billing = default_address(&tx, &customer, AddressKind::Billing)
+        .await?
+        .unwrap_or_else(|| delivery.clone());
+    let row = new_row(
+        &tx,
+        &customer,
+        OrderSource::Backoffice,
+        OrderStatus::Draft,
+        header,
+        contact,
+        billing,
+        delivery,
+        Some(staff.id),
+        now,
+    )
+    .await?;
+    let row = store::insert_order(&*tx, row).await?;
+    let row = finish_new(&mut tx, row, &[], "ORDER_CREATED", Some(staff.id), now).await?;
+    tx.commit().await?;
+    store::to_order(row)
+}
+
+/// A line a manager adds to an order.
+#[derive(Clone, Debug)]
+pub struct AddLineInput {
+    pub product_id: Uuid,
+    pub variant_id: Option<Uuid>,
+    pub configuration: Vec<catalog::model::RawSelection>,
+    pub quantity: i32,
+    /// The catalog price (with options) when not given.
+    pub unit_price: Option<Decimal>,
+    pub discount_percent: Option<Decimal>,
+    pub delivery_date: Option<chrono::NaiveDate>,
+    pub instructions: Option<String>,
+}
+
+/// Staff: adds a product to an order (stock taken now, as at checkout).
+pub async fn add_line(
+    state: &AppState,
+    principal: &Principal,
+    order_id: Uuid,
+    version: i32,
+    input: AddLineInput,
+) -> Result<Order, AppError> {
+    principal.require_staff()?;
+    let quantity = parse_quantity(input.quantity, "quantity", false)?;
+    let discount = input
+        .discount_percent
+        .map(|d| super::model::parse_discount(d, "discountPercent"))
+        .transpose()?
+        .unwrap_or_default();
+    let instructions = input
+        .instructions
+        .as_deref()
+        .map(|i| parse_text(i, "instructions", 5_000, false))
+        .transpose()?
+        .unwrap_or_default();
+    let mut edit = Edit::open(state, principal, order_id, Some(version)).await?;
+    let delivery_date = input
+        .delivery_date
+        .map(|d| super::model::parse_delivery_date(d, edit.now, "deliveryDate"))
+        .transpose()?;
+    edit.seller_edits()?;
+    if edit.lines.len() >= 500 {
+        return Err(AppError::validation("orderId", "an order holds at most 500 lines"));
+    }
+    let (product, variant, configuration, options, catalog_price) =
+        resolve_product(&edit.tx, &input).await?;
+    let unit_price = match input.unit_price {
+        Some(price) => {
+            to_e4(price, "unitPrice")?;
+            if price < Decimal::ZERO {
+                return Err(AppError::validation("unitPrice", "must not be negative"));
+            }
+            price
+        }
+        None => catalog_price,
+    };
+    let name = line_name(&product.name, variant.as_ref().map(|v| v.name.as_str()));
+    let variant_id = variant.as_ref().map(|v| v.id);
+    let reserved = take(&edit.tx, product.id, variant_id, quantity, "quantity", &name).await?;
+    let position = edit.lines.iter().map(|l| l.position + 1).max().unwrap_or(0);
+    let line = store::insert_line(
+        &*edit.tx,
+        order_line::Model {
+            id: Uuid::now_v7(),
+            order_id,
+            position,
+            product_id: product.id,
+            variant_id,
+            configuration: serde_json::to_value(describe(&configuration, &options))
+                .unwrap_or_default(),
+            reference: variant
+                .as_ref()
+                .map_or_else(|| product.reference.clone(), |v| v.reference.clone()),
+            name: name.clone(),
+            kind: product.kind.as_str().to_owned(),
+            quantity,
+            unit_price_e4: to_e4(unit_price, "unitPrice")?,
+            discount_bp: service::bp(discount, "discountPercent")?,
+            vat_bp: service::bp(product.vat_rate, "vatRate")?,
+            delivery_date,
+            instructions,
+            on_hold: false,
+            rental_start: None,
+            rental_end: None,
+            reserved_stock: reserved,
+            created_at: edit.now,
+        },
+    )
+    .await?;
+    edit.line_change(line.id, "line", None, Some(format!("{quantity} × {name}")));
+    edit.lines.push(line);
+    edit.finish("ORDER_UPDATED", true).await
+}
+
+/// The product, variant and configuration a manager adds, checked against the catalog, with
+/// the catalog unit price.
+async fn resolve_product(
+    tx: &WriteTx,
+    input: &AddLineInput,
+) -> Result<
+    (
+        catalog::Product,
+        Option<catalog::Variant>,
+        catalog::Configuration,
+        Vec<catalog::ProductOption>,
+        Decimal,
+    ),
+    AppError,
+> {
+    let db = &**tx;
+    let product = catalog::service::products_by_ids(db, &[input.product_id])
+        .await?
+        .into_iter()
+        .next()
+        .filter(|p| !p.archived)
+        .ok_or_else(|| AppError::not_found("product", "productId"))?;
+    if product.kind == ProductKind::Rental {
+        return Err(AppError::validation(
+            "productId",
+            "rental products are booked in rental projects",
+        ));
+    }
+    let variants = catalog::service::variants_of(db, &[product.id], false).await?;
+    let variant = match input.variant_id {
+        Some(id) => Some(
+            variants
+                .into_iter()
+                .find(|v| v.id == id)
+                .ok_or_else(|| AppError::not_found("variant of this product", "variantId"))?,
+        ),
+        None if !variants.is_empty() => {
+            return Err(AppError::validation(
+                "variantId",
+                "this product has variants: choose one",
+            ));
+        }
+        None => None,
+    };
+    let options = catalog::service::options_of(db, &[product.id]).await?;
+    let base = variant.as_ref().map_or(product.unit_price, |v| v.unit_price);
+    let (configuration, catalog_price) =
+        price_configuration(base, &options, &input.configuration)?;
+    Ok((product, variant, configuration, options, catalog_price))
+}
+
+/// Takes stock for `quantity` units; returns how many the line now holds reserved (0 when the
+/// product does not count stock).
+pub(super) async fn take(
+    tx: &WriteTx,
+    product_id: Uuid,
+    variant_id: Option<Uuid>,
+    quantity: i32,
+    field: &str,
+    name: &str,
+) -> Result<i32, AppError> {
+    match catalog::service::take_stock(&**tx, product_id, variant_id, quantity).await? {
+        StockTake::Taken => Ok(quantity),
+        StockTake::Untracked => Ok(0),
+        StockTake::Short { available } => Err(AppError::OutOfStock {
+            field: field.to_owned(),
+            name: name.to_owned(),
+            available,
+        }),
+    }
+}
+
+fn line_name(product: &str, variant: Option<&str>) -> String {
+    match variant {
+        Some(variant) if !variant.is_empty() => format!("{product} – {variant}"),
+        _ => product.to_owned(),
+    }
+}
+
+async fn default_contact(
+    tx: &WriteTx,
+    customer: &Customer,
+    fallback_email: Option<String>,
+) -> Result<Contact, AppError> {
+    let contacts = customers::service::contacts_of(&**tx, &[customer.id]).await?;
+    Ok(match contacts.into_iter().find(|c| c.is_primary) {
+        Some(contact) => Contact {
+            name: contact.name,
+            email: contact.email,
+            phone: contact.phone,
+        },
+        None => Contact {
+            name: customer.name.clone(),
+            email: fallback_email,
+            phone: None,
+        },
+    })
+}
+
+async fn saved_address(
+    tx: &WriteTx,
+    customer: &Customer,
+    id: Uuid,
+    field: &str,
+) -> Result<PostalAddress, AppError> {
+    customers::service::addresses_of(&**tx, &[customer.id])
+        .await?
+        .into_iter()
+        .find(|a| a.id == id)
+        .map(|a| copy_address(&a, &customer.name))
+        .ok_or_else(|| AppError::not_found("address of this customer", field))
+}
+
+async fn default_address(
+    tx: &WriteTx,
+    customer: &Customer,
+    kind: AddressKind,
+) -> Result<Option<PostalAddress>, AppError> {
+    let addresses = customers::service::addresses_of(&**tx, &[customer.id]).await?;
+    let of_kind = || addresses.iter().filter(|a| a.kind == kind);
+    Ok(of_kind()
+        .find(|a| a.is_default)
+        .or_else(|| of_kind().next())
+        .map(|a| copy_address(a, &customer.name)))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn new_row(
+    tx: &WriteTx,
+    customer: &Customer,
+    source: OrderSource,
+    status: OrderStatus,
+    header: Header,
+    contact: Contact,
+    billing: PostalAddress,
+    delivery: PostalAddress,
+    created_by: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<sales_order::Model, AppError> {
+    let number = numbering::next(&**tx, ORDER_SERIES).await?;
+    Ok(sales_order::Model {
+        id: Uuid::now_v7(),
+        number,
+        customer_id: customer.id,
+        status: status.as_str().to_owned(),
+        status_before_hold: None,
+        hold_reason: None,
+        source: source.as_str().to_owned(),
+        title: header.title,
+        customer_reference: header.customer_reference,
+        note: header.note,
+        contact_name: contact.name,
+        contact_email: contact.email,
+        contact_phone: contact.phone,
+        billing_address: serde_json::to_value(billing).unwrap_or_default(),
+        delivery_address: serde_json::to_value(delivery).unwrap_or_default(),
+        delivery_method: header.delivery_method,
+        payment_method: header.payment_method,
+        shipping_e4: 0,
+        shipping_vat_bp: 2_000,
+        discount_bp: 0,
+        total_e4: 0,
+        paid_e4: 0,
+        delivery_date: None,
+        delivery_sort: store::delivery_sort(None),
+        product_summary: String::new(),
+        customer_code: customer.code.clone(),
+        search_text: String::new(),
+        sales_rep_id: customer.sales_rep_id,
+        created_by,
+        idempotency_key: None,
+        customer_seen_change: 0,
+        seller_seen_change: 0,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+        confirmed_at: None,
+    })
+}
+
+/// A new order's derived columns and its first event.
+async fn finish_new(
+    tx: &mut WriteTx,
+    mut row: sales_order::Model,
+    lines: &[order_line::Model],
+    kind: &'static str,
+    actor: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<sales_order::Model, AppError> {
+    let lines: Vec<_> = lines.iter().cloned().map(store::to_line).collect();
+    keep_derived(&mut row, &lines)?;
+    let row = store::update_order(&**tx, row).await?;
+    let changes = json!({ "number": row.number, "source": row.source });
+    tx.record(order_event(&row, kind, actor, changes, now)).await?;
+    Ok(row)
+}
+
+/// Announces a new order to the seller's order desk address, when one is set.
+async fn notify_seller(
+    tx: &mut WriteTx,
+    row: &sales_order::Model,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let settings = catalog::settings::get(&**tx).await?;
+    let Some(address) = settings.orders_email else {
+        return Ok(());
+    };
+    let data = template_data(tx, row).await?;
+    outbox::enqueue(
+        tx,
+        NewMessage {
+            recipient: Recipient::email(&address, "ordersEmail")?,
+            template: "order_submitted",
+            language: "en".to_owned(),
+            data,
+            attachments: Vec::new(),
+            customer_id: None,
+        },
+        now,
+    )
+    .await?;
+    Ok(())
+}
