@@ -11,10 +11,11 @@ use tokio_tungstenite::{
 
 use crate::helpers::TestApp;
 
-struct Ws(WebSocketStream<MaybeTlsStream<TcpStream>>);
+/// A `graphql-transport-ws` (or legacy) client, for any test that subscribes.
+pub struct Ws(WebSocketStream<MaybeTlsStream<TcpStream>>);
 
 impl Ws {
-    async fn connect(app: &TestApp, protocol: &str) -> Self {
+    pub async fn connect(app: &TestApp, protocol: &str) -> Self {
         let mut request = app.ws_url.as_str().into_client_request().unwrap();
         request
             .headers_mut()
@@ -24,12 +25,12 @@ impl Ws {
         Self(stream)
     }
 
-    async fn send(&mut self, value: Value) {
+    pub async fn send(&mut self, value: Value) {
         self.0.send(Message::text(value.to_string())).await.unwrap();
     }
 
     /// The next JSON message, skipping pings and keep-alives.
-    async fn next(&mut self) -> Value {
+    pub async fn next(&mut self) -> Value {
         loop {
             let message = tokio::time::timeout(Duration::from_secs(10), self.0.next())
                 .await
@@ -50,7 +51,7 @@ impl Ws {
     }
 
     /// Waits for the server to close; returns the close code.
-    async fn closed(&mut self) -> u16 {
+    pub async fn closed(&mut self) -> u16 {
         loop {
             let message = tokio::time::timeout(Duration::from_secs(10), self.0.next())
                 .await
@@ -64,7 +65,7 @@ impl Ws {
         }
     }
 
-    async fn init(&mut self, token: Option<&str>) {
+    pub async fn init(&mut self, token: Option<&str>) {
         let payload = token.map_or(
             json!({}),
             |t| json!({ "authorization": format!("Bearer {t}") }),

@@ -903,7 +903,9 @@ pub enum StockTake {
     Untracked,
     Taken,
     /// Not enough: this many are left.
-    Short { available: i32 },
+    Short {
+        available: i32,
+    },
 }
 
 /// Takes `quantity` units of the product's (or the variant's) stock, inside the caller's

@@ -216,10 +216,9 @@ impl Loader<Uuid> for TimelineOfOrder {
         &self,
         ids: &[Uuid],
     ) -> Result<HashMap<Uuid, Vec<crate::events::StoredEvent>>, LoadError> {
-        let events =
-            crate::events::store::of_objects(&self.db, crate::orders::ORDER_OBJECT, ids)
-                .await
-                .map_err(AppError::from)?;
+        let events = crate::events::store::of_objects(&self.db, crate::orders::ORDER_OBJECT, ids)
+            .await
+            .map_err(AppError::from)?;
         Ok(group(events, |e| e.object_id))
     }
 }

@@ -100,16 +100,12 @@ pub fn keyset_after<C: ColumnTrait>(
     id: Uuid,
 ) -> Condition {
     if ascending {
-        Condition::any().add(column.gt(value.clone())).add(
-            Condition::all()
-                .add(column.eq(value))
-                .add(id_column.gt(id)),
-        )
+        Condition::any()
+            .add(column.gt(value.clone()))
+            .add(Condition::all().add(column.eq(value)).add(id_column.gt(id)))
     } else {
-        Condition::any().add(column.lt(value.clone())).add(
-            Condition::all()
-                .add(column.eq(value))
-                .add(id_column.lt(id)),
-        )
+        Condition::any()
+            .add(column.lt(value.clone()))
+            .add(Condition::all().add(column.eq(value)).add(id_column.lt(id)))
     }
 }

@@ -10,8 +10,8 @@ use uuid::Uuid;
 use super::{
     model::{Contact, OrderSource, OrderStatus, PostalAddress},
     service::{
-        self, Edit, PostalAddressInput, copy_address, email_contact, keep_derived,
-        order_event, template_data,
+        self, Edit, PostalAddressInput, copy_address, email_contact, keep_derived, order_event,
+        template_data,
     },
     store,
 };
@@ -108,7 +108,10 @@ fn parse_idempotency_key(key: Option<String>) -> Result<Option<String>, AppError
     key.map(|k| {
         let k = k.trim().to_owned();
         if k.is_empty() || k.len() > 100 {
-            Err(AppError::validation("idempotencyKey", "1 to 100 characters"))
+            Err(AppError::validation(
+                "idempotencyKey",
+                "1 to 100 characters",
+            ))
         } else {
             Ok(k)
         }
@@ -182,8 +185,19 @@ async fn place(
         .delivery_address
         .map(|a| a.parse("deliveryAddress"))
         .transpose()?;
+    // Read before the transaction: a transaction must not wait for a second pool connection.
+    let user_email = crate::auth::service::user_by_id(state, user.id)
+        .await?
+        .map(|u| u.email);
     let now = state.clock.now();
     let mut tx = state.db.begin(&state.events).await?;
+    // Again inside the transaction: on SQLite a parallel retry that waited for the writer finds
+    // the first order here (on PostgreSQL the unique key stops it at insert).
+    if let Some(key) = &key
+        && let Some(row) = store::find_by_idempotency_key(&*tx, key).await?
+    {
+        return store::to_order(row);
+    }
     let cart = carts::service::for_order(&tx, principal, cart_id, None).await?;
     let customer = if let Some(id) = user.customer_id {
         customers::service::find_for(&*tx, principal, id).await?
@@ -194,9 +208,6 @@ async fn place(
             .ok_or_else(|| AppError::validation("contact", "required for your first order"))?;
         customers::service::create_for_user(&tx, user.id, &name, now).await?
     };
-    let user_email = crate::auth::service::user_by_id(state, user.id)
-        .await?
-        .map(|u| u.email);
     let contact = match typed_contact {
         Some(contact) => contact,
         None => default_contact(&tx, &customer, user_email).await?,
@@ -260,7 +271,10 @@ async fn insert_cart_lines(
         {
             return Err(AppError::validation(field, warning));
         }
-        let name = line_name(&line.product.name, line.variant.as_ref().map(|v| v.name.as_str()));
+        let name = line_name(
+            &line.product.name,
+            line.variant.as_ref().map(|v| v.name.as_str()),
+        );
         let reserved = take(
             tx,
             line.product.id,
@@ -340,7 +354,10 @@ pub async fn create_order(
         .await
         .map_err(|_| AppError::not_found("customer", "customerId"))?;
     if customer.blocked {
-        return Err(AppError::validation("customerId", "this customer is blocked"));
+        return Err(AppError::validation(
+            "customerId",
+            "this customer is blocked",
+        ));
     }
     let contact = default_contact(&tx, &customer, None).await?;
     let delivery = match input.delivery_address_id {
@@ -413,7 +430,10 @@ pub async fn add_line(
         .transpose()?;
     edit.seller_edits()?;
     if edit.lines.len() >= 500 {
-        return Err(AppError::validation("orderId", "an order holds at most 500 lines"));
+        return Err(AppError::validation(
+            "orderId",
+            "an order holds at most 500 lines",
+        ));
     }
     let (product, variant, configuration, options, catalog_price) =
         resolve_product(&edit.tx, &input).await?;
@@ -429,7 +449,10 @@ pub async fn add_line(
     };
     let name = line_name(&product.name, variant.as_ref().map(|v| v.name.as_str()));
     let variant_id = variant.as_ref().map(|v| v.id);
-    let reserved = take(&edit.tx, product.id, variant_id, quantity, "quantity", &name).await?;
+    let reserved = take(
+        &edit.tx, product.id, variant_id, quantity, "quantity", &name,
+    )
+    .await?;
     let position = edit.lines.iter().map(|l| l.position + 1).max().unwrap_or(0);
     let line = store::insert_line(
         &*edit.tx,
@@ -510,9 +533,10 @@ async fn resolve_product(
         None => None,
     };
     let options = catalog::service::options_of(db, &[product.id]).await?;
-    let base = variant.as_ref().map_or(product.unit_price, |v| v.unit_price);
-    let (configuration, catalog_price) =
-        price_configuration(base, &options, &input.configuration)?;
+    let base = variant
+        .as_ref()
+        .map_or(product.unit_price, |v| v.unit_price);
+    let (configuration, catalog_price) = price_configuration(base, &options, &input.configuration)?;
     Ok((product, variant, configuration, options, catalog_price))
 }
 
@@ -658,7 +682,8 @@ async fn finish_new(
     keep_derived(&mut row, &lines)?;
     let row = store::update_order(&**tx, row).await?;
     let changes = json!({ "number": row.number, "source": row.source });
-    tx.record(order_event(&row, kind, actor, changes, now)).await?;
+    tx.record(order_event(&row, kind, actor, changes, now))
+        .await?;
     Ok(row)
 }
 

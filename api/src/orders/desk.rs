@@ -89,10 +89,7 @@ pub async fn record_payment(
     principal.require_staff()?;
     let amount_e4 = to_e4(input.amount, "amount")?;
     if amount_e4 <= 0 || amount_e4 % 100 != 0 {
-        return Err(AppError::validation(
-            "amount",
-            "a positive amount in cents",
-        ));
+        return Err(AppError::validation("amount", "a positive amount in cents"));
     }
     let method = parse_text(&input.method, "method", 100, true)?;
     let reference = parse_text(&input.reference, "reference", 200, false)?;
@@ -185,7 +182,10 @@ pub async fn agenda(
 ) -> Result<Vec<ScheduledCall>, AppError> {
     let me = principal.require_staff()?;
     if to <= from || to - from > chrono::Duration::days(366) {
-        return Err(AppError::validation("to", "after `from`, at most a year later"));
+        return Err(AppError::validation(
+            "to",
+            "after `from`, at most a year later",
+        ));
     }
     Ok(store::agenda(state.db.read(), me.id, from, to).await?)
 }
@@ -235,17 +235,15 @@ pub async fn send_message(
     let mut edit = Edit::open(state, principal, order_id, None).await?;
     let recipient = match channel {
         Channel::Email => Recipient::email(
-            edit.row
-                .contact_email
-                .as_deref()
-                .ok_or_else(|| AppError::validation("channel", "the order's contact has no email"))?,
+            edit.row.contact_email.as_deref().ok_or_else(|| {
+                AppError::validation("channel", "the order's contact has no email")
+            })?,
             "contact.email",
         )?,
         Channel::Sms => Recipient::phone(
-            edit.row
-                .contact_phone
-                .as_deref()
-                .ok_or_else(|| AppError::validation("channel", "the order's contact has no phone"))?,
+            edit.row.contact_phone.as_deref().ok_or_else(|| {
+                AppError::validation("channel", "the order's contact has no phone")
+            })?,
             "contact.phone",
         )?,
     };
@@ -259,8 +257,7 @@ pub async fn send_message(
             json!(from_e4(edit.row.total_e4 - edit.row.paid_e4).to_string()),
         );
     }
-    let language =
-        crate::customers::service::language_of(&edit.tx, edit.row.customer_id).await?;
+    let language = crate::customers::service::language_of(&edit.tx, edit.row.customer_id).await?;
     let id = outbox::enqueue(
         &mut edit.tx,
         NewMessage {

@@ -63,11 +63,9 @@ pub async fn update_line(
     }
     let mut edit = Edit::open(state, principal, order_id, Some(version)).await?;
     let delivery_date = match changes.delivery_date {
-        MaybeUndefined::Value(date) => Some(Some(parse_delivery_date(
-            date,
-            edit.now,
-            "deliveryDate",
-        )?)),
+        MaybeUndefined::Value(date) => {
+            Some(Some(parse_delivery_date(date, edit.now, "deliveryDate")?))
+        }
         MaybeUndefined::Null => Some(None),
         MaybeUndefined::Undefined => None,
     };
@@ -398,7 +396,10 @@ pub async fn reply(
     }
     let comment = parse_text(comment, "comment", 5_000, false)?;
     if comment.is_empty() && quantities.is_empty() {
-        return Err(AppError::validation("comment", "say something or change a quantity"));
+        return Err(AppError::validation(
+            "comment",
+            "say something or change a quantity",
+        ));
     }
     let mut edit = Edit::open(state, principal, order_id, Some(version)).await?;
     let status = edit.status();
@@ -440,7 +441,10 @@ pub async fn advance(
         next,
         OrderStatus::InProgress | OrderStatus::Shipped | OrderStatus::Completed
     ) {
-        return Err(super::model::invalid_transition(edit.status(), next.as_str()));
+        return Err(super::model::invalid_transition(
+            edit.status(),
+            next.as_str(),
+        ));
     }
     edit.set_status(next)?;
     edit.finish("ORDER_STATUS_CHANGED", true).await

@@ -174,9 +174,7 @@ async fn list(
             serde_json::from_str::<OrderCursor>(raw)
                 .ok()
                 .filter(|c| c.sort == store::sort_name(field, ascending))
-                .ok_or_else(|| {
-                    AppError::validation("after", "not a cursor of this list and sort")
-                })
+                .ok_or_else(|| AppError::validation("after", "not a cursor of this list and sort"))
         })
         .transpose()?;
     let has_previous = after.is_some();
@@ -389,7 +387,13 @@ impl Edit {
             map.extend(fields);
         }
         self.tx
-            .record(order_event(&row, kind, Some(self.actor.id), changes, self.now))
+            .record(order_event(
+                &row,
+                kind,
+                Some(self.actor.id),
+                changes,
+                self.now,
+            ))
             .await?;
         self.tx.commit().await?;
         store::to_order(row)
@@ -535,7 +539,10 @@ pub(super) async fn email_contact(
 }
 
 /// What order templates can use: number, title, status, totals, lines, store name.
-pub(super) async fn template_data(tx: &WriteTx, row: &sales_order::Model) -> Result<Value, AppError> {
+pub(super) async fn template_data(
+    tx: &WriteTx,
+    row: &sales_order::Model,
+) -> Result<Value, AppError> {
     let settings = catalog::settings::get(&**tx).await?;
     let lines: Vec<OrderLine> = store::lines_of(&**tx, &[row.id])
         .await?

@@ -136,7 +136,10 @@ pub async fn update_order(
     row.into_active_model().reset_all().update(db).await
 }
 
-pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<sales_order::Model>, DbErr> {
+pub async fn find(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+) -> Result<Option<sales_order::Model>, DbErr> {
     sales_order::Entity::find_by_id(id).one(db).await
 }
 
@@ -562,9 +565,8 @@ fn filtered(filter: &OrderFilter) -> sea_orm::Select<sales_order::Entity> {
         query = query.filter(sales_order::Column::CustomerId.eq(customer_id));
     }
     if !filter.statuses.is_empty() {
-        query = query.filter(
-            sales_order::Column::Status.is_in(filter.statuses.iter().map(|s| s.as_str())),
-        );
+        query = query
+            .filter(sales_order::Column::Status.is_in(filter.statuses.iter().map(|s| s.as_str())));
     }
     let mut excluded = Vec::new();
     if !filter.include_completed {
@@ -589,10 +591,9 @@ fn filtered(filter: &OrderFilter) -> sea_orm::Select<sales_order::Entity> {
         query = query.filter(sales_order::Column::CreatedAt.lt(to));
     }
     if let Some(search) = filter.search.as_deref() {
-        query = query.filter(
-            sales_order::Column::SearchText
-                .like(crate::catalog::store::contains_pattern(&search.to_lowercase())),
-        );
+        query = query.filter(sales_order::Column::SearchText.like(
+            crate::catalog::store::contains_pattern(&search.to_lowercase()),
+        ));
     }
     query
 }

@@ -332,8 +332,7 @@ impl OrdersMutation {
     ) -> Result<OrderNoteObject> {
         let id = ids::decode(Kind::Order, &order_id, "orderId")?;
         let line = line_id.as_ref().map(self::line_id).transpose()?;
-        let note =
-            desk::add_note(state(ctx), principal(ctx), id, kind.into(), &body, line).await?;
+        let note = desk::add_note(state(ctx), principal(ctx), id, kind.into(), &body, line).await?;
         Ok(OrderNoteObject(note))
     }
 

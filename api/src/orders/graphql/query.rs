@@ -83,7 +83,11 @@ impl OrdersQuery {
             ascending: sort.and_then(|s| s.descending).map(|d| !d),
         };
         let page = service::orders(state(ctx), principal(ctx), query, page).await?;
-        Ok(connection(page, |(key, _)| key.clone(), |(_, o)| OrderObject(o)))
+        Ok(connection(
+            page,
+            |(key, _)| key.clone(),
+            |(_, o)| OrderObject(o),
+        ))
     }
 
     /// The caller's customer's orders, newest first (drafts a manager is composing are not
@@ -106,7 +110,11 @@ impl OrdersQuery {
             page,
         )
         .await?;
-        Ok(connection(page, |(key, _)| key.clone(), |(_, o)| OrderObject(o)))
+        Ok(connection(
+            page,
+            |(key, _)| key.clone(),
+            |(_, o)| OrderObject(o),
+        ))
     }
 
     /// Staff: the orders the caller opened last, most recent first.
@@ -115,8 +123,7 @@ impl OrdersQuery {
         ctx: &Context<'_>,
         #[graphql(default = 10)] limit: u32,
     ) -> Result<Vec<OrderObject>> {
-        let orders =
-            service::recently_viewed(state(ctx), principal(ctx), u64::from(limit)).await?;
+        let orders = service::recently_viewed(state(ctx), principal(ctx), u64::from(limit)).await?;
         Ok(orders.into_iter().map(OrderObject).collect())
     }
 

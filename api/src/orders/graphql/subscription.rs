@@ -28,9 +28,7 @@ impl OrdersSubscription {
         let state = state(ctx);
         let principal = principal(ctx);
         let audience = Audience::of(principal)?;
-        let after = after
-            .map(|c| parse_event_cursor(&c, "after"))
-            .transpose()?;
+        let after = after.map(|c| parse_event_cursor(&c, "after")).transpose()?;
         let object_id = match order_id {
             Some(id) => {
                 let id = ids::decode(Kind::Order, &id, "orderId")?;

@@ -90,7 +90,10 @@ pub enum SortFieldGql {
 }
 
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-#[graphql(name = "OrderMessageTemplate", remote = "crate::orders::desk::OrderTemplate")]
+#[graphql(
+    name = "OrderMessageTemplate",
+    remote = "crate::orders::desk::OrderTemplate"
+)]
 pub enum OrderTemplateGql {
     /// Free text: `subject` and `body` as typed.
     Free,
@@ -228,7 +231,9 @@ impl OrderObject {
     }
     /// Shipping, excluding VAT.
     async fn shipping(&self) -> Money {
-        Money(crate::kernel::money::round_cents(self.0.adjustments.shipping))
+        Money(crate::kernel::money::round_cents(
+            self.0.adjustments.shipping,
+        ))
     }
     async fn shipping_vat_rate(&self) -> Decimal {
         self.0.adjustments.shipping_vat_rate.normalize()

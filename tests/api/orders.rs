@@ -1,0 +1,394 @@
+//! Orders: checkout (stock, idempotency), the shared order loop with change tracking seen live,
+//! versions, transitions, isolation.
+
+use comptoir_api::auth::Role;
+use serde_json::{Value, json};
+
+use crate::{
+    catalog::product,
+    helpers::{Session, TestApp, code},
+    websocket::Ws,
+};
+
+pub const ORDER_FIELDS: &str = "id number status version title customerReference total { amount } balanceDue { amount }
+    subtotal { amount } vatTotal { amount } linesTotal { amount } discount { amount } shipping { amount }
+    deliveryAddress { line1 city country } contact { name email phone }
+    lines { id reference name quantity unitPrice { amount } discountPercent total { amount } deliveryDate
+            changedFields { field oldValue newValue } }
+    changes { field oldValue newValue side lineId }";
+
+const ADDRESS: &str =
+    r#"{ line1: "1 rue de la Paix", postalCode: "75002", city: "Paris", country: "FR" }"#;
+
+async fn add_to_cart(app: &TestApp, token: &str, product_id: &str, quantity: i32) {
+    app.data(
+        Some(token),
+        "mutation($input: CartLineInput!) { cartAddLine(input: $input) { id } }",
+        json!({ "input": { "productId": product_id, "quantity": quantity } }),
+    )
+    .await;
+}
+
+async fn cart_id(app: &TestApp, token: &str) -> String {
+    app.data(Some(token), "{ myCart { id } }", json!({})).await["myCart"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn checkout_query() -> String {
+    format!(
+        "mutation($cart: ID!, $key: String) {{ checkout(cartId: $cart, input: {{ deliveryAddress: {ADDRESS}, contact: {{ name: \"Jeanne Martin\", email: \"jeanne@example.test\" }}, customerReference: \"PO-77\", title: \"Spring fair\", idempotencyKey: $key }}) {{ {ORDER_FIELDS} }} }}"
+    )
+}
+
+/// Checks out `token`'s cart.
+pub async fn checkout(app: &TestApp, token: &str, key: Option<&str>) -> Value {
+    let cart = cart_id(app, token).await;
+    app.gql(
+        Some(token),
+        &checkout_query(),
+        json!({ "cart": cart, "key": key }),
+    )
+    .await
+}
+
+async fn stock(app: &TestApp, staff: &str, product_id: &str) -> i64 {
+    app.data(
+        Some(staff),
+        "query($id: ID!) { product(id: $id) { stock } }",
+        json!({ "id": product_id }),
+    )
+    .await["product"]["stock"]
+        .as_i64()
+        .unwrap()
+}
+
+async fn customer_gid(app: &TestApp, client: &Session) -> String {
+    app.data(Some(&client.access), "{ myCustomer { id } }", json!({}))
+        .await["myCustomer"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Runs an order mutation `name(id, version, …extra)` and returns the order.
+pub async fn order_op(
+    app: &TestApp,
+    token: &str,
+    name: &str,
+    args: &str,
+    variables: Value,
+) -> Value {
+    let query = format!(
+        "mutation($id: ID!, $v: Int!) {{ {name}(id: $id, version: $v{args}) {{ {ORDER_FIELDS} }} }}"
+    );
+    let body = app.gql(Some(token), &query, variables).await;
+    assert!(body.get("errors").is_none(), "{name}: {body}");
+    body["data"][name].clone()
+}
+
+db_test! {
+    async fn checkout_reserves_stock_empties_the_cart_and_announces_the_order(app) {
+        let manager = app.user(Role::Manager).await;
+        let admin = app.user(Role::Admin).await;
+        app.data(Some(&admin.access), "mutation { updateStoreSettings(version: 0, input: { ordersEmail: \"desk@seller.test\" }) { version } }", json!({})).await;
+        let pen = product(&app, &manager.access, json!({ "reference": "PEN", "unitPrice": "1.99", "trackStock": true, "stock": 10 })).await;
+        let book = product(&app, &manager.access, json!({ "reference": "BOOK", "unitPrice": "12.50", "vatRate": "5.5" })).await;
+        let client = app.user(Role::AccountClient).await;
+        add_to_cart(&app, &client.access, &pen, 3).await;
+        add_to_cart(&app, &client.access, &book, 2).await;
+
+        let body = checkout(&app, &client.access, None).await;
+        let order = &body["data"]["checkout"];
+        assert_eq!(order["status"], "SUBMITTED", "{body}");
+        assert_eq!(order["number"], "ORD-000001");
+        assert_eq!(order["customerReference"], "PO-77");
+        assert_eq!(order["deliveryAddress"]["city"], "Paris");
+        // 3 × 1.99 = 5.97 (VAT 1.19) + 2 × 12.50 = 25.00 (VAT 1.38).
+        assert_eq!(order["subtotal"]["amount"], "30.97");
+        assert_eq!(order["vatTotal"]["amount"], "2.57");
+        assert_eq!(order["total"]["amount"], "33.54");
+        assert_eq!(order["balanceDue"]["amount"], "33.54");
+        assert_eq!(stock(&app, &manager.access, &pen).await, 7);
+        let cart = app.data(Some(&client.access), "{ myCart { lines { id } } }", json!({})).await;
+        assert_eq!(cart["myCart"]["lines"], json!([]));
+
+        // The desk and the customer are emailed (through the outbox).
+        let outbox = app.data(Some(&admin.access), "{ outboxMessages(first: 10) { edges { node { recipient template } } } }", json!({})).await;
+        let sent: Vec<(String, String)> = outbox["outboxMessages"]["edges"].as_array().unwrap().iter()
+            .map(|e| (e["node"]["recipient"].as_str().unwrap().to_owned(), e["node"]["template"].as_str().unwrap().to_owned()))
+            .collect();
+        assert!(sent.contains(&("desk@seller.test".to_owned(), "order_submitted".to_owned())), "{sent:?}");
+        assert!(sent.contains(&("jeanne@example.test".to_owned(), "order_received".to_owned())), "{sent:?}");
+
+        // An empty cart cannot be ordered.
+        let again = checkout(&app, &client.access, None).await;
+        assert_eq!(code(&again), "VALIDATION");
+        assert_eq!(again["errors"][0]["extensions"]["field"], "cartId");
+    }
+}
+
+db_test! {
+    async fn a_retried_checkout_with_the_same_key_returns_the_first_order(app) {
+        let manager = app.user(Role::Manager).await;
+        let pen = product(&app, &manager.access, json!({ "reference": "PEN", "trackStock": true, "stock": 10 })).await;
+        let client = app.user(Role::AccountClient).await;
+        add_to_cart(&app, &client.access, &pen, 2).await;
+        let cart = cart_id(&app, &client.access).await;
+        let query = checkout_query();
+        let vars = json!({ "cart": cart, "key": "attempt-1" });
+        // Two identical requests at once (a double click), then a late retry.
+        let (a, b) = tokio::join!(
+            app.gql(Some(&client.access), &query, vars.clone()),
+            app.gql(Some(&client.access), &query, vars.clone()),
+        );
+        let c = app.gql(Some(&client.access), &query, vars).await;
+        let ids: Vec<&Value> = [&a, &b, &c].iter().map(|r| &r["data"]["checkout"]["id"]).collect();
+        assert!(ids[0].is_string(), "{a} {b}");
+        assert_eq!(ids[0], ids[1], "{a} {b}");
+        assert_eq!(ids[0], ids[2]);
+        assert_eq!(stock(&app, &manager.access, &pen).await, 8, "stock taken once");
+        let mine = app.data(Some(&client.access), "{ myOrders { totalCount } }", json!({})).await;
+        assert_eq!(mine["myOrders"]["totalCount"], 1);
+    }
+}
+
+db_test! {
+    async fn parallel_checkouts_never_oversell_the_last_units(app) {
+        let manager = app.user(Role::Manager).await;
+        let pen = product(&app, &manager.access, json!({ "reference": "LAST", "name": "Last pens", "trackStock": true, "stock": 3 })).await;
+        let mut clients = Vec::new();
+        for _ in 0..8 {
+            let client = app.user(Role::AccountClient).await;
+            add_to_cart(&app, &client.access, &pen, 1).await;
+            clients.push(client);
+        }
+        let results = futures_util::future::join_all(
+            clients.iter().map(|c| checkout(&app, &c.access, None)),
+        )
+        .await;
+        let placed = results.iter().filter(|r| r["data"]["checkout"]["id"].is_string()).count();
+        assert_eq!(placed, 3, "{results:?}");
+        for refused in results.iter().filter(|r| r.get("errors").is_some()) {
+            assert_eq!(code(refused), "OUT_OF_STOCK", "{refused}");
+            assert_eq!(refused["errors"][0]["extensions"]["field"], "lines.0");
+            assert_eq!(refused["errors"][0]["extensions"]["available"], 0);
+        }
+        assert_eq!(stock(&app, &manager.access, &pen).await, 0);
+    }
+}
+
+db_test! {
+    async fn the_shared_order_loop_tracks_every_change_for_the_other_side_live(app) {
+        let manager = app.user(Role::Manager).await;
+        let m = manager.access.as_str();
+        let pen = product(&app, m, json!({ "reference": "PEN", "name": "Pen", "unitPrice": "2", "trackStock": true, "stock": 100 })).await;
+        let book = product(&app, m, json!({ "reference": "BOOK", "name": "Book", "unitPrice": "10" })).await;
+        let client = app.user(Role::AccountClient).await;
+        let customer = customer_gid(&app, &client).await;
+
+        // The manager composes a draft: the customer does not see it.
+        let created = app.data(Some(m), &format!("mutation($c: ID!) {{ createOrder(customerId: $c, input: {{ title: \"Fair\" }}) {{ {ORDER_FIELDS} }} }}"), json!({ "c": customer })).await;
+        let id = created["createOrder"]["id"].as_str().unwrap().to_owned();
+        assert_eq!(created["createOrder"]["status"], "DRAFT");
+        let add = format!("mutation($id: ID!, $v: Int!, $p: ID!, $q: Int!) {{ orderAddLine(orderId: $id, version: $v, input: {{ productId: $p, quantity: $q }}) {{ {ORDER_FIELDS} }} }}");
+        let order = app.data(Some(m), &add, json!({ "id": id, "v": 1, "p": pen, "q": 10 })).await["orderAddLine"].clone();
+        let order = app.data(Some(m), &add, json!({ "id": id, "v": order["version"], "p": book, "q": 2 })).await["orderAddLine"].clone();
+        let hidden = app.gql(Some(&client.access), "query($id: ID!) { order(id: $id) { id } }", json!({ "id": id })).await;
+        assert_eq!(code(&hidden), "NOT_FOUND");
+
+        // The customer listens to their orders' events.
+        let mut ws = Ws::connect(&app, "graphql-transport-ws").await;
+        ws.init(Some(&client.access)).await;
+        ws.send(json!({ "id": "1", "type": "subscribe", "payload": { "query": "subscription { orderEvents { kind status changes cursor } }" } })).await;
+        ws.send(json!({ "type": "ping" })).await;
+        assert_eq!(ws.next().await["type"], "pong");
+
+        let proposed = order_op(&app, m, "proposeOrder", ", message: \"As discussed\"", json!({ "id": id, "v": order["version"] })).await;
+        assert_eq!(proposed["status"], "PROPOSED");
+        let event = ws.next().await;
+        assert_eq!(event["payload"]["data"]["orderEvents"]["kind"], "ORDER_PROPOSED", "{event}");
+        // What the seller did while composing is not news: no line shows a change.
+        let seen = app.data(Some(&client.access), &format!("query($id: ID!) {{ order(id: $id) {{ {ORDER_FIELDS} }} }}"), json!({ "id": id })).await["order"].clone();
+        assert!(seen["lines"].as_array().unwrap().iter().all(|l| l["changedFields"] == json!([])), "{seen}");
+
+        // A stock-out: the manager lowers the pens and changes the book's price and date.
+        let pen_line = seen["lines"][0]["id"].as_str().unwrap().to_owned();
+        let book_line = seen["lines"][1]["id"].as_str().unwrap().to_owned();
+        let update = format!("mutation($id: ID!, $v: Int!, $l: ID!, $input: OrderLineChangesInput!) {{ orderUpdateLine(orderId: $id, version: $v, lineId: $l, input: $input) {{ {ORDER_FIELDS} }} }}");
+        let order = app.data(Some(m), &update, json!({ "id": id, "v": proposed["version"], "l": pen_line, "input": { "quantity": 6 } })).await["orderUpdateLine"].clone();
+        let order = app.data(Some(m), &update, json!({ "id": id, "v": order["version"], "l": pen_line, "input": { "quantity": 4 } })).await["orderUpdateLine"].clone();
+        let order = app.data(Some(m), &update, json!({ "id": id, "v": order["version"], "l": book_line, "input": { "unitPrice": "9.50", "deliveryDate": "2099-01-15" } })).await["orderUpdateLine"].clone();
+        assert_eq!(order["status"], "PROPOSED");
+        let live = ws.next().await;
+        assert_eq!(live["payload"]["data"]["orderEvents"]["kind"], "ORDER_UPDATED", "{live}");
+        let changes = &live["payload"]["data"]["orderEvents"]["changes"];
+        assert_eq!(changes[format!("quantity@{pen_line}")], json!({ "old": "10", "new": "6" }), "{changes}");
+
+        // The customer sees per line what changed since they last looked, with the old value.
+        let seen = app.data(Some(&client.access), &format!("query($id: ID!) {{ order(id: $id) {{ {ORDER_FIELDS} }} }}"), json!({ "id": id })).await["order"].clone();
+        assert_eq!(seen["lines"][0]["quantity"], 4);
+        assert_eq!(seen["lines"][0]["changedFields"], json!([{ "field": "quantity", "oldValue": "10", "newValue": "4" }]));
+        let book_fields = seen["lines"][1]["changedFields"].as_array().unwrap();
+        assert!(book_fields.contains(&json!({ "field": "unitPrice", "oldValue": "10", "newValue": "9.5" })), "{book_fields:?}");
+        assert!(book_fields.contains(&json!({ "field": "deliveryDate", "oldValue": null, "newValue": "2099-01-15" })), "{book_fields:?}");
+        assert_eq!(stock(&app, m, &pen).await, 96, "6 units went back to stock");
+
+        // The customer replies with their own quantity; the order returns to the seller, who
+        // sees the customer's change.
+        ws.next().await;
+        ws.next().await;
+        let reply = "mutation($id: ID!, $v: Int!, $l: ID!) { replyToOrder(id: $id, version: $v, comment: \"We need 5\", lines: [{ lineId: $l, quantity: 5 }]) { status version } }";
+        let replied = app.data(Some(&client.access), reply, json!({ "id": id, "v": seen["version"], "l": pen_line })).await["replyToOrder"].clone();
+        assert_eq!(replied["status"], "SUBMITTED");
+        let desk = app.data(Some(m), &format!("query($id: ID!) {{ order(id: $id) {{ {ORDER_FIELDS} }} }}"), json!({ "id": id })).await["order"].clone();
+        assert_eq!(desk["lines"][0]["changedFields"], json!([{ "field": "quantity", "oldValue": "4", "newValue": "5" }]));
+        assert!(desk["changes"].as_array().unwrap().iter().any(|c| c["field"] == "comment" && c["newValue"] == "We need 5" && c["side"] == "CUSTOMER"), "{desk}");
+
+        // Two people at once: a stale version is refused with the current one.
+        let stale = app.gql(Some(m), &update, json!({ "id": id, "v": proposed["version"], "l": pen_line, "input": { "quantity": 1 } })).await;
+        assert_eq!(code(&stale), "CONFLICT");
+        assert_eq!(stale["errors"][0]["extensions"]["currentVersion"], desk["version"]);
+
+        // Proposed again, accepted: green, and nothing shows as changed any more.
+        let proposed = order_op(&app, m, "proposeOrder", "", json!({ "id": id, "v": desk["version"] })).await;
+        let accepted = order_op(&app, &client.access, "acceptOrder", "", json!({ "id": id, "v": proposed["version"] })).await;
+        assert_eq!(accepted["status"], "CONFIRMED");
+        assert!(accepted["lines"].as_array().unwrap().iter().all(|l| l["changedFields"] == json!([])), "{accepted}");
+        assert_eq!(accepted["changes"], json!([]));
+        // Accepting again is an illegal transition.
+        let again = app.gql(Some(&client.access), "mutation($id: ID!, $v: Int!) { acceptOrder(id: $id, version: $v) { id } }", json!({ "id": id, "v": accepted["version"] })).await;
+        assert_eq!(code(&again), "INVALID_TRANSITION");
+    }
+}
+
+db_test! {
+    async fn illegal_transitions_are_refused_and_cancelling_returns_the_stock(app) {
+        let manager = app.user(Role::Manager).await;
+        let m = manager.access.as_str();
+        let pen = product(&app, m, json!({ "reference": "PEN", "trackStock": true, "stock": 5 })).await;
+        let client = app.user(Role::AccountClient).await;
+        add_to_cart(&app, &client.access, &pen, 2).await;
+        let order = checkout(&app, &client.access, None).await["data"]["checkout"].clone();
+        let id = order["id"].as_str().unwrap().to_owned();
+        let status = |s: &str| format!("mutation($id: ID!, $v: Int!) {{ setOrderStatus(id: $id, version: $v, status: {s}) {{ status version }} }}");
+
+        // SUBMITTED cannot ship, nor be released when not held.
+        let body = app.gql(Some(m), &status("SHIPPED"), json!({ "id": id, "v": order["version"] })).await;
+        assert_eq!(code(&body), "INVALID_TRANSITION");
+        let body = app.gql(Some(m), "mutation($id: ID!, $v: Int!) { releaseOrder(id: $id, version: $v) { id } }", json!({ "id": id, "v": order["version"] })).await;
+        assert_eq!(code(&body), "INVALID_TRANSITION");
+        // A customer may not advance an order.
+        let body = app.gql(Some(&client.access), &status("IN_PROGRESS"), json!({ "id": id, "v": order["version"] })).await;
+        assert_eq!(code(&body), "FORBIDDEN");
+
+        // Hold remembers where it was; release goes back there.
+        let held = order_op(&app, m, "holdOrder", ", reason: \"waiting for artwork\"", json!({ "id": id, "v": order["version"] })).await;
+        assert_eq!(held["status"], "ON_HOLD");
+        let body = app.gql(Some(m), "mutation($id: ID!, $v: Int!) { confirmOrder(id: $id, version: $v) { id } }", json!({ "id": id, "v": held["version"] })).await;
+        assert_eq!(code(&body), "INVALID_TRANSITION", "a held order is released first");
+        let released = order_op(&app, m, "releaseOrder", "", json!({ "id": id, "v": held["version"] })).await;
+        assert_eq!(released["status"], "SUBMITTED");
+
+        let confirmed = order_op(&app, m, "confirmOrder", "", json!({ "id": id, "v": released["version"] })).await;
+        assert_eq!(confirmed["status"], "CONFIRMED");
+        // Once confirmed, the customer can no longer cancel.
+        let body = app.gql(Some(&client.access), "mutation($id: ID!, $v: Int!) { cancelOrder(id: $id, version: $v) { id } }", json!({ "id": id, "v": confirmed["version"] })).await;
+        assert_eq!(code(&body), "INVALID_TRANSITION");
+        let started = app.data(Some(m), &status("IN_PROGRESS"), json!({ "id": id, "v": confirmed["version"] })).await["setOrderStatus"].clone();
+        // Production started: lines are frozen.
+        let body = app.gql(Some(m), "mutation($id: ID!, $v: Int!, $l: ID!) { orderRemoveLine(orderId: $id, version: $v, lineId: $l) { id } }", json!({ "id": id, "v": started["version"], "l": order["lines"][0]["id"] })).await;
+        assert_eq!(code(&body), "INVALID_TRANSITION");
+
+        assert_eq!(stock(&app, m, &pen).await, 3);
+        let cancelled = order_op(&app, m, "cancelOrder", ", reason: \"customer asked\"", json!({ "id": id, "v": started["version"] })).await;
+        assert_eq!(cancelled["status"], "CANCELLED");
+        assert_eq!(stock(&app, m, &pen).await, 5, "the reserved units are back");
+        let body = app.gql(Some(m), &status("IN_PROGRESS"), json!({ "id": id, "v": cancelled["version"] })).await;
+        assert_eq!(code(&body), "INVALID_TRANSITION");
+    }
+}
+
+db_test! {
+    async fn a_customer_receives_only_their_own_order_events(app) {
+        let manager = app.user(Role::Manager).await;
+        let pen = product(&app, &manager.access, json!({ "reference": "PEN" })).await;
+        let alice = app.user(Role::AccountClient).await;
+        let bob = app.user(Role::AccountClient).await;
+        add_to_cart(&app, &alice.access, &pen, 1).await;
+        let alices = checkout(&app, &alice.access, None).await["data"]["checkout"].clone();
+
+        // Bob cannot subscribe to Alice's order…
+        let mut ws = Ws::connect(&app, "graphql-transport-ws").await;
+        ws.init(Some(&bob.access)).await;
+        ws.send(json!({ "id": "x", "type": "subscribe", "payload": { "query": "subscription($id: ID!) { orderEvents(orderId: $id) { kind } }", "variables": { "id": alices["id"] } } })).await;
+        let refused = ws.next().await;
+        assert_eq!(refused["type"], "next", "{refused}");
+        assert_eq!(refused["payload"]["errors"][0]["extensions"]["code"], "NOT_FOUND");
+        // …and his "all my orders" subscription hears nothing of it, while Alice's does.
+        ws.send(json!({ "id": "all", "type": "subscribe", "payload": { "query": "subscription { orderEvents { kind } }" } })).await;
+        let mut mine = Ws::connect(&app, "graphql-transport-ws").await;
+        mine.init(Some(&alice.access)).await;
+        mine.send(json!({ "id": "all", "type": "subscribe", "payload": { "query": "subscription($id: ID!) { orderEvents(orderId: $id) { kind status } }", "variables": { "id": alices["id"] } } })).await;
+        for socket in [&mut ws, &mut mine] {
+            socket.send(json!({ "type": "ping" })).await;
+        }
+        let _ = ws.next().await; // complete for "x" or pong
+        mine.next().await;
+
+        order_op(&app, &manager.access, "confirmOrder", "", json!({ "id": alices["id"], "v": alices["version"] })).await;
+        let event = mine.next().await;
+        assert_eq!(event["payload"]["data"]["orderEvents"], json!({ "kind": "ORDER_CONFIRMED", "status": "CONFIRMED" }));
+        // An event of Bob's own arrives after: nothing of Alice's came before it.
+        add_to_cart(&app, &bob.access, &pen, 1).await;
+        checkout(&app, &bob.access, None).await;
+        loop {
+            let message = ws.next().await;
+            if message["type"] == "next" && message["id"] == "all" {
+                assert_eq!(message["payload"]["data"]["orderEvents"]["kind"], "ORDER_SUBMITTED", "{message}");
+                break;
+            }
+        }
+
+        // A public caller has no order events at all.
+        let mut public = Ws::connect(&app, "graphql-transport-ws").await;
+        public.init(None).await;
+        public.send(json!({ "id": "p", "type": "subscribe", "payload": { "query": "subscription { orderEvents { kind } }" } })).await;
+        let refused = public.next().await;
+        assert_eq!(refused["payload"]["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{refused}");
+    }
+}
+
+db_test! {
+    async fn a_store_can_require_a_verified_email_before_ordering(app) {
+        let admin = app.user(Role::Admin).await;
+        let manager = app.user(Role::Manager).await;
+        let pen = product(&app, &manager.access, json!({ "reference": "PEN" })).await;
+        app.data(Some(&admin.access), "mutation { updateStoreSettings(version: 0, input: { requireVerifiedEmail: true }) { requireVerifiedEmail } }", json!({})).await;
+        let client = app.user(Role::AccountClient).await;
+        add_to_cart(&app, &client.access, &pen, 1).await;
+        let body = checkout(&app, &client.access, None).await;
+        assert_eq!(code(&body), "EMAIL_NOT_VERIFIED");
+        let cart = app.data(Some(&client.access), "{ myCart { lines { id } } }", json!({})).await;
+        assert_eq!(cart["myCart"]["lines"].as_array().unwrap().len(), 1, "nothing was changed");
+    }
+}
+
+db_test! {
+    async fn a_first_checkout_creates_the_customer_of_an_identified_user(app) {
+        let manager = app.user(Role::Manager).await;
+        let pen = product(&app, &manager.access, json!({ "reference": "PEN" })).await;
+        let user = app.user(Role::Identified).await;
+        add_to_cart(&app, &user.access, &pen, 1).await;
+        let order = checkout(&app, &user.access, None).await;
+        assert_eq!(order["data"]["checkout"]["status"], "SUBMITTED", "{order}");
+        let me = app.data(Some(&user.access), "{ myCustomer { name source } myOrders { totalCount } }", json!({})).await;
+        assert_eq!(me["myCustomer"], json!({ "name": "Jeanne Martin", "source": "STOREFRONT" }));
+        assert_eq!(me["myOrders"]["totalCount"], 1);
+        // Staff check out through the desk, not a cart.
+        add_to_cart(&app, &manager.access, &pen, 1).await;
+        let body = checkout(&app, &manager.access, None).await;
+        assert_eq!(code(&body), "FORBIDDEN");
+    }
+}
