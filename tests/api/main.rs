@@ -18,6 +18,7 @@ mod http_spec;
 mod limits;
 mod mail;
 mod notifications;
+mod orders;
 mod schema_file;
 mod tokens;
 mod websocket;
