@@ -392,3 +392,31 @@ db_test! {
         assert_eq!(code(&body), "FORBIDDEN");
     }
 }
+
+db_test! {
+    async fn the_desk_search_finds_orders_customers_and_products_in_one_call(app) {
+        let manager = app.user(Role::Manager).await;
+        let m = manager.access.as_str();
+        let gizmo = product(&app, m, json!({ "reference": "GIZ-1", "name": "Gizmo Deluxe" })).await;
+        product(&app, m, json!({ "reference": "OTHER", "name": "Unrelated" })).await;
+        let customer = app.customer("Gizmo Industries").await;
+        let client = app.user_of(Role::AccountClient, Some(customer)).await;
+        add_to_cart(&app, &client.access, &gizmo, 1).await;
+        let order = checkout(&app, &client.access, None).await["data"]["checkout"].clone();
+
+        let query = "query($t: String!) { search(text: $t) { __typename ... on Order { number } ... on Customer { name } ... on Product { reference } } }";
+        let hits = app.data(Some(m), query, json!({ "t": "gizmo" })).await["search"].clone();
+        assert_eq!(hits, json!([
+            { "__typename": "Order", "number": order["number"] },
+            { "__typename": "Customer", "name": "Gizmo Industries" },
+            { "__typename": "Product", "reference": "GIZ-1" },
+        ]));
+        // By the customer's reference.
+        let hits = app.data(Some(m), query, json!({ "t": "po-77" })).await["search"].clone();
+        assert_eq!(hits, json!([{ "__typename": "Order", "number": order["number"] }]));
+        let body = app.gql(Some(&client.access), query, json!({ "t": "gizmo" })).await;
+        assert_eq!(code(&body), "FORBIDDEN");
+        let body = app.gql(Some(m), query, json!({ "t": "g" })).await;
+        assert_eq!(body["errors"][0]["extensions"]["field"], "text");
+    }
+}

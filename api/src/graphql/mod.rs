@@ -19,6 +19,7 @@ use crate::{
     events::graphql::EventsQuery,
     notifications::graphql::{NotificationsMutation, NotificationsQuery},
     orders::graphql::{OrdersMutation, OrdersQuery, OrdersSubscription},
+    search::graphql::SearchQuery,
     state::AppState,
 };
 
@@ -29,6 +30,7 @@ pub struct QueryRoot(
     CustomersQuery,
     CartsQuery,
     OrdersQuery,
+    SearchQuery,
     NotificationsQuery,
     EventsQuery,
 );

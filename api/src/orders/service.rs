@@ -160,9 +160,10 @@ pub async fn my_orders(
 
 async fn list(
     state: &AppState,
-    query: ListQuery,
+    mut query: ListQuery,
     page: PageRequest,
 ) -> Result<Page<(String, Order)>, AppError> {
+    query.filter.search = customers::service::parse_search(query.filter.search.take())?;
     let field = query.sort.unwrap_or(SortField::CreatedAt);
     let ascending = query
         .ascending
