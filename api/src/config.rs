@@ -192,6 +192,11 @@ pub struct Config {
     #[arg(long, env = "COMPTOIR_OUTBOX_RETRY", default_value = "30s", value_parser = bounded_duration, global = true)]
     pub outbox_retry: Duration,
 
+    /// How long a worker holds the messages it claimed; a crashed worker's unsent messages go
+    /// out after this (another instance, or this one restarted, takes them over).
+    #[arg(long, env = "COMPTOIR_OUTBOX_LEASE", default_value = "2m", value_parser = bounded_duration, global = true)]
+    pub outbox_lease: Duration,
+
     /// Run the outbox worker in this process (turn off to run senders elsewhere).
     #[arg(long, env = "COMPTOIR_OUTBOX_WORKER", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub outbox_worker: bool,

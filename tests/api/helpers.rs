@@ -313,3 +313,67 @@ pub async fn execute_pg(url: &str, sql: &str) {
     db.execute_unprepared(sql).await.expect("schema statement");
     drop(db.close().await);
 }
+
+/// A server running as a separate `comptoir serve` process on a test app's database: another
+/// instance of a deployment, which a test can kill without warning.
+pub struct ServerProcess {
+    pub url: String,
+    pub ws_url: String,
+    child: std::process::Child,
+}
+
+impl TestApp {
+    /// Starts `comptoir serve` on this app's database with `env` on top, and waits until it is
+    /// ready.
+    pub async fn process(&self, env: &[(&str, &str)]) -> ServerProcess {
+        let port = crate::mail::free_port();
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_comptoir"));
+        command
+            .arg("serve")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("COMPTOIR_BIND", format!("127.0.0.1:{port}"))
+            .env("COMPTOIR_DATABASE_URL", self.config.database_url())
+            .env("COMPTOIR_JWT_SECRET", TEST_JWT_SECRET)
+            .env("COMPTOIR_MAIL_DIR", self.config.mail_dir())
+            .env("COMPTOIR_HASH_WORKERS", "1")
+            .env("COMPTOIR_LOG", "warn")
+            .stdout(std::process::Stdio::null());
+        if let Some(schema) = &self.config.database_schema {
+            command.env("COMPTOIR_DATABASE_SCHEMA", schema);
+        }
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let child = command.spawn().expect("comptoir binary starts");
+        let process = ServerProcess {
+            url: format!("http://127.0.0.1:{port}/graphql"),
+            ws_url: format!("ws://127.0.0.1:{port}/graphql/ws"),
+            child,
+        };
+        let ready = format!("http://127.0.0.1:{port}/readyz");
+        for _ in 0..200 {
+            if let Ok(response) = self.client.get(&ready).send().await
+                && response.status().is_success()
+            {
+                return process;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the server process did not become ready");
+    }
+}
+
+impl ServerProcess {
+    /// Kills the process at once (SIGKILL): no shutdown, no cleanup, as in a crash.
+    pub fn kill(&mut self) {
+        drop(self.child.kill());
+        drop(self.child.wait());
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

@@ -12,6 +12,8 @@ use mailin::{Handler, Response, response};
 struct Collector {
     current: Vec<u8>,
     received: Arc<Mutex<Vec<String>>>,
+    /// How long accepting each message takes (a slow server).
+    delay: Duration,
 }
 
 impl Handler for Collector {
@@ -32,6 +34,7 @@ impl Handler for Collector {
     }
 
     fn data_end(&mut self) -> Response {
+        std::thread::sleep(self.delay);
         let text = String::from_utf8_lossy(&self.current).into_owned();
         self.received.lock().unwrap().push(text);
         response::OK
@@ -48,20 +51,30 @@ impl MailSink {
     /// Starts a server on a free loopback port.
     pub fn start() -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        Self::start_on(listener)
+        Self::start_on(listener, Duration::ZERO)
+    }
+
+    /// A server that takes `delay` to accept each message.
+    pub fn start_slow(delay: Duration) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        Self::start_on(listener, delay)
     }
 
     /// Starts a server on `port` (for a server that comes up after its clients).
     pub fn start_on_port(port: u16) -> Self {
-        Self::start_on(TcpListener::bind(("127.0.0.1", port)).unwrap())
+        Self::start_on(
+            TcpListener::bind(("127.0.0.1", port)).unwrap(),
+            Duration::ZERO,
+        )
     }
 
-    fn start_on(listener: TcpListener) -> Self {
+    fn start_on(listener: TcpListener, delay: Duration) -> Self {
         let port = listener.local_addr().unwrap().port();
         let received = Arc::new(Mutex::new(Vec::new()));
         let handler = Collector {
             current: Vec::new(),
             received: Arc::clone(&received),
+            delay,
         };
         let mut server = mailin_embedded::Server::new(handler);
         server

@@ -19,6 +19,7 @@ mod limits;
 mod mail;
 mod notifications;
 mod orders;
+mod processes;
 mod schema_file;
 mod tokens;
 mod websocket;

@@ -16,7 +16,11 @@ pub struct Ws(WebSocketStream<MaybeTlsStream<TcpStream>>);
 
 impl Ws {
     pub async fn connect(app: &TestApp, protocol: &str) -> Self {
-        let mut request = app.ws_url.as_str().into_client_request().unwrap();
+        Self::connect_to(&app.ws_url, protocol).await
+    }
+
+    pub async fn connect_to(url: &str, protocol: &str) -> Self {
+        let mut request = url.into_client_request().unwrap();
         request
             .headers_mut()
             .insert("sec-websocket-protocol", protocol.parse().unwrap());

@@ -11,8 +11,6 @@ use crate::state::AppState;
 
 const POLL: Duration = Duration::from_secs(1);
 const BATCH: u64 = 20;
-/// How long a claimed message is reserved; a crashed worker's messages are retried after it.
-const LEASE: Duration = Duration::from_mins(2);
 
 pub fn spawn(
     state: AppState,
@@ -24,7 +22,8 @@ pub fn spawn(
         loop {
             loop {
                 let now = state.clock.now();
-                let batch = match outbox::claim(&state, BATCH, LEASE, now).await {
+                let batch = match outbox::claim(&state, BATCH, state.config.outbox_lease, now).await
+                {
                     Ok(batch) => batch,
                     Err(error) => {
                         tracing::warn!(error = ?error, "outbox claim failed");
