@@ -88,6 +88,29 @@ pub struct Config {
     #[arg(long, env = "COMPTOIR_MAX_BODY_BYTES", default_value_t = 1024 * 1024, global = true)]
     pub max_body_bytes: usize,
 
+    /// Largest file a multipart upload may carry (quote attachments, production files), bytes.
+    #[arg(long, env = "COMPTOIR_MAX_UPLOAD_BYTES", default_value_t = 10 * 1024 * 1024, global = true)]
+    pub max_upload_bytes: usize,
+
+    /// Most files one multipart request may carry.
+    #[arg(
+        long,
+        env = "COMPTOIR_MAX_UPLOAD_FILES",
+        default_value_t = 5,
+        global = true
+    )]
+    pub max_upload_files: usize,
+
+    /// Media types accepted in uploads, comma-separated.
+    #[arg(
+        long,
+        env = "COMPTOIR_UPLOAD_TYPES",
+        default_value = "application/pdf,image/png,image/jpeg,image/tiff,text/plain",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub upload_types: Vec<String>,
+
     /// Origins allowed by CORS, comma-separated (`*` for any). None by default.
     #[arg(
         long,
@@ -196,6 +219,10 @@ pub struct Config {
     /// out after this (another instance, or this one restarted, takes them over).
     #[arg(long, env = "COMPTOIR_OUTBOX_LEASE", default_value = "2m", value_parser = bounded_duration, global = true)]
     pub outbox_lease: Duration,
+
+    /// How often this instance runs the quote job (expiry, retention).
+    #[arg(long, env = "COMPTOIR_MAINTENANCE_INTERVAL", default_value = "1m", value_parser = bounded_duration, global = true)]
+    pub maintenance_interval: Duration,
 
     /// Run the outbox worker in this process (turn off to run senders elsewhere).
     #[arg(long, env = "COMPTOIR_OUTBOX_WORKER", default_value_t = true, action = clap::ArgAction::Set, global = true)]

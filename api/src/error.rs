@@ -24,6 +24,7 @@ pub enum ErrorCode {
     InvalidTransition,
     OutOfStock,
     EmailNotVerified,
+    QuotesUnavailable,
     Internal,
 }
 
@@ -42,6 +43,7 @@ impl ErrorCode {
             Self::InvalidTransition => "INVALID_TRANSITION",
             Self::OutOfStock => "OUT_OF_STOCK",
             Self::EmailNotVerified => "EMAIL_NOT_VERIFIED",
+            Self::QuotesUnavailable => "QUOTES_UNAVAILABLE",
             Self::Internal => "INTERNAL",
         }
     }
@@ -88,6 +90,8 @@ pub enum AppError {
     },
     /// The store requires a verified email before ordering or requesting quotes.
     EmailNotVerified,
+    /// Quotes are off, or not offered to the caller's customer type.
+    QuotesUnavailable,
     Internal(anyhow::Error),
 }
 
@@ -141,6 +145,7 @@ impl AppError {
             Self::InvalidTransition { .. } => ErrorCode::InvalidTransition,
             Self::OutOfStock { .. } => ErrorCode::OutOfStock,
             Self::EmailNotVerified => ErrorCode::EmailNotVerified,
+            Self::QuotesUnavailable => ErrorCode::QuotesUnavailable,
             Self::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -166,6 +171,7 @@ impl AppError {
                 name, available, ..
             } => format!("{name}: only {available} in stock"),
             Self::EmailNotVerified => "verify your email address first".to_owned(),
+            Self::QuotesUnavailable => "quotes are not available to you".to_owned(),
             Self::Internal(_) => "internal error".to_owned(),
         }
     }

@@ -17,6 +17,7 @@ pub mod kernel;
 pub mod notifications;
 pub mod orders;
 pub mod pricing;
+pub mod quotes;
 pub mod search;
 pub mod seed;
 pub mod state;

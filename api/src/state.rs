@@ -11,7 +11,7 @@ use crate::{
     events::EventBus,
     kernel::{
         secret_token,
-        time::{SharedClock, SystemClock},
+        time::{Clock, SharedClock},
     },
 };
 
@@ -56,7 +56,7 @@ impl AppState {
             hasher: PasswordHasher::new(config.hash_workers()),
             jwt: Arc::new(JwtKeys::new(secret.as_bytes())),
             events,
-            clock: Arc::new(SystemClock),
+            clock: Arc::new(Clock::default()),
             config: Arc::new(config),
         })
     }

@@ -18,6 +18,7 @@ pub struct Model {
     pub quantity: i32,
     pub unit_price_e4: i64,
     pub discount_bp: i32,
+    pub discount_amount_e4: i64,
     pub vat_bp: i32,
     pub delivery_date: Option<Date>,
     pub instructions: String,

@@ -32,6 +32,8 @@ pub struct Model {
     pub paid_e4: i64,
     pub delivery_date: Option<Date>,
     pub delivery_sort: String,
+    /// The same, with "no date" smallest (descending sorts keep undated orders last).
+    pub delivery_sort_desc: String,
     pub product_summary: String,
     pub customer_code: String,
     pub search_text: String,

@@ -12,6 +12,7 @@ mod m20261122_000004_create_customer_tables;
 mod m20261122_000005_create_cart_tables;
 mod m20261122_000006_create_outbox_tables;
 mod m20261122_000007_create_order_tables;
+mod m20261122_000008_create_quote_tables;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000005_create_cart_tables::Migration),
             Box::new(m20261122_000006_create_outbox_tables::Migration),
             Box::new(m20261122_000007_create_order_tables::Migration),
+            Box::new(m20261122_000008_create_quote_tables::Migration),
         ]
     }
 }

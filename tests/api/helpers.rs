@@ -317,7 +317,6 @@ pub async fn execute_pg(url: &str, sql: &str) {
 /// A server running as a separate `comptoir serve` process on a test app's database: another
 /// instance of a deployment, which a test can kill without warning.
 pub struct ServerProcess {
-    pub url: String,
     pub ws_url: String,
     child: std::process::Child,
 }
@@ -347,7 +346,6 @@ impl TestApp {
         }
         let child = command.spawn().expect("comptoir binary starts");
         let process = ServerProcess {
-            url: format!("http://127.0.0.1:{port}/graphql"),
             ws_url: format!("ws://127.0.0.1:{port}/graphql/ws"),
             child,
         };

@@ -18,6 +18,7 @@ mod http_spec;
 mod limits;
 mod mail;
 mod notifications;
+mod order_desk;
 mod orders;
 mod processes;
 mod schema_file;

@@ -54,6 +54,9 @@ pub fn attach(
         .data(cached(NotesOfOrder { db: db.clone() }))
         .data(cached(PaymentsOfOrder { db: db.clone() }))
         .data(cached(CallsOfOrder { db: db.clone() }))
+        .data(cached(LinesOfQuote { db: db.clone() }))
+        .data(cached(AttachmentsOfQuote { db: db.clone() }))
+        .data(cached(RevisionsOfQuote { db: db.clone() }))
         .data(cached(UserLoader { db }))
 }
 
@@ -223,8 +226,8 @@ impl Loader<Uuid> for TimelineOfOrder {
     }
 }
 
-/// Loaders of what hangs off orders the caller was already allowed to read: keyed by order ID,
-/// one statement for every order of the request.
+/// Loaders of what hangs off orders and quotes the caller was already allowed to read: keyed by
+/// their ID, one statement for every object of the request.
 macro_rules! order_children {
     ($loader:ident, $value:ty, $load:path, $key:ident) => {
         pub struct $loader {
@@ -272,4 +275,23 @@ order_children!(
     crate::orders::model::ScheduledCall,
     crate::orders::store::calls_of,
     order_id
+);
+order_children!(
+    LinesOfQuote,
+    crate::quotes::QuoteLine,
+    crate::quotes::service::lines_of,
+    quote_id
+);
+order_children!(
+    AttachmentsOfQuote,
+    crate::quotes::model::Attachment,
+    crate::quotes::store::attachments_of,
+    quote_id
+);
+// Keyed by the first revision's ID: every revision of one quote.
+order_children!(
+    RevisionsOfQuote,
+    crate::quotes::Quote,
+    crate::quotes::service::revisions_of,
+    root_id
 );

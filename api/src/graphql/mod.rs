@@ -19,6 +19,7 @@ use crate::{
     events::graphql::EventsQuery,
     notifications::graphql::{NotificationsMutation, NotificationsQuery},
     orders::graphql::{OrdersMutation, OrdersQuery, OrdersSubscription},
+    quotes::graphql::{QuotesMutation, QuotesQuery, QuotesSubscription},
     search::graphql::SearchQuery,
     state::AppState,
 };
@@ -30,6 +31,7 @@ pub struct QueryRoot(
     CustomersQuery,
     CartsQuery,
     OrdersQuery,
+    QuotesQuery,
     SearchQuery,
     NotificationsQuery,
     EventsQuery,
@@ -42,11 +44,12 @@ pub struct MutationRoot(
     CustomersMutation,
     CartsMutation,
     OrdersMutation,
+    QuotesMutation,
     NotificationsMutation,
 );
 
 #[derive(MergedSubscription, Default)]
-pub struct SubscriptionRoot(AuthSubscription, OrdersSubscription);
+pub struct SubscriptionRoot(AuthSubscription, OrdersSubscription, QuotesSubscription);
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 

@@ -156,10 +156,13 @@ async fn handle_post(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(Vec<Request>, bool), Refusal> {
-    if !is_json(headers) {
+    // A browser may post multipart forms cross-site without a CORS preflight: uploads must
+    // carry a header that forces one (the convention of Apollo clients).
+    let multipart = is_multipart(headers) && headers.contains_key("apollo-require-preflight");
+    if !is_json(headers) && !multipart {
         return Err(Refusal::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "POST bodies must be `Content-Type: application/json`",
+            "POST bodies must be `Content-Type: application/json` (or `multipart/form-data` with an `Apollo-Require-Preflight` header, for files)",
         ));
     }
     let body = body.map_err(|rejection| {
@@ -169,6 +172,15 @@ async fn handle_post(
             Refusal::bad_request("cannot read the request body")
         }
     })?;
+    if multipart {
+        return receive_multipart(state, peer, headers, body).await;
+    }
+    if body.len() > state.app.config.max_body_bytes {
+        return Err(Refusal::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request body too large",
+        ));
+    }
     let value: Value = serde_json::from_slice(&body)
         .map_err(|_| Refusal::bad_request("the body is not valid JSON"))?;
     let (params, batched) = match value {
@@ -381,6 +393,60 @@ fn is_json(headers: &HeaderMap) -> bool {
             .is_none_or(|charset| matches!(charset.trim_matches('"'), "utf-8" | "utf8"))
     });
     media.eq_ignore_ascii_case(APPLICATION_JSON) && charset_ok
+}
+
+fn is_multipart(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("multipart/form-data")
+        })
+}
+
+/// A GraphQL multipart request (operations, map, files: the community spec), parsed by
+/// async-graphql within the upload limits; files become `Upload` values.
+async fn receive_multipart(
+    state: &HttpState,
+    peer: Option<SocketAddr>,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<(Vec<Request>, bool), Refusal> {
+    let config = &state.app.config;
+    let options = async_graphql::http::MultipartOptions::default()
+        .max_file_size(config.max_upload_bytes)
+        .max_num_files(config.max_upload_files);
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let batch = async_graphql::http::receive_batch_body(
+        content_type,
+        futures_util::io::Cursor::new(body),
+        options,
+    )
+    .await
+    .map_err(|error| match error {
+        async_graphql::ParseRequestError::PayloadTooLarge => {
+            Refusal::new(StatusCode::PAYLOAD_TOO_LARGE, "a file is too large")
+        }
+        _ => Refusal::bad_request("invalid multipart GraphQL request"),
+    })?;
+    let (requests, batched) = match batch {
+        async_graphql::BatchRequest::Single(request) => (vec![request], false),
+        async_graphql::BatchRequest::Batch(requests) => {
+            if requests.len() > config.max_batch {
+                return Err(Refusal::bad_request(format!(
+                    "at most {} operations per batch",
+                    config.max_batch
+                )));
+            }
+            (requests, true)
+        }
+    };
+    let requests = attach_caller(state, headers, peer, requests).await?;
+    Ok((requests, batched))
 }
 
 fn wants_html(headers: &HeaderMap) -> bool {

@@ -70,7 +70,11 @@ fn router_with_shutdown(
         .route("/graphql/ws", get(ws::upgrade))
         .route("/healthz", get(health::alive))
         .route("/readyz", get(health::ready))
-        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(DefaultBodyLimit::max(
+            config
+                .max_body_bytes
+                .saturating_add(config.max_upload_bytes.saturating_mul(config.max_upload_files)),
+        ))
         // A client that trickles its body or waits forever must not hold a connection (and
         // shutdown) hostage. Upgraded WebSockets are not subject to it.
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
@@ -160,6 +164,11 @@ impl Server {
                 token.clone(),
             )
         });
+        let maintenance = crate::quotes::maintenance::spawn(
+            self.state.clone(),
+            self.state.config.maintenance_interval,
+            token.clone(),
+        );
         let app = router_with_shutdown(self.state.clone(), token.clone(), sockets.clone());
         let stopping = token.clone();
         let signal = async move {
@@ -183,6 +192,7 @@ impl Server {
         if let Some(worker) = worker {
             drop(tokio::time::timeout(DRAIN_TIMEOUT, worker).await);
         }
+        drop(tokio::time::timeout(DRAIN_TIMEOUT, maintenance).await);
         // Upgraded connections are not tracked by the HTTP server; they close on the token.
         sockets.close();
         if tokio::time::timeout(DRAIN_TIMEOUT, sockets.wait())

@@ -27,6 +27,9 @@ pub enum Kind {
     OrderNote,
     Payment,
     ScheduledCall,
+    Quote,
+    QuoteLine,
+    QuoteAttachment,
 }
 
 impl Kind {
@@ -50,6 +53,9 @@ impl Kind {
             Kind::OrderNote => "OrderNote",
             Kind::Payment => "Payment",
             Kind::ScheduledCall => "ScheduledCall",
+            Kind::Quote => "Quote",
+            Kind::QuoteLine => "QuoteLine",
+            Kind::QuoteAttachment => "QuoteAttachment",
         }
     }
 }

@@ -1,23 +1,32 @@
-//! The clock. Every "now" goes through it so that time-driven rules can be tested.
+//! The clock. Every "now" goes through it so that time-driven rules (quote expiry, retention,
+//! token lifetimes) can be tested: tests move it forward; in production it is the system clock.
 
-use std::sync::Arc;
+use std::sync::{
+    Arc,
+    atomic::{AtomicI64, Ordering},
+};
 
 use chrono::{DateTime, Utc};
 
-pub trait Clock: Send + Sync + 'static {
-    fn now(&self) -> DateTime<Utc>;
+/// System time plus an offset that only tests change.
+#[derive(Debug, Default)]
+pub struct Clock {
+    offset_ms: AtomicI64,
 }
 
-#[derive(Debug, Default)]
-pub struct SystemClock;
+impl Clock {
+    pub fn now(&self) -> DateTime<Utc> {
+        Utc::now() + chrono::Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed))
+    }
 
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+    /// Moves this process's time forward (tests of expiry and retention).
+    pub fn advance(&self, by: chrono::Duration) {
+        self.offset_ms
+            .fetch_add(by.num_milliseconds(), Ordering::Relaxed);
     }
 }
 
-pub type SharedClock = Arc<dyn Clock>;
+pub type SharedClock = Arc<Clock>;
 
 /// Converts a configured duration to chrono's, saturating on absurd values.
 pub fn chrono_duration(duration: std::time::Duration) -> chrono::Duration {

@@ -127,6 +127,42 @@ const SHIPPED: &[Shipped] = &[
         subject: "Rappel de paiement pour la commande {{ number }}",
         body: "Bonjour {{ contact_name }},\n\nIl reste {{ balance_due }} {{ currency }} à régler sur votre commande {{ number }}.\n{% if message %}\n{{ message }}\n{% endif %}\n-- \n{{ store_name }}\n",
     },
+    Shipped {
+        name: "quote_requested",
+        language: "en",
+        subject: "Quote request {{ number }} from {{ contact.name }}",
+        body: "{{ contact.name }}{% if contact.company %} ({{ contact.company }}){% endif %} asks for a quote.\nEmail: {{ contact.email }}{% if contact.phone %}, phone: {{ contact.phone }}{% endif %}\n{% if message %}\nMessage:\n{{ message }}\n{% endif %}{% if modifications %}\nModifications:\n{{ modifications }}\n{% endif %}\n{% for line in lines %}- {{ line.quantity }} × {{ line.name }} ({{ line.reference }}){% for option in line.configuration %}, {{ option.name }}: {{ option.label or option.number or option.value }}{% endfor %}: {{ line.total }} {{ currency }}\n{% endfor %}\nTotal including VAT at catalog prices: {{ total }} {{ currency }}\n\nThe request is attached as JSON.\n",
+    },
+    Shipped {
+        name: "quote_requested",
+        language: "fr",
+        subject: "Demande de devis {{ number }} de {{ contact.name }}",
+        body: "{{ contact.name }}{% if contact.company %} ({{ contact.company }}){% endif %} demande un devis.\nE-mail : {{ contact.email }}{% if contact.phone %}, téléphone : {{ contact.phone }}{% endif %}\n{% if message %}\nMessage :\n{{ message }}\n{% endif %}{% if modifications %}\nModifications :\n{{ modifications }}\n{% endif %}\n{% for line in lines %}- {{ line.quantity }} × {{ line.name }} ({{ line.reference }}){% for option in line.configuration %}, {{ option.name }} : {{ option.label or option.number or option.value }}{% endfor %} : {{ line.total }} {{ currency }}\n{% endfor %}\nTotal TTC au prix catalogue : {{ total }} {{ currency }}\n\nLa demande est jointe au format JSON.\n",
+    },
+    Shipped {
+        name: "quote_sent",
+        language: "en",
+        subject: "Your quote {{ number }}",
+        body: "Hello {{ contact_name }},\n\nHere is your quote {{ number }}, valid until {{ valid_until }}.\n\n{% for line in lines %}{% if line.kind == \"COMMENT\" %}{{ line.comment }}\n{% else %}- {{ line.quantity }} × {{ line.name }}: {{ line.total }} {{ currency }}\n{% endif %}{% endfor %}\nTotal including VAT: {{ total }} {{ currency }}\n\nYou can accept it, ask for a negotiation or decline it in your account.\n\n-- \n{{ store_name }}\n",
+    },
+    Shipped {
+        name: "quote_sent",
+        language: "fr",
+        subject: "Votre devis {{ number }}",
+        body: "Bonjour {{ contact_name }},\n\nVoici votre devis {{ number }}, valable jusqu'au {{ valid_until }}.\n\n{% for line in lines %}{% if line.kind == \"COMMENT\" %}{{ line.comment }}\n{% else %}- {{ line.quantity }} × {{ line.name }} : {{ line.total }} {{ currency }}\n{% endif %}{% endfor %}\nTotal TTC : {{ total }} {{ currency }}\n\nVous pouvez l'accepter, demander une négociation ou le refuser depuis votre compte.\n\n-- \n{{ store_name }}\n",
+    },
+    Shipped {
+        name: "quote_negotiation",
+        language: "en",
+        subject: "{{ contact_name }} asks to negotiate quote {{ number }}",
+        body: "{{ contact_name }} asks to negotiate quote {{ number }}:\n\n{{ message }}\n",
+    },
+    Shipped {
+        name: "quote_negotiation",
+        language: "fr",
+        subject: "{{ contact_name }} demande à négocier le devis {{ number }}",
+        body: "{{ contact_name }} demande à négocier le devis {{ number }} :\n\n{{ message }}\n",
+    },
 ];
 
 /// Sample data for previews, per template.
@@ -137,6 +173,23 @@ fn sample(name: &str) -> Value {
             "link": "https://shop.example.com/verify-email?token=SAMPLE",
             "expires_at": "2026-11-23 18:00 UTC",
         }),
+        "quote_requested" => json!({
+            "store_name": "Comptoir", "currency": "EUR", "number": "Q-2026-000123",
+            "contact": { "name": "Jeanne Martin", "email": "jeanne@example.com", "phone": "+33612345678", "company": "Société Générale" },
+            "message": "For our spring fair.", "modifications": "",
+            "lines": [{ "reference": "BAN-1", "name": "Banner", "quantity": 2, "total": "250.00",
+                        "configuration": [{ "name": "Material", "value": "vinyl", "label": "Vinyl", "number": null }] }],
+            "total": "300.00",
+        }),
+        "quote_sent" => json!({
+            "store_name": "Comptoir", "currency": "EUR", "number": "Q-2026-000123", "contact_name": "Jeanne Martin",
+            "valid_until": "2026-12-22", "total": "300.00",
+            "lines": [{ "kind": "PRODUCT", "name": "Banner", "reference": "BAN-1", "comment": "", "quantity": 2, "total": "250.00" },
+                      { "kind": "COMMENT", "name": "", "reference": "", "comment": "Delivery in two weeks.", "quantity": 0, "total": "0.00" }],
+        }),
+        "quote_negotiation" => {
+            json!({ "number": "Q-2026-000123", "contact_name": "Jeanne Martin", "message": "Could you do 10 % for 50 units?" })
+        }
         "customer_message" => {
             json!({ "subject": "Your order", "body": "Your order is ready.", "store_name": "Comptoir" })
         }

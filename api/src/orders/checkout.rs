@@ -304,6 +304,7 @@ async fn insert_cart_lines(
                     quantity: line.quantity,
                     unit_price_e4: to_e4(line.amount.unit_price, "unitPrice")?,
                     discount_bp: 0,
+                    discount_amount_e4: 0,
                     vat_bp: service::bp(line.product.vat_rate, "vatRate")?,
                     delivery_date: None,
                     instructions: String::new(),
@@ -472,6 +473,7 @@ pub async fn add_line(
             quantity,
             unit_price_e4: to_e4(unit_price, "unitPrice")?,
             discount_bp: service::bp(discount, "discountPercent")?,
+            discount_amount_e4: 0,
             vat_bp: service::bp(product.vat_rate, "vatRate")?,
             delivery_date,
             instructions,
@@ -653,7 +655,8 @@ async fn new_row(
         total_e4: 0,
         paid_e4: 0,
         delivery_date: None,
-        delivery_sort: store::delivery_sort(None),
+        delivery_sort: store::delivery_sort(None).0,
+        delivery_sort_desc: store::delivery_sort(None).1,
         product_summary: String::new(),
         customer_code: customer.code.clone(),
         search_text: String::new(),
@@ -712,4 +715,137 @@ async fn notify_seller(
     )
     .await?;
     Ok(())
+}
+
+/// A line of an accepted quote, as the order takes it.
+#[derive(Clone, Debug)]
+pub struct QuotedLine {
+    pub product_id: Uuid,
+    pub variant_id: Option<Uuid>,
+    pub configuration: serde_json::Value,
+    pub reference: String,
+    pub name: String,
+    pub kind: String,
+    pub quantity: i32,
+    pub unit_price: Decimal,
+    pub discount_percent: Decimal,
+    pub discount_amount: Decimal,
+    pub vat_rate: Decimal,
+}
+
+/// What an accepted quote brings to its order.
+#[derive(Clone, Debug)]
+pub struct OrderFromQuote {
+    pub customer_id: Uuid,
+    pub contact: Contact,
+    pub delivery_address: PostalAddress,
+    pub delivery_method: String,
+    pub payment_method: String,
+    pub title: String,
+    pub customer_reference: String,
+    pub note: String,
+    pub adjustments: crate::pricing::Adjustments,
+    pub lines: Vec<QuotedLine>,
+    /// Lines may exceed the stock (the quote settings allow it): what is there is reserved.
+    pub allow_out_of_stock: bool,
+    pub actor: Uuid,
+}
+
+/// The order of an accepted quote, inside the quote's transaction: `CONFIRMED` (the customer
+/// accepted the quote's terms), source `QUOTE`, stock re-checked and reserved.
+pub async fn create_from_quote(
+    tx: &mut WriteTx,
+    principal: &Principal,
+    input: OrderFromQuote,
+    now: DateTime<Utc>,
+) -> Result<Order, AppError> {
+    let customer = customers::service::find_for(&**tx, principal, input.customer_id).await?;
+    let header = Header {
+        title: input.title.chars().take(200).collect(),
+        customer_reference: input.customer_reference.chars().take(100).collect(),
+        note: input.note,
+        delivery_method: input.delivery_method.chars().take(100).collect(),
+        payment_method: input.payment_method.chars().take(100).collect(),
+    };
+    let billing = default_address(tx, &customer, AddressKind::Billing)
+        .await?
+        .unwrap_or_else(|| input.delivery_address.clone());
+    let mut row = new_row(
+        tx,
+        &customer,
+        OrderSource::Quote,
+        OrderStatus::Confirmed,
+        header,
+        input.contact,
+        billing,
+        input.delivery_address,
+        Some(input.actor),
+        now,
+    )
+    .await?;
+    row.confirmed_at = Some(now);
+    row.shipping_e4 = to_e4(input.adjustments.shipping, "shipping")?;
+    row.shipping_vat_bp = service::bp(input.adjustments.shipping_vat_rate, "shippingVatRate")?;
+    row.discount_bp = service::bp(input.adjustments.discount_percent, "discountPercent")?;
+    let row = store::insert_order(&**tx, row).await?;
+    let mut lines = Vec::with_capacity(input.lines.len());
+    for (index, line) in input.lines.into_iter().enumerate() {
+        let field = format!("lines.{index}");
+        let reserved = match take(
+            tx,
+            line.product_id,
+            line.variant_id,
+            line.quantity,
+            &field,
+            &line.name,
+        )
+        .await
+        {
+            Err(AppError::OutOfStock { available, .. }) if input.allow_out_of_stock => {
+                take(
+                    tx,
+                    line.product_id,
+                    line.variant_id,
+                    available.max(0),
+                    &field,
+                    &line.name,
+                )
+                .await?
+            }
+            other => other?,
+        };
+        lines.push(
+            store::insert_line(
+                &**tx,
+                order_line::Model {
+                    id: Uuid::now_v7(),
+                    order_id: row.id,
+                    position: i32::try_from(index).unwrap_or(i32::MAX),
+                    product_id: line.product_id,
+                    variant_id: line.variant_id,
+                    configuration: line.configuration,
+                    reference: line.reference,
+                    name: line.name,
+                    kind: line.kind,
+                    quantity: line.quantity,
+                    unit_price_e4: to_e4(line.unit_price, "unitPrice")?,
+                    discount_bp: service::bp(line.discount_percent, "discountPercent")?,
+                    discount_amount_e4: to_e4(line.discount_amount, "discountAmount")?,
+                    vat_bp: service::bp(line.vat_rate, "vatRate")?,
+                    delivery_date: None,
+                    instructions: String::new(),
+                    on_hold: false,
+                    rental_start: None,
+                    rental_end: None,
+                    reserved_stock: reserved,
+                    created_at: now,
+                },
+            )
+            .await?,
+        );
+    }
+    let row = finish_new(tx, row, &lines, "ORDER_CONFIRMED", Some(input.actor), now).await?;
+    let data = template_data(tx, &row).await?;
+    email_contact(tx, &row, "order_confirmed", data, now).await?;
+    store::to_order(row)
 }

@@ -174,6 +174,8 @@ pub struct OrderLine {
     pub quantity: i32,
     pub unit_price: Decimal,
     pub discount_percent: Decimal,
+    /// An amount off the line (from a quote).
+    pub discount_amount: Decimal,
     pub vat_rate: Decimal,
     pub delivery_date: Option<NaiveDate>,
     pub instructions: String,

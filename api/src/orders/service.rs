@@ -78,6 +78,9 @@ pub async fn by_reference(
     reference: &str,
 ) -> Result<Vec<Order>, AppError> {
     let user = principal.require_user()?;
+    if reference.trim().is_empty() {
+        return Err(AppError::validation("reference", "required"));
+    }
     let scope = if principal.is_staff() {
         None
     } else {
@@ -449,7 +452,7 @@ pub(super) fn keep_derived(
     let totals = totals(lines, order.adjustments);
     row.total_e4 = to_e4(totals.total, "total")?;
     row.delivery_date = lines.iter().filter_map(|l| l.delivery_date).min();
-    row.delivery_sort = store::delivery_sort(row.delivery_date);
+    (row.delivery_sort, row.delivery_sort_desc) = store::delivery_sort(row.delivery_date);
     row.product_summary = lines
         .first()
         .map(|l| l.name.chars().take(200).collect())
@@ -494,7 +497,7 @@ impl PostalAddressInput {
 }
 
 /// A saved address of the customer, copied onto the order.
-pub(super) fn copy_address(address: &customers::Address, name: &str) -> PostalAddress {
+pub fn copy_address(address: &customers::Address, name: &str) -> PostalAddress {
     PostalAddress {
         name: if address.label.is_empty() {
             name.to_owned()

@@ -80,6 +80,7 @@ pub fn to_order(row: sales_order::Model) -> Result<Order, AppError> {
 pub fn to_line(row: order_line::Model) -> OrderLine {
     let unit_price = from_e4(row.unit_price_e4);
     let discount_percent = rate_from_bp(row.discount_bp);
+    let discount_amount = from_e4(row.discount_amount_e4);
     let vat_rate = rate_from_bp(row.vat_bp);
     OrderLine {
         id: row.id,
@@ -93,6 +94,7 @@ pub fn to_line(row: order_line::Model) -> OrderLine {
         quantity: row.quantity,
         unit_price,
         discount_percent,
+        discount_amount,
         vat_rate,
         delivery_date: row.delivery_date,
         instructions: row.instructions,
@@ -101,7 +103,13 @@ pub fn to_line(row: order_line::Model) -> OrderLine {
             (Some(start), Some(end)) => Some(RentalPeriod { start, end }),
             _ => None,
         },
-        amount: pricing::discounted_line(unit_price, row.quantity, vat_rate, discount_percent),
+        amount: pricing::line_with_discounts(
+            unit_price,
+            row.quantity,
+            vat_rate,
+            discount_percent,
+            discount_amount,
+        ),
     }
 }
 
@@ -491,8 +499,9 @@ pub enum SortField {
 }
 
 impl SortField {
-    fn column(self) -> sales_order::Column {
+    fn column(self, ascending: bool) -> sales_order::Column {
         match self {
+            Self::DeliveryDate if !ascending => sales_order::Column::DeliverySortDesc,
             Self::Number => sales_order::Column::Number,
             Self::Title => sales_order::Column::Title,
             Self::CustomerCode => sales_order::Column::CustomerCode,
@@ -502,8 +511,9 @@ impl SortField {
         }
     }
 
-    fn key(self, row: &sales_order::Model) -> SortValue {
+    fn key(self, ascending: bool, row: &sales_order::Model) -> SortValue {
         match self {
+            Self::DeliveryDate if !ascending => SortValue::Text(row.delivery_sort_desc.clone()),
             Self::Number => SortValue::Text(row.number.clone()),
             Self::Title => SortValue::Text(row.title.clone()),
             Self::CustomerCode => SortValue::Text(row.customer_code.clone()),
@@ -531,7 +541,7 @@ pub enum SortValue {
 pub fn cursor(field: SortField, ascending: bool, row: &sales_order::Model) -> OrderCursor {
     OrderCursor {
         sort: sort_name(field, ascending),
-        value: field.key(row),
+        value: field.key(ascending, row),
         id: row.id,
     }
 }
@@ -540,9 +550,17 @@ pub fn sort_name(field: SortField, ascending: bool) -> String {
     format!("{field:?}:{ascending}")
 }
 
-/// The text `delivery_sort` holds: the date, or `~` (after every date) when there is none.
-pub fn delivery_sort(date: Option<NaiveDate>) -> String {
-    date.map_or_else(|| "~".to_owned(), |d| d.format("%Y-%m-%d").to_string())
+/// The texts `delivery_sort` and `delivery_sort_desc` hold: the date, or for "no date" a value
+/// after every date (`~`) and before every date (empty), so that undated orders come last in
+/// both directions.
+pub fn delivery_sort(date: Option<NaiveDate>) -> (String, String) {
+    match date {
+        Some(d) => {
+            let text = d.format("%Y-%m-%d").to_string();
+            (text.clone(), text)
+        }
+        None => ("~".to_owned(), String::new()),
+    }
 }
 
 #[derive(Clone, Debug, Default)]
@@ -609,7 +627,7 @@ pub async fn list(
 ) -> Result<(Vec<sales_order::Model>, u64), DbErr> {
     let query = filtered(filter);
     let total = query.clone().count(db).await?;
-    let column = field.column();
+    let column = field.column(ascending);
     let mut query = query;
     if let Some(cursor) = after {
         let value: sea_orm::Value = match cursor.value {

@@ -32,8 +32,28 @@ pub fn discounted_line(
     vat_rate: Decimal,
     discount_percent: Decimal,
 ) -> LineAmount {
+    line_with_discounts(
+        unit_price,
+        quantity,
+        vat_rate,
+        discount_percent,
+        Decimal::ZERO,
+    )
+}
+
+/// A line with a discount in percent and then an amount off the line (never below zero).
+pub fn line_with_discounts(
+    unit_price: Decimal,
+    quantity: i32,
+    vat_rate: Decimal,
+    discount_percent: Decimal,
+    discount_amount: Decimal,
+) -> LineAmount {
     let gross = unit_price * Decimal::from(quantity);
-    let total = round_cents(gross - gross * discount_percent / Decimal::ONE_HUNDRED);
+    let total = round_cents(
+        (gross - gross * discount_percent / Decimal::ONE_HUNDRED - discount_amount)
+            .max(Decimal::ZERO),
+    );
     LineAmount {
         unit_price: crate::kernel::money::display(unit_price),
         quantity,

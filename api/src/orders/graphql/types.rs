@@ -85,7 +85,7 @@ pub enum SortFieldGql {
     /// The first line's product name.
     Product,
     CreatedAt,
-    /// The earliest confirmed delivery date (orders without one last).
+    /// The earliest confirmed delivery date (orders without one last, in both directions).
     DeliveryDate,
 }
 
