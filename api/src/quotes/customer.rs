@@ -13,7 +13,6 @@ use crate::{
     auth::Principal,
     customers::{self, model::parse_text},
     error::AppError,
-    kernel::money::from_e4,
     notifications::{
         model::Recipient,
         outbox::{self, NewMessage},
@@ -153,23 +152,7 @@ pub async fn convert(
         ));
     }
     let mut edit = open(state, principal, id, version).await?;
-    let status = edit.status();
-    if let Some(newer) = edit.row.superseded_by {
-        let newer = store::find(&*edit.tx, newer)
-            .await?
-            .map(|r| r.number)
-            .unwrap_or_default();
-        return Err(AppError::conflict(
-            "id",
-            format!("this revision was replaced by {newer}: accept that one"),
-        ));
-    }
-    if status == QuoteStatus::Sent && edit.row.valid_until.is_some_and(|v| v <= edit.now) {
-        return Err(AppError::InvalidTransition {
-            from: QuoteStatus::Expired.as_str(),
-            to: QuoteStatus::Accepted.as_str().to_owned(),
-        });
-    }
+    check_acceptable(&edit).await?;
     edit.set_status(QuoteStatus::Accepted)?;
     let quote = store::to_quote(edit.row.clone())?;
     if settings.lock_payment_method
@@ -224,17 +207,32 @@ pub async fn convert(
     edit.row.order_id = Some(order.id);
     edit.changes.insert(
         "order".to_owned(),
-        json!({ "number": order.number, "total": from_e4(0).to_string() }),
+        json!({ "number": order.number, "total": order.total.to_string() }),
     );
-    if let Some(map) = edit
-        .changes
-        .get_mut("order")
-        .and_then(|v| v.as_object_mut())
-    {
-        map.insert("total".to_owned(), json!(order.total.to_string()));
-    }
     let quote = edit.finish("QUOTE_ACCEPTED").await?;
     Ok((quote, order))
+}
+
+/// Only the latest revision of a quote still valid may be accepted.
+async fn check_acceptable(edit: &Edit) -> Result<(), AppError> {
+    let status = edit.status();
+    if let Some(newer) = edit.row.superseded_by {
+        let newer = store::find(&*edit.tx, newer)
+            .await?
+            .map(|r| r.number)
+            .unwrap_or_default();
+        return Err(AppError::conflict(
+            "id",
+            format!("this revision was replaced by {newer}: accept that one"),
+        ));
+    }
+    if status == QuoteStatus::Sent && edit.row.valid_until.is_some_and(|v| v <= edit.now) {
+        return Err(AppError::InvalidTransition {
+            from: QuoteStatus::Expired.as_str(),
+            to: QuoteStatus::Accepted.as_str().to_owned(),
+        });
+    }
+    Ok(())
 }
 
 /// The quote's product lines as the order takes them.

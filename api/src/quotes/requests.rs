@@ -149,11 +149,10 @@ pub async fn request_from_cart(
         });
     }
     carts::service::empty(&tx, cart.id).await?;
-    let quote = begin
+    let created = begin
         .create(&mut tx, wanted, message, String::new(), Vec::new())
-        .await?;
-    tx.commit().await?;
-    Ok(quote)
+        .await;
+    begin.settle(state, tx, created).await
 }
 
 /// What one configured product's request carries.
@@ -243,7 +242,7 @@ pub async fn request_for_configuration(
         vat_rate: product.vat_rate,
         rental: None,
     }];
-    let quote = begin
+    let created = begin
         .create(
             &mut tx,
             wanted,
@@ -251,9 +250,8 @@ pub async fn request_for_configuration(
             modifications,
             request.attachments,
         )
-        .await?;
-    tx.commit().await?;
-    Ok(quote)
+        .await;
+    begin.settle(state, tx, created).await
 }
 
 /// Size and type limits of an uploaded file; PDF, PNG and JPEG must look like what they claim.
@@ -359,6 +357,27 @@ impl Begin {
             return Ok(None);
         }
         Ok(Some(tx))
+    }
+
+    /// Commits a created quote; when a parallel retry with the same key committed first (the
+    /// unique key refused this insert on PostgreSQL), rolls back and answers with that quote.
+    async fn settle(
+        &self,
+        state: &AppState,
+        tx: WriteTx,
+        created: Result<Quote, AppError>,
+    ) -> Result<Quote, AppError> {
+        match created {
+            Ok(quote) => {
+                tx.commit().await?;
+                Ok(quote)
+            }
+            Err(AppError::Conflict { field: None, .. }) if self.key.is_some() => {
+                drop(tx);
+                self.existing(state).await
+            }
+            Err(error) => Err(error),
+        }
     }
 
     async fn existing(&self, state: &AppState) -> Result<Quote, AppError> {

@@ -36,9 +36,10 @@ impl OrdersMutation {
         &self,
         ctx: &Context<'_>,
         cart_id: ID,
-        #[graphql(default)] input: CheckoutInput,
+        input: Option<CheckoutInput>,
     ) -> Result<OrderObject> {
         let cart_id = ids::decode(Kind::Cart, &cart_id, "cartId")?;
+        let input = input.unwrap_or_default();
         let input = checkout::CheckoutInput {
             contact: input.contact.map(|c| checkout::ContactInput {
                 name: c.name,
@@ -66,9 +67,10 @@ impl OrdersMutation {
         &self,
         ctx: &Context<'_>,
         customer_id: ID,
-        #[graphql(default)] input: CreateOrderInput,
+        input: Option<CreateOrderInput>,
     ) -> Result<OrderObject> {
         let customer_id = ids::decode(Kind::Customer, &customer_id, "customerId")?;
+        let input = input.unwrap_or_default();
         let input = checkout::CreateOrderInput {
             delivery_address_id: input
                 .delivery_address_id

@@ -352,8 +352,9 @@ impl QuotesMutation {
         ctx: &Context<'_>,
         id: ID,
         version: i32,
-        #[graphql(default)] input: ConvertQuoteInput,
+        input: Option<ConvertQuoteInput>,
     ) -> Result<ConversionPayload> {
+        let input = input.unwrap_or_default();
         let input = customer::ConvertInput {
             delivery_address_id: input
                 .delivery_address_id
