@@ -23,6 +23,8 @@ pub struct AppState {
     pub hasher: PasswordHasher,
     pub jwt: Arc<JwtKeys>,
     pub clock: SharedClock,
+    /// Event payloads rendered once for every subscriber of the same document.
+    pub frames: Arc<crate::events::frames::FrameCache>,
 }
 
 impl AppState {
@@ -57,6 +59,7 @@ impl AppState {
             jwt: Arc::new(JwtKeys::new(secret.as_bytes())),
             events,
             clock: Arc::new(Clock::default()),
+            frames: Arc::default(),
             config: Arc::new(config),
         })
     }

@@ -420,3 +420,33 @@ db_test! {
         assert_eq!(body["errors"][0]["extensions"]["field"], "text");
     }
 }
+
+db_test! {
+    async fn an_order_event_is_rendered_once_for_every_subscriber_of_the_same_document(app) {
+        let manager = app.user(Role::Manager).await;
+        let pen = product(&app, &manager.access, json!({ "reference": "PEN" })).await;
+        let client = app.user(Role::AccountClient).await;
+        let query = "subscription { orderEvents { kind status cursor changes } }";
+        let mut sockets = Vec::new();
+        for _ in 0..3 {
+            let mut ws = Ws::connect(&app, "graphql-transport-ws").await;
+            ws.init(Some(&manager.access)).await;
+            ws.send(json!({ "id": "desk", "type": "subscribe", "payload": { "query": query } })).await;
+            ws.send(json!({ "type": "ping" })).await;
+            assert_eq!(ws.next().await["type"], "pong");
+            sockets.push(ws);
+        }
+        let before = app.state.frames.stats();
+        add_to_cart(&app, &client.access, &pen, 1).await;
+        checkout(&app, &client.access, None).await;
+        let mut payloads = Vec::new();
+        for ws in &mut sockets {
+            let message = ws.next().await;
+            assert_eq!(message["payload"]["data"]["orderEvents"]["kind"], "ORDER_SUBMITTED", "{message}");
+            payloads.push(message["payload"].to_string());
+        }
+        assert!(payloads.windows(2).all(|w| w[0] == w[1]), "{payloads:?}");
+        let after = app.state.frames.stats();
+        assert_eq!((after.0 - before.0, after.1 - before.1), (2, 1), "rendered once, reused twice");
+    }
+}

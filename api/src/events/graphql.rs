@@ -74,3 +74,25 @@ impl EventsQuery {
         Ok(connection(page, |e| e.id.to_string(), EventObject))
     }
 }
+
+/// A subscription's events as GraphQL objects; each one marks the operation's `EventMarker`
+/// (when the transport set one) so that its rendering can be shared.
+pub fn event_stream<S>(
+    ctx: &Context<'_>,
+    stream: S,
+) -> impl futures_util::Stream<Item = Result<EventObject>> + Send + 'static + use<S>
+where
+    S: futures_util::Stream<Item = Result<std::sync::Arc<StoredEvent>, AppError>> + Send + 'static,
+{
+    use futures_util::StreamExt;
+    let marker = ctx.data_opt::<super::frames::EventMarker>().cloned();
+    stream.map(move |item| {
+        item.map(|event| {
+            if let Some(marker) = &marker {
+                marker.set(event.id);
+            }
+            EventObject((*event).clone())
+        })
+        .map_err(Into::into)
+    })
+}

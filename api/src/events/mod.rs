@@ -4,6 +4,7 @@
 //! Publication is a wake-up, the log is the source of truth: subscribers that lag are told so and
 //! can read the log. Later contexts (quotes, orders, rental projects) add kinds and object types.
 
+pub mod frames;
 pub mod graphql;
 pub mod store;
 

@@ -460,7 +460,17 @@ impl Connection {
             }
         };
         self.principal = principal;
-        let request = Request::new(payload.query).data(principal).data(self.addr);
+        let fingerprint = crate::events::frames::fingerprint(
+            &payload.query,
+            payload.operation_name.as_deref(),
+            variables.as_ref(),
+            principal.is_staff(),
+        );
+        let marker = crate::events::frames::EventMarker::default();
+        let request = Request::new(payload.query)
+            .data(principal)
+            .data(self.addr)
+            .data(marker.clone());
         let mut request = loaders::attach(request, &self.state.app, principal);
         if let Some(name) = payload.operation_name {
             request = request.operation_name(name);
@@ -475,14 +485,22 @@ impl Connection {
         let done = self.done_tx.clone();
         let protocol = self.protocol;
         let task_id = id.clone();
+        let frames = std::sync::Arc::clone(&self.state.app.frames);
         let handle = tokio::spawn(async move {
             let mut responses = schema.execute_stream(request);
             let mut first = true;
             let mut failed = false;
             while let Some(response) = responses.next().await {
+                let event = marker.take();
                 let message = if first && is_request_error(&response) {
                     failed = true;
                     error_message(protocol, &task_id, &response)
+                } else if let Some(event) = event.filter(|_| response.errors.is_empty()) {
+                    // The same document gets the same bytes for the same event: render once.
+                    let payload = frames.payload(fingerprint, event, || {
+                        serde_json::to_string(&response).unwrap_or_default()
+                    });
+                    shared_next_message(protocol, &task_id, &payload)
                 } else {
                     next_message(protocol, &task_id, &response)
                 };
@@ -536,6 +554,18 @@ fn next_message(protocol: Protocol, id: &str, response: &Response) -> Message {
         Protocol::Legacy => "data",
     };
     Message::text(json!({ "type": kind, "id": id, "payload": response }).to_string())
+}
+
+/// A `next` frame around a payload rendered once for many subscribers.
+fn shared_next_message(protocol: Protocol, id: &str, payload: &str) -> Message {
+    let kind = match protocol {
+        Protocol::Transport => "next",
+        Protocol::Legacy => "data",
+    };
+    let id = serde_json::to_string(id).unwrap_or_default();
+    Message::text(format!(
+        r#"{{"type":"{kind}","id":{id},"payload":{payload}}}"#
+    ))
 }
 
 /// An operation that could not start: `error` with the list of GraphQL errors (a single error

@@ -1,5 +1,5 @@
 use async_graphql::{Context, ID, Result, Subscription};
-use futures_util::{Stream, StreamExt};
+use futures_util::Stream;
 
 use crate::{
     events::{self, Audience, Scope, graphql::EventObject},
@@ -43,9 +43,6 @@ impl OrdersSubscription {
             object_id,
         };
         let stream = events::follow(state, audience, scope, after).await?;
-        Ok(stream.map(|item| {
-            item.map(|event| EventObject((*event).clone()))
-                .map_err(Into::into)
-        }))
+        Ok(events::graphql::event_stream(ctx, stream))
     }
 }
