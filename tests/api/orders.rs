@@ -403,11 +403,14 @@ db_test! {
         let client = app.user_of(Role::AccountClient, Some(customer)).await;
         add_to_cart(&app, &client.access, &gizmo, 1).await;
         let order = checkout(&app, &client.access, None).await["data"]["checkout"].clone();
+        add_to_cart(&app, &client.access, &gizmo, 2).await;
+        let quote = crate::quotes::request(&app, &client.access, None).await["data"]["requestQuote"].clone();
 
-        let query = "query($t: String!) { search(text: $t) { __typename ... on Order { number } ... on Customer { name } ... on Product { reference } } }";
+        let query = "query($t: String!) { search(text: $t) { __typename ... on Order { number } ... on Quote { number } ... on Customer { name } ... on Product { reference } } }";
         let hits = app.data(Some(m), query, json!({ "t": "gizmo" })).await["search"].clone();
         assert_eq!(hits, json!([
             { "__typename": "Order", "number": order["number"] },
+            { "__typename": "Quote", "number": quote["number"] },
             { "__typename": "Customer", "name": "Gizmo Industries" },
             { "__typename": "Product", "reference": "GIZ-1" },
         ]));

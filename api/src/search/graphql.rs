@@ -5,6 +5,7 @@ use crate::{
     customers::graphql::types::CustomerObject,
     graphql::context::{principal, state},
     orders::graphql::types::OrderObject,
+    quotes::graphql::types::QuoteObject,
 };
 
 /// One hit of the global search.
@@ -13,6 +14,7 @@ use crate::{
 #[derive(Union)]
 pub enum SearchHit {
     Order(OrderObject),
+    Quote(QuoteObject),
     Customer(CustomerObject),
     Product(ProductObject),
 }
@@ -22,10 +24,10 @@ pub struct SearchQuery;
 
 #[Object]
 impl SearchQuery {
-    /// Staff: searches orders (number, title, references, products), customers (name, code,
-    /// contact emails) and products (reference, name, description) in one call. Orders come
-    /// first, then customers, then products; at most `perKind` (1–20) of each.
-    #[graphql(complexity = "3 * (per_kind.clamp(1, 20) as usize) * child_complexity")]
+    /// Staff: searches orders (number, title, references, products), quotes (number, contact,
+    /// company, products), customers (name, code, contact emails) and products (reference, name,
+    /// description) in one call, in that order; at most `perKind` (1–20) of each.
+    #[graphql(complexity = "4 * (per_kind.clamp(1, 20) as usize) * child_complexity")]
     async fn search(
         &self,
         ctx: &Context<'_>,
@@ -38,6 +40,12 @@ impl SearchQuery {
             .orders
             .into_iter()
             .map(|o| SearchHit::Order(OrderObject(o)))
+            .chain(
+                results
+                    .quotes
+                    .into_iter()
+                    .map(|q| SearchHit::Quote(QuoteObject(q))),
+            )
             .chain(
                 results
                     .customers

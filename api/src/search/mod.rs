@@ -1,5 +1,5 @@
-//! The desk's global search: one call across orders, customers and products (quotes join when
-//! they exist), typed results, each kind capped.
+//! The desk's global search: one call across orders, quotes, customers and products, typed
+//! results, each kind capped.
 
 pub mod graphql;
 
@@ -10,17 +10,20 @@ use crate::{
     error::AppError,
     kernel::pagination::PageRequest,
     orders::{self, Order},
+    quotes::{self, Quote},
     state::AppState,
 };
 
 /// What the search found, per kind, best first within each.
 pub struct Results {
     pub orders: Vec<Order>,
+    pub quotes: Vec<Quote>,
     pub customers: Vec<Customer>,
     pub products: Vec<Product>,
 }
 
-/// Staff: `text` in order numbers, titles, references and lines; customer names, codes and
+/// Staff: `text` in order numbers, titles, references and lines; quote numbers, contacts and
+/// lines; customer names, codes and
 /// contact emails; product references, names and descriptions. At most `per_kind` of each.
 pub async fn search(
     state: &AppState,
@@ -47,8 +50,17 @@ pub async fn search(
         sort: None,
         ascending: None,
     };
-    let (orders, customers, products) = tokio::try_join!(
+    let quote_query = quotes::service::ListQuery {
+        filter: quotes::store::QuoteFilter {
+            search: Some(text.to_owned()),
+            ..Default::default()
+        },
+        sort: None,
+        ascending: None,
+    };
+    let (orders, quotes, customers, products) = tokio::try_join!(
         orders::service::orders(state, principal, order_query, page()),
+        quotes::service::quotes(state, principal, quote_query, page()),
         customers::service::customers(
             state,
             principal,
@@ -74,6 +86,7 @@ pub async fn search(
     )?;
     Ok(Results {
         orders: orders.items.into_iter().map(|(_, o)| o).collect(),
+        quotes: quotes.items.into_iter().map(|(_, q)| q).collect(),
         customers: customers.items,
         products: products.items,
     })
