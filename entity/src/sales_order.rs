@@ -47,6 +47,9 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub confirmed_at: Option<DateTimeUtc>,
+    /// The customer sees the order: a checkout at once, a manager's draft once proposed or
+    /// confirmed.
+    pub shown_to_customer: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -13,6 +13,7 @@ mod m20261122_000005_create_cart_tables;
 mod m20261122_000006_create_outbox_tables;
 mod m20261122_000007_create_order_tables;
 mod m20261122_000008_create_quote_tables;
+mod m20261123_000009_add_order_shown_flag;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000006_create_outbox_tables::Migration),
             Box::new(m20261122_000007_create_order_tables::Migration),
             Box::new(m20261122_000008_create_quote_tables::Migration),
+            Box::new(m20261123_000009_add_order_shown_flag::Migration),
         ]
     }
 }

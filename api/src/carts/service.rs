@@ -527,6 +527,10 @@ pub async fn for_order(
     }
     .filter(|cart| cart.id == cart_id)
     .ok_or_else(|| AppError::not_found("cart", "cartId"))?;
+    // Locked, then read: a second checkout of this cart waits here and finds it empty.
+    let cart = store::lock(&**tx, cart.id)
+        .await?
+        .ok_or_else(|| AppError::not_found("cart", "cartId"))?;
     let view = view(&**tx, cart).await?;
     if view.lines.is_empty() {
         return Err(AppError::validation("cartId", "the cart is empty"));

@@ -225,3 +225,14 @@ pub async fn set_quantity(
     active.update(db).await?;
     Ok(())
 }
+
+/// Cart `id`, locked until the transaction ends (PostgreSQL): two orders or quotes from one cart
+/// at once take its lines once.
+pub async fn lock(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<cart::Model>, DbErr> {
+    use sea_orm::QuerySelect;
+    cart::Entity::find_by_id(id)
+        .filter(cart::Column::Status.eq(ACTIVE))
+        .lock_exclusive()
+        .one(db)
+        .await
+}

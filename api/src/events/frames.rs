@@ -3,8 +3,11 @@
 //! byte, by every other subscriber with the same document (10,000 clients following the same
 //! orders cost one serialisation per event, not 10,000).
 //!
-//! Each subscriber still resolves and authorises the event for itself; only the rendering of the
-//! identical result is shared. A payload with errors is never shared.
+//! Each subscriber still receives only events it may see (checked per event); the rendering is
+//! shared between subscribers whose documents are identical and who are both staff or both not.
+//! That is sound only while every field reachable from `Event` depends on the event alone:
+//! a field that depends on the viewer (their customer, their role beyond staff) must join the
+//! fingerprint. A payload with errors is never shared.
 
 use std::{
     collections::{HashMap, VecDeque},

@@ -120,8 +120,8 @@ pub async fn page(
     Ok((rows.into_iter().map(from_row).collect(), total))
 }
 
-/// The latest events of objects of `object_type` (a customer's timeline), newest first, at most
-/// `per_object` each; one statement for all the objects.
+/// The latest events of objects of `object_type` (timelines), newest first: at most 1,000 for
+/// all the objects together, in one statement.
 pub async fn of_objects(
     db: &impl ConnectionTrait,
     object_type: &str,

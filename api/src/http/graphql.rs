@@ -445,6 +445,16 @@ async fn receive_multipart(
             (requests, true)
         }
     };
+    // The files may be large; the GraphQL document itself obeys the ordinary body limit.
+    if requests
+        .iter()
+        .any(|r| r.query.len() > config.max_body_bytes)
+    {
+        return Err(Refusal::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "the GraphQL document is too large",
+        ));
+    }
     let requests = attach_caller(state, headers, peer, requests).await?;
     Ok((requests, batched))
 }

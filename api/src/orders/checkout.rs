@@ -137,17 +137,18 @@ pub async fn checkout(
         return store::to_order(row);
     }
     require_verified_email(state, user.id).await?;
-    match place(state, principal, cart_id, input, key.clone()).await {
-        // A parallel retry with the same key committed first: answer with its order.
-        Err(AppError::Conflict { field: None, .. }) if key.is_some() => {
-            let key = key.unwrap_or_default();
-            store::find_by_idempotency_key(state.db.read(), &key)
-                .await?
-                .ok_or_else(|| AppError::conflict("idempotencyKey", "already used"))
-                .and_then(store::to_order)
-        }
-        other => other,
+    let placed = place(state, principal, cart_id, input, key.clone()).await;
+    // A parallel retry with the same key committed first (its unique key refused this insert,
+    // or it emptied the cart this one waited for): answer with its order.
+    let retried = matches!(&placed, Err(AppError::Conflict { field: None, .. }))
+        || matches!(&placed, Err(AppError::Validation { field, .. }) if field == "cartId");
+    if let (true, Some(key)) = (retried, &key)
+        && let Some(row) = store::find_by_idempotency_key(state.db.read(), key).await?
+        && row.customer_id == principal.customer_id().unwrap_or(row.customer_id)
+    {
+        return store::to_order(row);
     }
+    placed
 }
 
 async fn require_verified_email(state: &AppState, user_id: Uuid) -> Result<(), AppError> {
@@ -254,6 +255,35 @@ async fn insert_cart_lines(
     cart_lines: Vec<carts::LineView>,
     now: DateTime<Utc>,
 ) -> Result<Vec<order_line::Model>, AppError> {
+    // Stock rows are locked in one global order (product, variant): two transactions taking
+    // the same products never wait on each other in a circle.
+    let mut order: Vec<usize> = (0..cart_lines.len()).collect();
+    order.sort_by_key(|&i| {
+        (
+            cart_lines[i].product.id,
+            cart_lines[i].variant.as_ref().map(|v| v.id),
+        )
+    });
+    let mut reserved = vec![0; cart_lines.len()];
+    for &index in &order {
+        let line = &cart_lines[index];
+        if line.rental_period.is_some() || line.warnings.iter().any(|w| !w.starts_with("only ")) {
+            continue; // refused below, before anything is written
+        }
+        let name = line_name(
+            &line.product.name,
+            line.variant.as_ref().map(|v| v.name.as_str()),
+        );
+        reserved[index] = take(
+            tx,
+            line.product.id,
+            line.variant.as_ref().map(|v| v.id),
+            line.quantity,
+            &format!("lines.{index}"),
+            &name,
+        )
+        .await?;
+    }
     let mut lines = Vec::with_capacity(cart_lines.len());
     for (index, line) in cart_lines.into_iter().enumerate() {
         let field = format!("lines.{index}");
@@ -275,15 +305,7 @@ async fn insert_cart_lines(
             &line.product.name,
             line.variant.as_ref().map(|v| v.name.as_str()),
         );
-        let reserved = take(
-            tx,
-            line.product.id,
-            line.variant.as_ref().map(|v| v.id),
-            line.quantity,
-            &field,
-            &name,
-        )
-        .await?;
+        let reserved = reserved[index];
         let reference = line
             .variant
             .as_ref()
@@ -669,6 +691,7 @@ async fn new_row(
         created_at: now,
         updated_at: now,
         confirmed_at: None,
+        shown_to_customer: status != OrderStatus::Draft,
     })
 }
 

@@ -133,7 +133,8 @@ async fn set_quantity(
         .await?;
         line.reserved_stock += taken;
     } else if delta < 0 {
-        let back = line.reserved_stock.min(-delta);
+        // Keep what the smaller quantity can still use; return only the rest.
+        let back = line.reserved_stock - line.reserved_stock.min(quantity);
         catalog::service::return_stock(&*edit.tx, line.product_id, line.variant_id, back).await?;
         line.reserved_stock -= back;
     }
@@ -315,8 +316,8 @@ pub async fn propose(
     if let Some(message) = &message {
         edit.change("message", None, Some(message.clone()));
     }
-    if was_draft {
-        edit.row.customer_seen_change = store::last_change(&*edit.tx, order_id).await?;
+    if was_draft || !edit.row.shown_to_customer {
+        show(&mut edit, order_id).await?;
     }
     let mut data = template_data(&edit.tx, &edit.row).await?;
     if let Value::Object(map) = &mut data {
@@ -345,7 +346,18 @@ pub async fn confirm(
         ));
     }
     edit.set_status(OrderStatus::Confirmed)?;
+    if !edit.row.shown_to_customer {
+        show(&mut edit, order_id).await?;
+    }
     confirmed(edit).await
+}
+
+/// The customer sees the order from now on; what the seller did while composing it is not news
+/// to them.
+async fn show(edit: &mut Edit, order_id: Uuid) -> Result<(), AppError> {
+    edit.row.shown_to_customer = true;
+    edit.row.customer_seen_change = store::last_change(&*edit.tx, order_id).await?;
+    Ok(())
 }
 
 /// The customer accepts the proposed order: it is `CONFIRMED`, and every change so far counts

@@ -8,9 +8,11 @@
 //! - stock of tracked products is taken when a line enters an order (conditional decrement: no
 //!   oversell) and returned when it shrinks, leaves, or the order is cancelled; `reserved_stock`
 //!   on the line is what it holds;
-//! - customers never see drafts, internal notes, payments, calls or line production details
+//! - customers never see drafts (until first proposed or confirmed), internal notes, payment
+//!   records (they see the amount paid and the balance), calls or line production details
 //!   (those events are `internal`);
-//! - `total_e4` is recomputed from the lines on every change; payments never exceed it.
+//! - `total_e4` is recomputed from the lines on every change; payments never exceed it, and no
+//!   edit brings it below what was paid.
 
 pub mod checkout;
 pub mod desk;

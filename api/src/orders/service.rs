@@ -40,11 +40,10 @@ fn order_not_found() -> AppError {
 }
 
 /// Staff see every order; a customer's users see their customer's orders once the seller has
-/// shown them (never a draft being composed).
+/// shown them (never a draft being composed, even one put on hold or cancelled).
 fn may_see(principal: &Principal, row: &sales_order::Model) -> bool {
     principal.is_staff()
-        || (principal.customer_id() == Some(row.customer_id)
-            && row.status != OrderStatus::Draft.as_str())
+        || (principal.customer_id() == Some(row.customer_id) && row.shown_to_customer)
 }
 
 /// The order `id` if the caller may see it; `NOT_FOUND` otherwise (whether or not it exists).
@@ -316,6 +315,10 @@ impl Edit {
             }
         }
         current.check(next)?;
+        if current == OrderStatus::OnHold {
+            self.row.status_before_hold = None;
+            self.row.hold_reason = None;
+        }
         self.change(
             "status",
             Some(current.as_str().to_owned()),
@@ -343,7 +346,10 @@ impl Edit {
 
     /// Puts back the stock every line holds (the order is cancelled).
     pub async fn release_stock(&mut self) -> Result<(), AppError> {
-        for line in &mut self.lines {
+        // In the same global order as checkout takes stock (product, variant).
+        let mut sorted: Vec<&mut order_line::Model> = self.lines.iter_mut().collect();
+        sorted.sort_by_key(|l| (l.product_id, l.variant_id));
+        for line in sorted {
             catalog::service::return_stock(
                 &*self.tx,
                 line.product_id,
@@ -362,8 +368,16 @@ impl Edit {
     pub async fn finish(mut self, kind: &'static str, bump: bool) -> Result<Order, AppError> {
         let lines: Vec<OrderLine> = self.lines.iter().cloned().map(store::to_line).collect();
         keep_derived(&mut self.row, &lines)?;
+        if self.row.total_e4 < self.row.paid_e4
+            && self.row.status != OrderStatus::Cancelled.as_str()
+        {
+            return Err(AppError::validation(
+                "total",
+                "the total would fall below what the customer already paid",
+            ));
+        }
         let event_changes = event_changes(&self.changes);
-        let last = store::insert_changes(
+        store::insert_changes(
             &*self.tx,
             self.row.id,
             self.side,
@@ -372,13 +386,6 @@ impl Edit {
             self.now,
         )
         .await?;
-        // What one side changes, it has seen.
-        if last > 0 {
-            match self.side {
-                Side::Seller => self.row.seller_seen_change = last,
-                Side::Customer => self.row.customer_seen_change = last,
-            }
-        }
         if bump {
             self.row.version += 1;
         }
@@ -418,7 +425,7 @@ pub(super) fn order_event(
         object_id: row.id,
         owner_user_id: None,
         owner_customer_id: Some(row.customer_id),
-        internal: row.status == OrderStatus::Draft.as_str(),
+        internal: !row.shown_to_customer,
         actor_id: actor,
         status: Some(row.status.clone()),
         changes,

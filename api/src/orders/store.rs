@@ -572,7 +572,7 @@ pub struct OrderFilter {
     pub created_to: Option<DateTime<Utc>>,
     pub include_completed: bool,
     pub include_cancelled: bool,
-    /// Drafts are the seller's: customers never list them.
+    /// Customers list only what the seller has shown them (never drafts being composed).
     pub exclude_drafts: bool,
     pub search: Option<String>,
 }
@@ -594,7 +594,7 @@ fn filtered(filter: &OrderFilter) -> sea_orm::Select<sales_order::Entity> {
         excluded.push(OrderStatus::Cancelled.as_str());
     }
     if filter.exclude_drafts {
-        excluded.push(OrderStatus::Draft.as_str());
+        query = query.filter(sales_order::Column::ShownToCustomer.eq(true));
     }
     if !excluded.is_empty() {
         query = query.filter(sales_order::Column::Status.is_not_in(excluded));

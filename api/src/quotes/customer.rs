@@ -175,6 +175,12 @@ pub async fn convert(
         typed_address,
     )
     .await?;
+    if edit.lines.iter().any(|l| l.rental_start.is_some()) {
+        return Err(AppError::validation(
+            "id",
+            "a quote with rental lines is booked as a rental project, not converted into an order",
+        ));
+    }
     let lines = quoted_lines(&edit.lines);
     let order = orders::checkout::create_from_quote(
         &mut edit.tx,

@@ -55,7 +55,7 @@ async fn open_for_change(
 
 /// Turns `edit` into an edit of a new revision of its (sent) quote.
 async fn revise(edit: &mut Edit) -> Result<(), AppError> {
-    let family = store::revisions(&*edit.tx, &[edit.row.root_id]).await?;
+    let family = store::revisions_for_update(&*edit.tx, edit.row.root_id).await?;
     if let Some(latest) = family.last()
         && latest.id != edit.row.id
     {
@@ -564,12 +564,20 @@ pub async fn set_negotiation(
         );
         edit.row.customer_comment = comment;
     }
-    if let Some(comment) = internal_comment {
-        // Staff-only: the event carries no text and is hidden from the customer.
-        edit.internal = true;
-        edit.changes
-            .insert("internalComment".to_owned(), json!({ "changed": true }));
+    if let Some(comment) = internal_comment
+        && comment != edit.row.internal_comment
+    {
+        // Staff-only: its own internal event, without the text; the rest stays public.
         edit.row.internal_comment = comment;
+        let mut event = quote_event(
+            &edit.row,
+            "QUOTE_INTERNAL_COMMENT_CHANGED",
+            Some(edit.actor.id),
+            json!({}),
+            edit.now,
+        );
+        event.internal = true;
+        edit.tx.record(event).await?;
     }
     edit.finish("QUOTE_NEGOTIATION_CHANGED").await
 }
@@ -602,7 +610,20 @@ pub async fn send(
     edit.row.sent_at = Some(edit.now);
     edit.change("validUntil", json!(null), json!(valid_until));
     if edit.row.revision > 1 {
-        let family = store::revisions(&*edit.tx, &[edit.row.root_id]).await?;
+        // Locked: a conversion of an earlier revision finishes first, and then this one stops.
+        let family = store::revisions_for_update(&*edit.tx, edit.row.root_id).await?;
+        if let Some(accepted) = family
+            .iter()
+            .find(|r| r.status == QuoteStatus::Accepted.as_str())
+        {
+            return Err(AppError::conflict(
+                "id",
+                format!(
+                    "{} was accepted already: this revision cannot be sent",
+                    accepted.number
+                ),
+            ));
+        }
         for mut previous in family
             .into_iter()
             .filter(|r| r.id != edit.row.id && r.superseded_by.is_none())

@@ -111,7 +111,24 @@ pub async fn request_from_cart(
     let Some(mut tx) = begin.open(state).await? else {
         return begin.existing(state).await;
     };
-    let cart = carts::service::for_order(&tx, principal, cart_id, cart_token.as_deref()).await?;
+    let cart = match carts::service::for_order(&tx, principal, cart_id, cart_token.as_deref()).await
+    {
+        // A parallel retry with the same key emptied the cart while this one waited for it.
+        Err(AppError::Validation { field, message })
+            if field == "cartId" && begin.key.is_some() =>
+        {
+            drop(tx);
+            let key = begin.key.clone().unwrap_or_default();
+            if store::find_by_idempotency_key(state.db.read(), &key)
+                .await?
+                .is_some()
+            {
+                return begin.existing(state).await;
+            }
+            return Err(AppError::Validation { field, message });
+        }
+        other => other?,
+    };
     let mut wanted = Vec::with_capacity(cart.lines.len());
     for (index, line) in cart.lines.into_iter().enumerate() {
         let field = format!("lines.{index}");
@@ -380,12 +397,23 @@ impl Begin {
         }
     }
 
+    /// The quote an earlier request with this key made, if the caller may see it: their own, or
+    /// for the public a request still unclaimed (a key never opens someone else's quote).
     async fn existing(&self, state: &AppState) -> Result<Quote, AppError> {
         let key = self.key.clone().unwrap_or_default();
-        store::find_by_idempotency_key(state.db.read(), &key)
+        let used = || AppError::conflict("idempotencyKey", "already used");
+        let row = store::find_by_idempotency_key(state.db.read(), &key)
             .await?
-            .ok_or_else(|| AppError::conflict("idempotencyKey", "already used"))
-            .and_then(store::to_quote)
+            .ok_or_else(used)?;
+        let visible = if self.principal.user_id().is_some() {
+            service::may_see(&self.principal, &row)
+        } else {
+            row.customer_id.is_none() && row.requested_by.is_none()
+        };
+        if !visible {
+            return Err(used());
+        }
+        store::to_quote(row)
     }
 
     async fn requester(&self, tx: &WriteTx, now: DateTime<Utc>) -> Result<Requester, AppError> {

@@ -182,6 +182,20 @@ pub async fn find_by_idempotency_key(
         .await
 }
 
+/// Every revision of a quote, first to last, locked until the transaction ends (sending or
+/// revising must not race a conversion of another revision).
+pub async fn revisions_for_update(
+    db: &impl ConnectionTrait,
+    root_id: Uuid,
+) -> Result<Vec<quote::Model>, DbErr> {
+    quote::Entity::find()
+        .filter(quote::Column::RootId.eq(root_id))
+        .order_by_asc(quote::Column::Revision)
+        .lock_exclusive()
+        .all(db)
+        .await
+}
+
 /// Every revision of a quote, first to last.
 pub async fn revisions(
     db: &impl ConnectionTrait,
@@ -281,6 +295,7 @@ pub async fn unclaimed_with_email(
     quote::Entity::find()
         .filter(quote::Column::CustomerId.is_null())
         .filter(quote::Column::ContactEmail.eq(email))
+        .lock_exclusive()
         .all(db)
         .await
 }

@@ -501,6 +501,17 @@ impl OrderChangeObject {
     async fn side(&self) -> SideGql {
         self.0.side.into()
     }
+    /// The person who changed it (a customer's user sees staff as their account's email).
+    async fn by(&self, ctx: &Context<'_>) -> Result<Option<UserObject>> {
+        let Some(id) = self.0.actor_id else {
+            return Ok(None);
+        };
+        let user = loader::<UserLoader>(ctx)?
+            .load_one(id)
+            .await
+            .map_err(|e| load_error(&e))?;
+        Ok(user.map(UserObject))
+    }
     async fn at(&self) -> DateTime<Utc> {
         self.0.at
     }

@@ -112,8 +112,15 @@ impl QuotesMutation {
                 .clone()
                 .unwrap_or_else(|| "application/octet-stream".to_owned());
             let filename = value.filename.clone();
-            let mut content = Vec::new();
-            std::io::Read::read_to_end(&mut value.into_read(), &mut content).map_err(|_| {
+            // The upload sits in a temporary file: read it off the runtime.
+            let content = tokio::task::spawn_blocking(move || {
+                let mut content = Vec::new();
+                std::io::Read::read_to_end(&mut value.into_read(), &mut content).map(|_| content)
+            })
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .ok_or_else(|| {
                 crate::error::AppError::validation(
                     format!("attachments.{index}"),
                     "cannot read the file",
