@@ -453,3 +453,50 @@ db_test! {
         assert_eq!((after.0 - before.0, after.1 - before.1), (2, 1), "rendered once, reused twice");
     }
 }
+
+db_test! {
+    async fn a_draft_stays_hidden_until_proposed_even_on_hold_or_cancelled(app) {
+        let manager = app.user(Role::Manager).await;
+        let m = manager.access.as_str();
+        let pen = product(&app, m, json!({ "reference": "PEN" })).await;
+        let client = app.user(Role::AccountClient).await;
+        let customer = customer_gid(&app, &client).await;
+        let create = format!("mutation($c: ID!) {{ createOrder(customerId: $c) {{ {ORDER_FIELDS} }} }}");
+        let add = format!("mutation($id: ID!, $v: Int!, $p: ID!) {{ orderAddLine(orderId: $id, version: $v, input: {{ productId: $p, quantity: 2, unitPrice: \"7\" }}) {{ {ORDER_FIELDS} }} }}");
+        let seen = "query($id: ID!) { order(id: $id) { id } }";
+
+        let draft = app.data(Some(m), &create, json!({ "c": customer })).await["createOrder"].clone();
+        let held = order_op(&app, m, "holdOrder", "", json!({ "id": draft["id"], "v": draft["version"] })).await;
+        assert_eq!(code(&app.gql(Some(&client.access), seen, json!({ "id": draft["id"] })).await), "NOT_FOUND");
+        order_op(&app, m, "cancelOrder", "", json!({ "id": held["id"], "v": held["version"] })).await;
+        assert_eq!(code(&app.gql(Some(&client.access), seen, json!({ "id": draft["id"] })).await), "NOT_FOUND");
+        let mine = app.data(Some(&client.access), "{ myOrders(includeCancelled: true) { totalCount } }", json!({})).await;
+        assert_eq!(mine["myOrders"]["totalCount"], 0);
+
+        // Confirmed straight from the draft: shown now, with nothing flagged as changed.
+        let draft = app.data(Some(m), &create, json!({ "c": customer })).await["createOrder"].clone();
+        let draft = app.data(Some(m), &add, json!({ "id": draft["id"], "v": draft["version"], "p": pen })).await["orderAddLine"].clone();
+        let confirmed = order_op(&app, m, "confirmOrder", "", json!({ "id": draft["id"], "v": draft["version"] })).await;
+        let shown = app.data(Some(&client.access), &format!("query($id: ID!) {{ order(id: $id) {{ {ORDER_FIELDS} }} }}"), json!({ "id": confirmed["id"] })).await["order"].clone();
+        assert_eq!(shown["lines"][0]["changedFields"], json!([]), "{shown}");
+        assert!(shown["changes"].as_array().unwrap().iter().all(|c| c["field"] == "status"), "{shown}");
+    }
+}
+
+db_test! {
+    async fn no_edit_brings_the_total_below_what_was_paid(app) {
+        let manager = app.user(Role::Manager).await;
+        let m = manager.access.as_str();
+        let pen = product(&app, m, json!({ "reference": "PEN", "unitPrice": "10", "vatRate": "0" })).await;
+        let client = app.user(Role::AccountClient).await;
+        add_to_cart(&app, &client.access, &pen, 3).await;
+        let order = checkout(&app, &client.access, None).await["data"]["checkout"].clone();
+        app.data(Some(m), "mutation($id: ID!) { recordPayment(orderId: $id, input: { amount: \"25\", method: \"card\", paidOn: \"2026-11-23\" }) { balanceDue { amount } } }", json!({ "id": order["id"] })).await;
+        let update = "mutation($id: ID!, $v: Int!, $l: ID!, $q: Int!) { orderUpdateLine(orderId: $id, version: $v, lineId: $l, input: { quantity: $q }) { total { amount } version } }";
+        let body = app.gql(Some(m), update, json!({ "id": order["id"], "v": order["version"], "l": order["lines"][0]["id"], "q": 2 })).await;
+        assert_eq!(code(&body), "VALIDATION", "{body}");
+        assert_eq!(body["errors"][0]["extensions"]["field"], "total");
+        let body = app.data(Some(m), update, json!({ "id": order["id"], "v": order["version"], "l": order["lines"][0]["id"], "q": 4 })).await;
+        assert_eq!(body["orderUpdateLine"]["total"]["amount"], "40.00");
+    }
+}

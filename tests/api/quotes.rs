@@ -458,3 +458,26 @@ db_test! {
         assert_eq!(still["quote"]["status"], "SENT", "nothing changed");
     }
 }
+
+db_test! {
+    async fn a_revision_cannot_be_sent_once_the_customer_accepted_the_one_it_replaces(app) {
+        let manager = app.user(Role::Manager).await;
+        let m = manager.access.as_str();
+        let pen = product(&app, m, json!({ "reference": "PEN", "unitPrice": "3" })).await;
+        let client = app.user(Role::AccountClient).await;
+        add_to_cart(&app, &client.access, &pen, 10).await;
+        let quote = request(&app, &client.access, None).await["data"]["requestQuote"].clone();
+        let r1 = price_and_send(&app, m, &quote).await;
+        // The manager starts a revision (a lower price)…
+        let r2 = app.data(Some(m), &format!("mutation($id: ID!, $v: Int!, $l: ID!) {{ quoteUpdateLine(id: $id, version: $v, lineId: $l, input: {{ unitPrice: \"2.80\" }}) {{ {QUOTE_FIELDS} }} }}"), json!({ "id": r1["id"], "v": r1["version"], "l": r1["lines"][0]["id"] })).await["quoteUpdateLine"].clone();
+        assert_eq!(r2["revision"], 2);
+        assert_eq!(r2["status"], "IN_PREPARATION");
+        // …while the customer accepts the quote they hold.
+        let converted = app.data(Some(&client.access), CONVERT, json!({ "id": r1["id"], "v": r1["version"] })).await;
+        assert_eq!(converted["convertQuoteToOrder"]["quote"]["status"], "ACCEPTED");
+        let body = app.gql(Some(m), "mutation($id: ID!, $v: Int!) { sendQuote(id: $id, version: $v) { id } }", json!({ "id": r2["id"], "v": r2["version"] })).await;
+        assert_eq!(code(&body), "CONFLICT", "{body}");
+        let orders = app.data(Some(&client.access), "{ myOrders { totalCount } }", json!({})).await;
+        assert_eq!(orders["myOrders"]["totalCount"], 1, "one order, not two");
+    }
+}
