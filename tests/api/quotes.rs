@@ -333,6 +333,23 @@ db_test! {
         assert_eq!(quote["lines"][0]["quantity"], 4);
         assert_eq!(quote["lines"][0]["unitPrice"]["amount"], "115.00");
         assert_eq!(quote["attachments"], json!([{ "filename": "artwork.pdf", "contentType": "application/pdf", "size": pdf.len() }]));
+        // The file comes back, to its customer and to staff only.
+        let quote_id = quote["id"].clone();
+        let url = app.data(Some(&client.access), "query($id: ID!) { quote(id: $id) { attachments { url } } }", json!({ "id": quote_id })).await["quote"]["attachments"][0]["url"].as_str().unwrap().to_owned();
+        let file_url = format!("http://{}{url}", app.addr);
+        let stranger = app.user(Role::AccountClient).await;
+        for (token, status) in [(Some(&client.access), 200), (Some(&manager.access), 200), (Some(&stranger.access), 404), (None, 401)] {
+            let mut request = app.client.get(&file_url);
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status().as_u16(), status, "{token:?}");
+            if status == 200 {
+                assert_eq!(response.headers()["content-type"], "application/pdf");
+                assert_eq!(response.bytes().await.unwrap().to_vec(), pdf);
+            }
+        }
 
         // A file that is not what it claims, or of a type not accepted, is refused.
         let (_, body) = upload(&app, &client.access, &query, json!({ "p": banner_id }), vec![("fake.pdf", "application/pdf", b"MZ\x90\x00".to_vec())]).await;

@@ -5,6 +5,7 @@
 //! `WriteTx` → commit → events published to `ws` subscribers.
 
 mod auth;
+mod files;
 mod graphql;
 mod health;
 mod ws;
@@ -68,6 +69,10 @@ fn router_with_shutdown(
     Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphql/ws", get(ws::upgrade))
+        .route(
+            "/files/quote-attachments/{id}",
+            get(files::quote_attachment),
+        )
         .route("/healthz", get(health::alive))
         .route("/readyz", get(health::ready))
         .layer(DefaultBodyLimit::max(

@@ -428,3 +428,25 @@ pub fn require_customer_side(principal: &Principal) -> Result<(), AppError> {
         Ok(())
     }
 }
+
+/// A file of a quote the caller may see: its name, type and content.
+pub async fn attachment(
+    state: &AppState,
+    principal: &Principal,
+    id: Uuid,
+) -> Result<(String, String, Vec<u8>), AppError> {
+    principal.require_user()?;
+    let not_found = || AppError::not_found("attachment", "id");
+    let file = store::attachment(state.db.read(), id)
+        .await?
+        .ok_or_else(not_found)?;
+    if !principal.is_staff() {
+        require_available(state.db.read(), principal).await?;
+    }
+    match store::find(state.db.read(), file.quote_id).await? {
+        Some(row) if may_see(principal, &row) => {
+            Ok((file.filename, file.content_type, file.content))
+        }
+        _ => Err(not_found()),
+    }
+}

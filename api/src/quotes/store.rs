@@ -485,3 +485,11 @@ pub async fn list(
     let rows = query.limit(limit + 1).all(db).await?;
     Ok((rows, total))
 }
+
+/// One attachment with its content.
+pub async fn attachment(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+) -> Result<Option<quote_attachment::Model>, DbErr> {
+    quote_attachment::Entity::find_by_id(id).one(db).await
+}

@@ -414,6 +414,13 @@ impl QuoteAttachmentObject {
     async fn size(&self) -> i64 {
         self.0.size
     }
+    /// Where to download it: `GET` with the same `Authorization` header.
+    async fn url(&self) -> String {
+        format!(
+            "/files/quote-attachments/{}",
+            ids::encode(Kind::QuoteAttachment, self.0.id)
+        )
+    }
 }
 
 #[derive(InputObject, Default)]
