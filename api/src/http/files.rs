@@ -52,8 +52,9 @@ pub async fn quote_attachment(
             let status = match error {
                 AppError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
                 AppError::NotFound { .. } | AppError::Validation { .. } => StatusCode::NOT_FOUND,
-                AppError::QuotesUnavailable | AppError::Forbidden => StatusCode::FORBIDDEN,
-                AppError::AccountBlocked => StatusCode::FORBIDDEN,
+                AppError::QuotesUnavailable | AppError::Forbidden | AppError::AccountBlocked => {
+                    StatusCode::FORBIDDEN
+                }
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             };
             let body = serde_json::json!({ "errors": [{
