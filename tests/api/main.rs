@@ -21,6 +21,7 @@ mod notifications;
 mod order_desk;
 mod orders;
 mod processes;
+mod quote_desk;
 mod quotes;
 mod schema_file;
 mod tokens;
