@@ -18,6 +18,7 @@ pub mod notifications;
 pub mod orders;
 pub mod pricing;
 pub mod quotes;
+pub mod rental;
 pub mod search;
 pub mod seed;
 pub mod state;
