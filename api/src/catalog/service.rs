@@ -949,3 +949,56 @@ pub async fn return_stock(
     }
     Ok(())
 }
+
+/// A product as a line of an order or a quote takes it: checked (for sale, a variant chosen when
+/// it has some, a valid configuration) and priced from the catalog.
+pub struct ResolvedItem {
+    pub product: Product,
+    pub variant: Option<Variant>,
+    pub configuration: Vec<crate::catalog::model::SelectionView>,
+    pub unit_price: Decimal,
+}
+
+/// Resolves `product_id` with `variant_id` and `configuration`; `public_only` for customers.
+pub async fn resolve_item(
+    db: &impl ConnectionTrait,
+    product_id: Uuid,
+    variant_id: Option<Uuid>,
+    configuration: &[crate::catalog::model::RawSelection],
+    public_only: bool,
+) -> Result<ResolvedItem, AppError> {
+    let product = products_by_ids(db, &[product_id])
+        .await?
+        .into_iter()
+        .next()
+        .filter(|p| !p.archived && (!public_only || p.is_public()))
+        .ok_or_else(|| AppError::not_found("product", "productId"))?;
+    let variants = variants_of(db, &[product.id], public_only).await?;
+    let variant = match variant_id {
+        Some(id) => Some(
+            variants
+                .into_iter()
+                .find(|v| v.id == id)
+                .ok_or_else(|| AppError::not_found("variant of this product", "variantId"))?,
+        ),
+        None if !variants.is_empty() => {
+            return Err(AppError::validation(
+                "variantId",
+                "this product has variants: choose one",
+            ));
+        }
+        None => None,
+    };
+    let options = options_of(db, &[product.id]).await?;
+    let base = variant
+        .as_ref()
+        .map_or(product.unit_price, |v| v.unit_price);
+    let (chosen, unit_price) =
+        crate::catalog::model::price_configuration(base, &options, configuration)?;
+    Ok(ResolvedItem {
+        configuration: crate::catalog::model::describe(&chosen, &options),
+        product,
+        variant,
+        unit_price,
+    })
+}

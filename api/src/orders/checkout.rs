@@ -18,11 +18,7 @@ use super::{
 use crate::{
     auth::{Principal, Role},
     carts::{self, model::parse_quantity},
-    catalog::{
-        self, ProductKind,
-        model::{describe, price_configuration},
-        service::StockTake,
-    },
+    catalog::{self, ProductKind, service::StockTake},
     customers::{self, Customer, model::AddressKind, model::parse_text},
     db::WriteTx,
     error::AppError,
@@ -458,8 +454,12 @@ pub async fn add_line(
             "an order holds at most 500 lines",
         ));
     }
-    let (product, variant, configuration, options, catalog_price) =
-        resolve_product(&edit.tx, &input).await?;
+    let catalog::service::ResolvedItem {
+        product,
+        variant,
+        configuration,
+        unit_price: catalog_price,
+    } = resolve_product(&edit.tx, &input).await?;
     let unit_price = match input.unit_price {
         Some(price) => {
             to_e4(price, "unitPrice")?;
@@ -485,8 +485,7 @@ pub async fn add_line(
             position,
             product_id: product.id,
             variant_id,
-            configuration: serde_json::to_value(describe(&configuration, &options))
-                .unwrap_or_default(),
+            configuration: serde_json::to_value(&configuration).unwrap_or_default(),
             reference: variant
                 .as_ref()
                 .map_or_else(|| product.reference.clone(), |v| v.reference.clone()),
@@ -512,56 +511,26 @@ pub async fn add_line(
     edit.finish("ORDER_UPDATED", true).await
 }
 
-/// The product, variant and configuration a manager adds, checked against the catalog, with
-/// the catalog unit price.
+/// The product a manager adds, resolved by the catalog; rentals are booked elsewhere.
 async fn resolve_product(
     tx: &WriteTx,
     input: &AddLineInput,
-) -> Result<
-    (
-        catalog::Product,
-        Option<catalog::Variant>,
-        catalog::Configuration,
-        Vec<catalog::ProductOption>,
-        Decimal,
-    ),
-    AppError,
-> {
-    let db = &**tx;
-    let product = catalog::service::products_by_ids(db, &[input.product_id])
-        .await?
-        .into_iter()
-        .next()
-        .filter(|p| !p.archived)
-        .ok_or_else(|| AppError::not_found("product", "productId"))?;
-    if product.kind == ProductKind::Rental {
+) -> Result<catalog::service::ResolvedItem, AppError> {
+    let item = catalog::service::resolve_item(
+        &**tx,
+        input.product_id,
+        input.variant_id,
+        &input.configuration,
+        false,
+    )
+    .await?;
+    if item.product.kind == ProductKind::Rental {
         return Err(AppError::validation(
             "productId",
             "rental products are booked in rental projects",
         ));
     }
-    let variants = catalog::service::variants_of(db, &[product.id], false).await?;
-    let variant = match input.variant_id {
-        Some(id) => Some(
-            variants
-                .into_iter()
-                .find(|v| v.id == id)
-                .ok_or_else(|| AppError::not_found("variant of this product", "variantId"))?,
-        ),
-        None if !variants.is_empty() => {
-            return Err(AppError::validation(
-                "variantId",
-                "this product has variants: choose one",
-            ));
-        }
-        None => None,
-    };
-    let options = catalog::service::options_of(db, &[product.id]).await?;
-    let base = variant
-        .as_ref()
-        .map_or(product.unit_price, |v| v.unit_price);
-    let (configuration, catalog_price) = price_configuration(base, &options, &input.configuration)?;
-    Ok((product, variant, configuration, options, catalog_price))
+    Ok(item)
 }
 
 /// Takes stock for `quantity` units; returns how many the line now holds reserved (0 when the

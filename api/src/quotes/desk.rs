@@ -205,35 +205,19 @@ pub async fn add_line(
         .map(|p| parse_amount(p, "unitPrice"))
         .transpose()?;
     let mut edit = open_for_change(state, principal, id, version).await?;
-    let db = &*edit.tx;
-    let product = catalog::service::products_by_ids(db, &[input.product_id])
-        .await?
-        .into_iter()
-        .next()
-        .filter(|p| !p.archived)
-        .ok_or_else(|| AppError::not_found("product", "productId"))?;
-    let variants = catalog::service::variants_of(db, &[product.id], false).await?;
-    let variant = match input.variant_id {
-        Some(v) => Some(
-            variants
-                .into_iter()
-                .find(|x| x.id == v)
-                .ok_or_else(|| AppError::not_found("variant of this product", "variantId"))?,
-        ),
-        None if !variants.is_empty() => {
-            return Err(AppError::validation(
-                "variantId",
-                "this product has variants: choose one",
-            ));
-        }
-        None => None,
-    };
-    let options = catalog::service::options_of(db, &[product.id]).await?;
-    let base = variant
-        .as_ref()
-        .map_or(product.unit_price, |v| v.unit_price);
-    let (configuration, catalog_price) =
-        catalog::model::price_configuration(base, &options, &input.configuration)?;
+    let catalog::service::ResolvedItem {
+        product,
+        variant,
+        configuration,
+        unit_price: catalog_price,
+    } = catalog::service::resolve_item(
+        &*edit.tx,
+        input.product_id,
+        input.variant_id,
+        &input.configuration,
+        false,
+    )
+    .await?;
     let position = edit.lines.iter().map(|l| l.position + 1).max().unwrap_or(0);
     let line = store::insert_line(
         &*edit.tx,
@@ -244,8 +228,7 @@ pub async fn add_line(
             kind: LineKind::Product.as_str().to_owned(),
             product_id: Some(product.id),
             variant_id: variant.as_ref().map(|v| v.id),
-            configuration: serde_json::to_value(catalog::model::describe(&configuration, &options))
-                .unwrap_or_default(),
+            configuration: serde_json::to_value(&configuration).unwrap_or_default(),
             reference: variant
                 .as_ref()
                 .map_or_else(|| product.reference.clone(), |v| v.reference.clone()),
