@@ -25,6 +25,8 @@ pub enum ErrorCode {
     OutOfStock,
     EmailNotVerified,
     QuotesUnavailable,
+    CustomerBlocked,
+    InsufficientAvailability,
     Internal,
 }
 
@@ -44,6 +46,8 @@ impl ErrorCode {
             Self::OutOfStock => "OUT_OF_STOCK",
             Self::EmailNotVerified => "EMAIL_NOT_VERIFIED",
             Self::QuotesUnavailable => "QUOTES_UNAVAILABLE",
+            Self::CustomerBlocked => "CUSTOMER_BLOCKED",
+            Self::InsufficientAvailability => "INSUFFICIENT_AVAILABILITY",
             Self::Internal => "INTERNAL",
         }
     }
@@ -92,6 +96,14 @@ pub enum AppError {
     EmailNotVerified,
     /// Quotes are off, or not offered to the caller's customer type.
     QuotesUnavailable,
+    /// The customer is blocked: nothing is booked for them (storefront checkout included).
+    CustomerBlocked,
+    /// Rental items need more units than are free for their dates; `shortages` lists each
+    /// (`field`, requested, available, short, the projects it clashes with).
+    InsufficientAvailability {
+        field: String,
+        shortages: serde_json::Value,
+    },
     Internal(anyhow::Error),
 }
 
@@ -146,6 +158,8 @@ impl AppError {
             Self::OutOfStock { .. } => ErrorCode::OutOfStock,
             Self::EmailNotVerified => ErrorCode::EmailNotVerified,
             Self::QuotesUnavailable => ErrorCode::QuotesUnavailable,
+            Self::CustomerBlocked => ErrorCode::CustomerBlocked,
+            Self::InsufficientAvailability { .. } => ErrorCode::InsufficientAvailability,
             Self::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -172,13 +186,20 @@ impl AppError {
             } => format!("{name}: only {available} in stock"),
             Self::EmailNotVerified => "verify your email address first".to_owned(),
             Self::QuotesUnavailable => "quotes are not available to you".to_owned(),
+            Self::CustomerBlocked => "this customer is blocked".to_owned(),
+            Self::InsufficientAvailability { shortages, .. } => format!(
+                "not enough units free for {} item(s)",
+                shortages.as_array().map_or(0, Vec::len)
+            ),
             Self::Internal(_) => "internal error".to_owned(),
         }
     }
 
     fn field(&self) -> Option<&str> {
         match self {
-            Self::Validation { field, .. } | Self::OutOfStock { field, .. } => Some(field),
+            Self::Validation { field, .. }
+            | Self::OutOfStock { field, .. }
+            | Self::InsufficientAvailability { field, .. } => Some(field),
             Self::NotFound { field, .. } | Self::Conflict { field, .. } => field.as_deref(),
             _ => None,
         }
@@ -205,6 +226,12 @@ impl AppError {
             } => *current_version,
             _ => None,
         };
+        let shortages = match self {
+            Self::InsufficientAvailability { shortages, .. } => {
+                async_graphql::Value::from_json(shortages.clone()).ok()
+            }
+            _ => None,
+        };
         async_graphql::Error::new(self.message()).extend_with(|_, ext| {
             ext.set("code", code.as_str());
             if let Some(field) = &field {
@@ -218,6 +245,9 @@ impl AppError {
             }
             if let Some(available) = available {
                 ext.set("available", available);
+            }
+            if let Some(shortages) = shortages {
+                ext.set("shortages", shortages);
             }
         })
     }

@@ -224,6 +224,8 @@ async fn seed_products(
             stock: 0,
             rental_owned_quantity: None,
             rental_daily_price: None,
+            rental_buffer_before_hours: None,
+            rental_buffer_after_hours: None,
         }
     };
     let mut count = 0;

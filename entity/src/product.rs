@@ -21,6 +21,9 @@ pub struct Model {
     pub stock: i32,
     pub rental_owned_quantity: Option<i32>,
     pub rental_daily_price_e4: Option<i64>,
+    /// Hours of preparation before and after each rental, when its units are not free.
+    pub rental_buffer_before_hours: i32,
+    pub rental_buffer_after_hours: i32,
     pub archived_at: Option<DateTimeUtc>,
     pub version: i32,
     pub created_at: DateTimeUtc,

@@ -12,6 +12,8 @@ pub struct Model {
     pub orders_email: Option<String>,
     /// Customers must have verified their email before ordering or requesting quotes.
     pub require_verified_email: bool,
+    /// Where new rental orders are announced (the rental desk).
+    pub rental_email: Option<String>,
     pub version: i32,
     pub updated_at: DateTimeUtc,
 }

@@ -339,6 +339,49 @@ pub async fn set_user_customer(
     store::to_user(row)
 }
 
+/// The account of `email`, if there is one (storefront checkout attaches orders to it).
+pub async fn account_by_email(
+    db: &impl sea_orm::ConnectionTrait,
+    email: &Email,
+) -> Result<Option<User>, AppError> {
+    store::find_by_email(db, email.as_str())
+        .await?
+        .map(store::to_user)
+        .transpose()
+}
+
+/// A password for an account the storefront creates for a visitor, sent to them by email:
+/// 16 letters and digits (about 95 bits).
+pub fn generate_password() -> String {
+    use rand::{Rng, distr::Alphanumeric};
+    rand::rng()
+        .sample_iter(Alphanumeric)
+        .take(16)
+        .map(char::from)
+        .collect()
+}
+
+/// Inside a storefront checkout: an `IDENTIFIED` account for a visitor, belonging to the
+/// customer created for them, with a password hashed beforehand (never in a transaction).
+pub async fn create_storefront_account(
+    tx: &WriteTx,
+    email: &Email,
+    password_hash: String,
+    customer_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<User, AppError> {
+    let row = insert_user(
+        tx,
+        email,
+        password_hash,
+        Role::Identified,
+        Some(customer_id),
+        now,
+    )
+    .await?;
+    store::to_user(row)
+}
+
 /// Creates an account outside GraphQL (the command line and the demo seed).
 pub async fn create_user_unchecked(
     state: &AppState,

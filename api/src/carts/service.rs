@@ -538,6 +538,12 @@ pub async fn for_order(
     Ok(view)
 }
 
+/// Removes the lines of a cart that became a rental project (the rest stays in the cart).
+pub async fn remove_lines(tx: &WriteTx, cart_id: Uuid, line_ids: &[Uuid]) -> Result<(), AppError> {
+    store::delete_lines_by_id(&**tx, cart_id, line_ids).await?;
+    Ok(())
+}
+
 /// Empties a cart whose lines became an order or a quote.
 pub async fn empty(tx: &WriteTx, cart_id: Uuid) -> Result<(), AppError> {
     store::delete_lines(&**tx, cart_id).await?;

@@ -92,6 +92,19 @@ pub async fn delete_lines(db: &impl ConnectionTrait, cart_id: Uuid) -> Result<()
     Ok(())
 }
 
+pub async fn delete_lines_by_id(
+    db: &impl ConnectionTrait,
+    cart_id: Uuid,
+    line_ids: &[Uuid],
+) -> Result<(), DbErr> {
+    cart_line::Entity::delete_many()
+        .filter(cart_line::Column::CartId.eq(cart_id))
+        .filter(cart_line::Column::Id.is_in(line_ids.iter().copied()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// A line to add: what it holds, and how many.
 #[derive(Clone, Debug)]
 pub struct NewLine {

@@ -60,10 +60,19 @@ pub struct Product {
     pub stock: i32,
     pub rental_owned_quantity: Option<i32>,
     pub rental_daily_price: Option<Decimal>,
+    /// RENTAL: preparation hours around each rental.
+    pub rental_buffer: Option<RentalBuffer>,
     pub archived: bool,
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// Hours of preparation before and after each rental of a product.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RentalBuffer {
+    pub before_hours: i32,
+    pub after_hours: i32,
 }
 
 impl Product {

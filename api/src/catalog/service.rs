@@ -159,6 +159,20 @@ pub async fn products_by_ids(
         .collect()
 }
 
+/// Products locked until the caller's transaction ends, in one global order: what reserving
+/// rental units holds so that parallel reservations of the same products run one after the
+/// other and never overbook.
+pub async fn lock_products(
+    db: &impl ConnectionTrait,
+    ids: &[Uuid],
+) -> Result<Vec<Product>, AppError> {
+    store::lock_products(db, ids)
+        .await?
+        .into_iter()
+        .map(store::to_product)
+        .collect()
+}
+
 pub async fn variants_by_ids(
     db: &impl ConnectionTrait,
     ids: &[Uuid],
@@ -239,6 +253,26 @@ pub struct NewProduct {
     pub stock: i32,
     pub rental_owned_quantity: Option<i32>,
     pub rental_daily_price: Option<Decimal>,
+    /// RENTAL: hours of preparation before and after each rental (default 0).
+    pub rental_buffer_before_hours: Option<i32>,
+    pub rental_buffer_after_hours: Option<i32>,
+}
+
+/// Preparation hours around a rental: RENTAL products only, 0 to 720 (30 days).
+fn parse_buffer(
+    kind: ProductKind,
+    hours: Option<i32>,
+    field: &str,
+) -> Result<Option<i32>, AppError> {
+    match hours {
+        Some(h) if kind != ProductKind::Rental && h != 0 => {
+            Err(AppError::validation(field, "only for RENTAL products"))
+        }
+        Some(h) if !(0..=720).contains(&h) => {
+            Err(AppError::validation(field, "between 0 and 720 hours"))
+        }
+        other => Ok(other),
+    }
 }
 
 /// Rental products have an owned quantity and a daily price; the others have neither.
@@ -285,6 +319,16 @@ pub async fn create_product(
         .map(|p| money::price_to_e4(p, "rentalDailyPrice"))
         .transpose()?;
     check_rental(new.kind, new.rental_owned_quantity, daily)?;
+    let buffer_before = parse_buffer(
+        new.kind,
+        new.rental_buffer_before_hours,
+        "rentalBufferBeforeHours",
+    )?;
+    let buffer_after = parse_buffer(
+        new.kind,
+        new.rental_buffer_after_hours,
+        "rentalBufferAfterHours",
+    )?;
     let now = state.clock.now();
     let tx = state.db.begin(&state.events).await?;
     let id = Uuid::now_v7();
@@ -304,6 +348,8 @@ pub async fn create_product(
         stock: Set(stock),
         rental_owned_quantity: Set(new.rental_owned_quantity),
         rental_daily_price_e4: Set(daily),
+        rental_buffer_before_hours: Set(buffer_before.unwrap_or(0)),
+        rental_buffer_after_hours: Set(buffer_after.unwrap_or(0)),
         archived_at: Set(None),
         version: Set(1),
         created_at: Set(now),
@@ -328,6 +374,8 @@ pub struct ProductChanges {
     pub track_stock: Option<bool>,
     pub rental_owned_quantity: Option<i32>,
     pub rental_daily_price: Option<Decimal>,
+    pub rental_buffer_before_hours: Option<i32>,
+    pub rental_buffer_after_hours: Option<i32>,
 }
 
 /// Staff: changes a product; `version` must be the one read (`CONFLICT` otherwise).
@@ -376,6 +424,16 @@ pub async fn update_product(
         changes.rental_owned_quantity.or(row.rental_owned_quantity),
         daily.or(row.rental_daily_price_e4),
     )?;
+    let buffer_before = parse_buffer(
+        kind,
+        changes.rental_buffer_before_hours,
+        "rentalBufferBeforeHours",
+    )?;
+    let buffer_after = parse_buffer(
+        kind,
+        changes.rental_buffer_after_hours,
+        "rentalBufferAfterHours",
+    )?;
     let search = store::search_text(
         reference.as_deref().unwrap_or(&row.reference),
         name.as_deref().unwrap_or(&row.name),
@@ -411,6 +469,12 @@ pub async fn update_product(
     }
     if let Some(v) = daily {
         active.rental_daily_price_e4 = Set(Some(v));
+    }
+    if let Some(v) = buffer_before {
+        active.rental_buffer_before_hours = Set(v);
+    }
+    if let Some(v) = buffer_after {
+        active.rental_buffer_after_hours = Set(v);
     }
     active.search_text = Set(search);
     active.version = Set(row.version + 1);

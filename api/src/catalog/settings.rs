@@ -14,6 +14,8 @@ pub struct StoreSettings {
     pub orders_email: Option<String>,
     /// Customers must verify their email before ordering or requesting quotes.
     pub require_verified_email: bool,
+    /// Where new rental orders are announced (the rental desk).
+    pub rental_email: Option<String>,
     pub version: i32,
 }
 
@@ -23,6 +25,7 @@ fn to_settings(row: store_settings::Model) -> StoreSettings {
         currency: row.currency,
         orders_email: row.orders_email,
         require_verified_email: row.require_verified_email,
+        rental_email: row.rental_email,
         version: row.version,
     }
 }
@@ -41,6 +44,8 @@ pub struct SettingsChanges {
     /// `Some(None)` clears it.
     pub orders_email: Option<Option<String>>,
     pub require_verified_email: Option<bool>,
+    /// `Some(None)` clears it.
+    pub rental_email: Option<Option<String>>,
 }
 
 /// ADMIN: changes the store settings; `version` must be the one read.
@@ -69,18 +74,20 @@ pub async fn update(
             }
         })
         .transpose()?;
-    let orders_email = changes
-        .orders_email
-        .map(|email| {
-            email
-                .filter(|e| !e.trim().is_empty())
-                .map(|e| {
-                    crate::notifications::model::Recipient::email(&e, "ordersEmail")
-                        .map(|r| r.address)
-                })
-                .transpose()
-        })
-        .transpose()?;
+    let optional_email = |value: Option<Option<String>>, field: &str| {
+        value
+            .map(|email| {
+                email
+                    .filter(|e| !e.trim().is_empty())
+                    .map(|e| {
+                        crate::notifications::model::Recipient::email(&e, field).map(|r| r.address)
+                    })
+                    .transpose()
+            })
+            .transpose()
+    };
+    let orders_email = optional_email(changes.orders_email, "ordersEmail")?;
+    let rental_email = optional_email(changes.rental_email, "rentalEmail")?;
     let tx = state.db.begin(&state.events).await?;
     let row = store_settings::Entity::find_by_id(1)
         .lock_exclusive()
@@ -99,6 +106,9 @@ pub async fn update(
     }
     if let Some(email) = orders_email {
         active.orders_email = Set(email);
+    }
+    if let Some(email) = rental_email {
+        active.rental_email = Set(email);
     }
     if let Some(required) = changes.require_verified_email {
         active.require_verified_email = Set(required);

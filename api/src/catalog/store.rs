@@ -33,6 +33,13 @@ pub fn to_product(row: product::Model) -> Result<Product, AppError> {
         stock: row.stock,
         rental_owned_quantity: row.rental_owned_quantity,
         rental_daily_price: row.rental_daily_price_e4.map(money::from_e4),
+        rental_buffer: row
+            .rental_owned_quantity
+            .is_some()
+            .then_some(super::model::RentalBuffer {
+                before_hours: row.rental_buffer_before_hours,
+                after_hours: row.rental_buffer_after_hours,
+            }),
         archived: row.archived_at.is_some(),
         version: row.version,
         created_at: row.created_at,
@@ -341,6 +348,20 @@ pub async fn products_by_ids(
 ) -> Result<Vec<product::Model>, DbErr> {
     product::Entity::find()
         .filter(product::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await
+}
+
+/// Products locked in ID order until the transaction ends (PostgreSQL; SQLite has one writer):
+/// transactions that lock several always take them in the same order.
+pub async fn lock_products(
+    db: &impl ConnectionTrait,
+    ids: &[Uuid],
+) -> Result<Vec<product::Model>, DbErr> {
+    product::Entity::find()
+        .filter(product::Column::Id.is_in(ids.iter().copied()))
+        .order_by_asc(product::Column::Id)
+        .lock_exclusive()
         .all(db)
         .await
 }

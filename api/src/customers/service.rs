@@ -323,6 +323,66 @@ pub async fn create_for_user(
     store::to_customer(row)
 }
 
+/// Who a storefront visitor says they are: a person, perhaps for a company.
+pub struct StorefrontContact<'a> {
+    pub name: &'a str,
+    pub email: &'a str,
+    pub phone: Option<&'a str>,
+    pub company: Option<&'a str>,
+}
+
+/// Inside a storefront checkout by a visitor: a customer (source `STOREFRONT`; a company when
+/// one is named, else the person) with the visitor as its primary contact.
+pub async fn create_storefront_customer(
+    tx: &WriteTx,
+    contact: &StorefrontContact<'_>,
+    now: DateTime<Utc>,
+) -> Result<Customer, AppError> {
+    let company = contact.company.filter(|c| !c.trim().is_empty());
+    let row = insert(
+        tx,
+        NewCustomer {
+            name: parse_text(company.unwrap_or(contact.name), "contact.name", 200, true)?,
+            code: None,
+            kind: if company.is_some() {
+                CustomerKind::Professional
+            } else {
+                CustomerKind::Individual
+            },
+            vat_id: None,
+            source: CustomerSource::Storefront,
+            language: None,
+            sales_rep_id: None,
+            notes: String::new(),
+        },
+        now,
+    )
+    .await?;
+    customer_contact::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        customer_id: Set(row.id),
+        name: Set(parse_text(contact.name, "contact.name", 200, true)?),
+        email: Set(parse_optional_email(Some(contact.email))?),
+        phone: Set(parse_optional_phone(contact.phone)?),
+        is_primary: Set(true),
+        created_at: Set(now),
+    }
+    .insert(&**tx)
+    .await?;
+    let row = refresh_search_text(tx, row).await?;
+    store::to_customer(row)
+}
+
+/// Whether a blocked customer has a contact with this email or phone: a visitor typing a
+/// blocked customer's details is that customer.
+pub async fn blocked_contact(
+    tx: &WriteTx,
+    email: &str,
+    phone: Option<&str>,
+) -> Result<bool, AppError> {
+    Ok(store::blocked_contact(&**tx, email, phone).await?)
+}
+
 /// Staff: changes a customer; `version` must be the one read.
 pub async fn update_customer(
     state: &AppState,

@@ -2,8 +2,8 @@
 
 use comptoir_entity::{customer, customer_address, customer_contact};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -59,6 +59,36 @@ pub fn to_address(row: customer_address::Model) -> Address {
 
 pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<customer::Model>, DbErr> {
     customer::Entity::find_by_id(id).one(db).await
+}
+
+/// Whether a blocked customer has a contact with `email` (or `phone`).
+pub async fn blocked_contact(
+    db: &impl ConnectionTrait,
+    email: &str,
+    phone: Option<&str>,
+) -> Result<bool, DbErr> {
+    let mut matches = Condition::any().add(customer_contact::Column::Email.eq(email));
+    if let Some(phone) = phone {
+        matches = matches.add(customer_contact::Column::Phone.eq(phone));
+    }
+    let blocked: Vec<Uuid> = customer::Entity::find()
+        .select_only()
+        .column(customer::Column::Id)
+        .filter(customer::Column::Blocked.eq(true))
+        .filter(
+            customer::Column::Id.in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(customer_contact::Column::CustomerId)
+                    .from(customer_contact::Entity)
+                    .cond_where(matches)
+                    .to_owned(),
+            ),
+        )
+        .limit(1)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(!blocked.is_empty())
 }
 
 pub async fn find_for_update(

@@ -57,6 +57,14 @@ pub fn attach(
         .data(cached(LinesOfQuote { db: db.clone() }))
         .data(cached(AttachmentsOfQuote { db: db.clone() }))
         .data(cached(RevisionsOfQuote { db: db.clone() }))
+        .data(cached(ItemsOfProject { db: db.clone() }))
+        .data(cached(ChangesOfProject { db: db.clone() }))
+        .data(cached(ProjectsOfCustomer { db: db.clone() }))
+        .data(cached(TimelineOfProject { db: db.clone() }))
+        .data(cached(ItemAvailability {
+            db: db.clone(),
+            clock: state.clock.clone(),
+        }))
         .data(cached(UserLoader { db }))
 }
 
@@ -186,43 +194,61 @@ impl Loader<Uuid> for UserLoader {
     }
 }
 
-/// A customer's timeline: the events recorded on it (messages sent…), newest first.
-pub struct TimelineOfCustomer {
-    db: DatabaseConnection,
+/// Loaders of an object's timeline: the events recorded on it, newest first (callers filter
+/// what the viewer may see).
+macro_rules! timeline {
+    ($(#[$doc:meta])* $loader:ident, $object_type:expr) => {
+        $(#[$doc])*
+        pub struct $loader {
+            db: DatabaseConnection,
+        }
+
+        impl Loader<Uuid> for $loader {
+            type Value = Vec<crate::events::StoredEvent>;
+            type Error = LoadError;
+
+            async fn load(
+                &self,
+                ids: &[Uuid],
+            ) -> Result<HashMap<Uuid, Vec<crate::events::StoredEvent>>, LoadError> {
+                let events = crate::events::store::of_objects(&self.db, $object_type, ids)
+                    .await
+                    .map_err(AppError::from)?;
+                Ok(group(events, |e| e.object_id))
+            }
+        }
+    };
 }
 
-impl Loader<Uuid> for TimelineOfCustomer {
-    type Value = Vec<crate::events::StoredEvent>;
+timeline!(
+    /// A customer's timeline (messages sent…).
+    TimelineOfCustomer,
+    "Customer"
+);
+timeline!(
+    /// An order's timeline.
+    TimelineOfOrder,
+    crate::orders::ORDER_OBJECT
+);
+timeline!(
+    /// A rental project's timeline.
+    TimelineOfProject,
+    crate::rental::PROJECT_OBJECT
+);
+
+/// Units free for rental items over their periods (not counting what their own project
+/// holds): three statements for every item of the request.
+pub struct ItemAvailability {
+    db: DatabaseConnection,
+    clock: crate::kernel::time::SharedClock,
+}
+
+impl Loader<Uuid> for ItemAvailability {
+    type Value = i32;
     type Error = LoadError;
 
-    async fn load(
-        &self,
-        ids: &[Uuid],
-    ) -> Result<HashMap<Uuid, Vec<crate::events::StoredEvent>>, LoadError> {
-        let events = crate::events::store::of_objects(&self.db, "Customer", ids)
-            .await
-            .map_err(AppError::from)?;
-        Ok(group(events, |e| e.object_id))
-    }
-}
-
-/// An order's timeline: its events, newest first (callers filter what the viewer may see).
-pub struct TimelineOfOrder {
-    db: DatabaseConnection,
-}
-
-impl Loader<Uuid> for TimelineOfOrder {
-    type Value = Vec<crate::events::StoredEvent>;
-    type Error = LoadError;
-
-    async fn load(
-        &self,
-        ids: &[Uuid],
-    ) -> Result<HashMap<Uuid, Vec<crate::events::StoredEvent>>, LoadError> {
-        let events = crate::events::store::of_objects(&self.db, crate::orders::ORDER_OBJECT, ids)
-            .await
-            .map_err(AppError::from)?;
-        Ok(group(events, |e| e.object_id))
+    async fn load(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, i32>, LoadError> {
+        Ok(crate::rental::service::availability_of_items(&self.db, ids, self.clock.now()).await?)
     }
 }
 
@@ -287,6 +313,24 @@ order_children!(
     crate::quotes::model::Attachment,
     crate::quotes::store::attachments_of,
     quote_id
+);
+order_children!(
+    ItemsOfProject,
+    crate::rental::model::Item,
+    crate::rental::service::items_of,
+    project_id
+);
+order_children!(
+    ChangesOfProject,
+    crate::rental::model::Change,
+    crate::rental::service::changes_of,
+    project_id
+);
+order_children!(
+    ProjectsOfCustomer,
+    crate::rental::model::Project,
+    crate::rental::service::of_customers,
+    customer_id
 );
 // Keyed by the first revision's ID: every revision of one quote.
 order_children!(

@@ -20,6 +20,7 @@ use crate::{
     notifications::graphql::{NotificationsMutation, NotificationsQuery},
     orders::graphql::{OrdersMutation, OrdersQuery, OrdersSubscription},
     quotes::graphql::{QuotesMutation, QuotesQuery, QuotesSubscription},
+    rental::graphql::{RentalMutation, RentalQuery, RentalSubscription},
     search::graphql::SearchQuery,
     state::AppState,
 };
@@ -32,6 +33,7 @@ pub struct QueryRoot(
     CartsQuery,
     OrdersQuery,
     QuotesQuery,
+    RentalQuery,
     SearchQuery,
     NotificationsQuery,
     EventsQuery,
@@ -45,11 +47,17 @@ pub struct MutationRoot(
     CartsMutation,
     OrdersMutation,
     QuotesMutation,
+    RentalMutation,
     NotificationsMutation,
 );
 
 #[derive(MergedSubscription, Default)]
-pub struct SubscriptionRoot(AuthSubscription, OrdersSubscription, QuotesSubscription);
+pub struct SubscriptionRoot(
+    AuthSubscription,
+    OrdersSubscription,
+    QuotesSubscription,
+    RentalSubscription,
+);
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 

@@ -30,6 +30,9 @@ pub enum Kind {
     Quote,
     QuoteLine,
     QuoteAttachment,
+    RentalProject,
+    RentalItem,
+    RentalChange,
 }
 
 impl Kind {
@@ -56,6 +59,9 @@ impl Kind {
             Kind::Quote => "Quote",
             Kind::QuoteLine => "QuoteLine",
             Kind::QuoteAttachment => "QuoteAttachment",
+            Kind::RentalProject => "RentalProject",
+            Kind::RentalItem => "RentalItem",
+            Kind::RentalChange => "RentalChange",
         }
     }
 }

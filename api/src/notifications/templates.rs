@@ -163,6 +163,72 @@ const SHIPPED: &[Shipped] = &[
         subject: "{{ contact_name }} demande à négocier le devis {{ number }}",
         body: "{{ contact_name }} demande à négocier le devis {{ number }} :\n\n{{ message }}\n",
     },
+    Shipped {
+        name: "rental_account_created",
+        language: "en",
+        subject: "Your account at {{ store_name }}",
+        body: "Hello {{ contact_name }},\n\nWe created an account for you with your rental order {{ number }}, so that you can follow it.\n\nLogin: {{ login }}\nPassword: {{ password }}\n\nPlease change the password after your first login.\n\n-- \n{{ store_name }}\n",
+    },
+    Shipped {
+        name: "rental_account_created",
+        language: "fr",
+        subject: "Votre compte chez {{ store_name }}",
+        body: "Bonjour {{ contact_name }},\n\nNous avons créé un compte pour vous avec votre commande de location {{ number }}, pour que vous puissiez la suivre.\n\nIdentifiant : {{ login }}\nMot de passe : {{ password }}\n\nMerci de changer le mot de passe après votre première connexion.\n\n-- \n{{ store_name }}\n",
+    },
+    Shipped {
+        name: "rental_order_received",
+        language: "en",
+        subject: "We received your rental order {{ number }}",
+        body: "Hello {{ contact_name }},\n\nThank you for your rental order {{ number }}. A manager will check the availability of the equipment and confirm it.\n\n{% for item in items %}- {{ item.quantity }} × {{ item.name }} ({{ item.reference }}), {{ item.start }} to {{ item.end }} ({{ item.days }} days): {{ item.total }} {{ currency }}\n{% endfor %}\nTotal including VAT: {{ total }} {{ currency }}\n\n-- \n{{ store_name }}\n",
+    },
+    Shipped {
+        name: "rental_order_received",
+        language: "fr",
+        subject: "Nous avons reçu votre commande de location {{ number }}",
+        body: "Bonjour {{ contact_name }},\n\nMerci pour votre commande de location {{ number }}. Un responsable va vérifier la disponibilité du matériel et vous la confirmer.\n\n{% for item in items %}- {{ item.quantity }} × {{ item.name }} ({{ item.reference }}), du {{ item.start }} au {{ item.end }} ({{ item.days }} jours) : {{ item.total }} {{ currency }}\n{% endfor %}\nTotal TTC : {{ total }} {{ currency }}\n\n-- \n{{ store_name }}\n",
+    },
+    Shipped {
+        name: "rental_order_placed",
+        language: "en",
+        subject: "New rental order {{ number }} from {{ contact_name }}",
+        body: "{{ contact_name }}{% if company %} ({{ company }}){% endif %} placed a rental order.\nEmail: {{ contact_email }}{% if contact_phone %}, phone: {{ contact_phone }}{% endif %}\n{% if note %}\nNote:\n{{ note }}\n{% endif %}\n{% for item in items %}- {{ item.quantity }} × {{ item.name }} ({{ item.reference }}), {{ item.start }} to {{ item.end }}: {{ item.total }} {{ currency }}\n{% endfor %}\nTotal including VAT: {{ total }} {{ currency }}\n",
+    },
+    Shipped {
+        name: "rental_project_started",
+        language: "en",
+        subject: "Your rental {{ number }} is confirmed",
+        body: "Hello {{ contact_name }},\n\nWe reserved the equipment of your rental {{ number }}.\n{% if manager_note %}\n{{ manager_note }}\n{% endif %}\n{% for item in items %}- {{ item.quantity }} × {{ item.name }}, {{ item.start }} to {{ item.end }}: {{ item.total }} {{ currency }}\n{% endfor %}\nTotal including VAT: {{ total }} {{ currency }}\n\n-- \n{{ store_name }}\n",
+    },
+    Shipped {
+        name: "rental_project_started",
+        language: "fr",
+        subject: "Votre location {{ number }} est confirmée",
+        body: "Bonjour {{ contact_name }},\n\nNous avons réservé le matériel de votre location {{ number }}.\n{% if manager_note %}\n{{ manager_note }}\n{% endif %}\n{% for item in items %}- {{ item.quantity }} × {{ item.name }}, du {{ item.start }} au {{ item.end }} : {{ item.total }} {{ currency }}\n{% endfor %}\nTotal TTC : {{ total }} {{ currency }}\n\n-- \n{{ store_name }}\n",
+    },
+    Shipped {
+        name: "rental_project_cancelled",
+        language: "en",
+        subject: "Your rental {{ number }} is cancelled",
+        body: "Hello {{ contact_name }},\n\nYour rental {{ number }} is cancelled{% if reason %}: {{ reason }}{% endif %}.\n\n-- \n{{ store_name }}\n",
+    },
+    Shipped {
+        name: "rental_project_cancelled",
+        language: "fr",
+        subject: "Votre location {{ number }} est annulée",
+        body: "Bonjour {{ contact_name }},\n\nVotre location {{ number }} est annulée{% if reason %} : {{ reason }}{% endif %}.\n\n-- \n{{ store_name }}\n",
+    },
+    Shipped {
+        name: "rental_shortage",
+        language: "en",
+        subject: "Equipment of your rental order {{ number }} is no longer all available",
+        body: "Hello {{ contact_name }},\n\nSome of the equipment of your rental order {{ number }} has been booked for the same dates in the meantime. We will contact you to find a solution; you can also change the dates.\n\n{% for item in items %}- {{ item.quantity }} × {{ item.name }}, {{ item.start }} to {{ item.end }}\n{% endfor %}\n-- \n{{ store_name }}\n",
+    },
+    Shipped {
+        name: "rental_shortage",
+        language: "fr",
+        subject: "Le matériel de votre commande de location {{ number }} n'est plus entièrement disponible",
+        body: "Bonjour {{ contact_name }},\n\nUne partie du matériel de votre commande de location {{ number }} a été réservée pour les mêmes dates entre-temps. Nous allons vous contacter pour trouver une solution ; vous pouvez aussi changer les dates.\n\n{% for item in items %}- {{ item.quantity }} × {{ item.name }}, du {{ item.start }} au {{ item.end }}\n{% endfor %}\n-- \n{{ store_name }}\n",
+    },
 ];
 
 /// Sample data for previews, per template.
@@ -190,6 +256,14 @@ fn sample(name: &str) -> Value {
         "quote_negotiation" => {
             json!({ "number": "Q-2026-000123", "contact_name": "Jeanne Martin", "message": "Could you do 10 % for 50 units?" })
         }
+        name if name.starts_with("rental_") => json!({
+            "store_name": "Comptoir", "currency": "EUR", "number": "RP-2026-000042", "status": "NEW",
+            "contact_name": "Jeanne Martin", "contact_email": "jeanne@example.com", "contact_phone": "+33612345678",
+            "company": "Société Générale", "note": "Delivery at the back door.", "manager_note": "We add two extension cords.",
+            "reason": "The event was postponed.", "login": "jeanne@example.com", "password": "SAMPLEPASSWORD42", "total": "540.00",
+            "items": [{ "reference": "LIGHT-1", "name": "Stage light", "quantity": 4, "start": "2026-12-05 08:00",
+                        "end": "2026-12-07 18:00", "days": 3, "total": "450.00" }],
+        }),
         "customer_message" => {
             json!({ "subject": "Your order", "body": "Your order is ready.", "store_name": "Comptoir" })
         }

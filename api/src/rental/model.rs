@@ -1,162 +1,203 @@
-//! Availability over time. Pure: no database.
-//!
-//! A product owns `owned` units. What a period can still take is `owned` minus the **peak**
-//! number of units in use at any moment of the period, not the sum of every overlapping booking:
-//! two back-to-back rentals of 3 units each leave 7 of 10 free, not 4. Preparation buffers widen
-//! each booking before and after.
+//! Rental domain types and the project's state machine. Pure: no database, no GraphQL.
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
-/// Units in use from `start` (included) to `end` (excluded).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Booking {
-    pub start: DateTime<Utc>,
-    pub end: DateTime<Utc>,
+use crate::{
+    carts::model::RentalPeriod,
+    error::AppError,
+    kernel::string_enum,
+    orders::model::Side,
+    pricing::{self, LineAmount, Totals},
+};
+
+string_enum!(ProjectStatus {
+    New => "NEW",
+    InWork => "IN_WORK",
+    Issued => "ISSUED",
+    Returned => "RETURNED",
+    Completed => "COMPLETED",
+    Cancelled => "CANCELLED",
+});
+
+string_enum!(ItemStatus {
+    Draft => "DRAFT",
+    Reserved => "RESERVED",
+    Issued => "ISSUED",
+    Returned => "RETURNED",
+    Cancelled => "CANCELLED",
+});
+
+string_enum!(ProjectSource { Storefront => "STOREFRONT", Backoffice => "BACKOFFICE" });
+
+impl ProjectStatus {
+    /// `NEW → IN_WORK → ISSUED → RETURNED → COMPLETED`; cancelled from `NEW` or `IN_WORK`.
+    pub fn can_become(self, next: Self) -> bool {
+        use ProjectStatus::{Cancelled, Completed, InWork, Issued, New, Returned};
+        matches!(
+            (self, next),
+            (New, InWork | Cancelled)
+                | (InWork, Issued | Cancelled)
+                | (Issued, Returned)
+                | (Returned, Completed)
+        )
+    }
+
+    /// `INVALID_TRANSITION` naming both states unless `self → next` is allowed.
+    pub fn check(self, next: Self) -> Result<(), AppError> {
+        if self.can_become(next) {
+            Ok(())
+        } else {
+            Err(AppError::InvalidTransition {
+                from: self.as_str(),
+                to: next.as_str().to_owned(),
+            })
+        }
+    }
+
+    /// What the items of a project in this status are.
+    pub fn item_status(self) -> ItemStatus {
+        match self {
+            Self::New => ItemStatus::Draft,
+            Self::InWork => ItemStatus::Reserved,
+            Self::Issued => ItemStatus::Issued,
+            Self::Returned | Self::Completed => ItemStatus::Returned,
+            Self::Cancelled => ItemStatus::Cancelled,
+        }
+    }
+
+    /// Managers may still change items, periods and prices: before the equipment leaves.
+    pub fn editable(self) -> bool {
+        matches!(self, Self::New | Self::InWork)
+    }
+
+    /// Its items hold units: they count against availability.
+    pub fn holds_units(self) -> bool {
+        matches!(self, Self::InWork | Self::Issued)
+    }
+}
+
+impl ItemStatus {
+    /// The statuses whose units are in use (availability counts them).
+    pub const HOLDING: [Self; 2] = [Self::Reserved, Self::Issued];
+}
+
+/// Who to reach about a project: typed at checkout, or the customer's primary contact.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Contact {
+    pub name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub company: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Project {
+    pub id: Uuid,
+    pub number: String,
+    pub customer_id: Uuid,
+    pub source: ProjectSource,
+    pub status: ProjectStatus,
+    pub contact: Contact,
+    pub customer_note: String,
+    pub manager_note: String,
+    pub cancel_reason: Option<String>,
+    pub short: bool,
+    pub accepted_shortage: Vec<Shortage>,
+    /// From the earliest start to the latest end of its items.
+    pub period_start: DateTime<Utc>,
+    pub period_end: DateTime<Utc>,
+    pub total: Decimal,
+    pub created_by: Option<Uuid>,
+    pub repeated_from: Option<Uuid>,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub issued_at: Option<DateTime<Utc>>,
+    pub returned_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+}
+
+impl Project {
+    /// Handed out and past its end: the equipment is late.
+    pub fn is_late(&self, now: DateTime<Utc>) -> bool {
+        self.status == ProjectStatus::Issued && now > self.period_end
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Item {
+    pub id: Uuid,
+    pub project_id: Uuid,
+    pub position: i32,
+    pub product_id: Uuid,
+    pub reference: String,
+    pub name: String,
     pub quantity: i32,
+    pub period: RentalPeriod,
+    pub daily_price: Decimal,
+    /// One unit for the whole period.
+    pub unit_price: Decimal,
+    pub amount: LineAmount,
+    pub status: ItemStatus,
 }
 
-/// Hours of preparation before and after each rental, during which its units are unavailable.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Buffer {
-    pub before: Duration,
-    pub after: Duration,
+/// The price of one unit for a period: the daily price × the days billed (every started day).
+pub fn period_price(daily: Decimal, period: &RentalPeriod) -> Decimal {
+    daily * Decimal::from(period.days())
 }
 
-impl Booking {
-    fn widened(self, buffer: Buffer) -> Self {
-        Self {
-            start: self.start - buffer.before,
-            end: self.end + buffer.after,
-            quantity: self.quantity,
-        }
-    }
+pub fn totals(items: &[Item]) -> Totals {
+    pricing::totals(items.iter().map(|i| &i.amount))
 }
 
-/// The most units in use at any moment of `[from, to)`, buffers included.
-pub fn peak_in_use(
-    bookings: &[Booking],
-    buffer: Buffer,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> i32 {
-    // A sweep over the bookings' edges inside the period: +quantity where one starts, -quantity
-    // where one ends; ends sort before starts at the same instant (back-to-back rentals share
-    // no moment).
-    let mut edges: Vec<(DateTime<Utc>, i32)> = Vec::with_capacity(bookings.len() * 2);
-    for booking in bookings.iter().map(|b| b.widened(buffer)) {
-        if booking.quantity <= 0 || booking.end <= from || booking.start >= to {
-            continue;
-        }
-        edges.push((booking.start.max(from), booking.quantity));
-        edges.push((booking.end.min(to), -booking.quantity));
-    }
-    edges.sort_by_key(|&(at, delta)| (at, delta));
-    let mut current = 0;
-    let mut peak = 0;
-    for (_, delta) in edges {
-        current += delta;
-        peak = peak.max(current);
-    }
-    peak
+/// One recorded change: field, old and new value, which side and who, when.
+#[derive(Clone, Debug)]
+pub struct Change {
+    pub id: i64,
+    pub project_id: Uuid,
+    pub item_id: Option<Uuid>,
+    pub field: String,
+    pub old_value: Option<String>,
+    pub new_value: Option<String>,
+    pub side: Side,
+    pub actor_id: Option<Uuid>,
+    pub at: DateTime<Utc>,
 }
 
-/// Units `[from, to)` can still take: owned minus the peak in use (never below zero).
-pub fn available(
-    owned: i32,
-    bookings: &[Booking],
-    buffer: Buffer,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> i32 {
-    (owned - peak_in_use(bookings, buffer, from, to)).max(0)
-}
-
-/// What each day from `first` to `last` (both included, UTC days) can still take: a storefront
-/// calendar.
-pub fn calendar(
-    owned: i32,
-    bookings: &[Booking],
-    buffer: Buffer,
-    first: NaiveDate,
-    last: NaiveDate,
-) -> Vec<(NaiveDate, i32)> {
-    first
-        .iter_days()
-        .take_while(|day| *day <= last)
-        .map(|day| {
-            let start = day
-                .and_hms_opt(0, 0, 0)
-                .map_or(DateTime::<Utc>::MIN_UTC, |t| t.and_utc());
-            (
-                day,
-                available(owned, bookings, buffer, start, start + Duration::days(1)),
-            )
-        })
-        .collect()
+/// An item that needs more units than are free for its period.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shortage {
+    pub item_id: Uuid,
+    /// Position among the project's items (`items.N`).
+    pub position: i32,
+    pub product_id: Uuid,
+    pub reference: String,
+    pub name: String,
+    pub requested: i32,
+    pub available: i32,
+    /// Units missing: at most `requested`.
+    pub short: i32,
+    /// Numbers of the projects holding units over the same dates.
+    pub clashes: Vec<String>,
 }
 
 #[cfg(test)]
 mod tests {
-    use chrono::TimeZone;
-
     use super::*;
 
-    fn at(day: u32, hour: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 12, day, hour, 0, 0)
-            .single()
-            .unwrap_or_default()
-    }
-
-    fn booking(from: (u32, u32), to: (u32, u32), quantity: i32) -> Booking {
-        Booking {
-            start: at(from.0, from.1),
-            end: at(to.0, to.1),
-            quantity,
-        }
-    }
-
     #[test]
-    fn back_to_back_rentals_leave_the_peak_not_the_sum() {
-        let bookings = [booking((1, 8), (3, 8), 3), booking((3, 8), (5, 8), 3)];
-        let none = Buffer::default();
-        assert_eq!(available(10, &bookings, none, at(1, 0), at(6, 0)), 7);
-        // Overlapping ones do add up.
-        let overlapping = [booking((1, 8), (3, 8), 3), booking((2, 8), (5, 8), 3)];
-        assert_eq!(available(10, &overlapping, none, at(1, 0), at(6, 0)), 4);
-        // Outside the period, nothing counts.
-        assert_eq!(available(10, &overlapping, none, at(6, 0), at(8, 0)), 10);
-    }
-
-    #[test]
-    fn preparation_buffers_count_in_overlaps() {
-        let bookings = [booking((1, 8), (3, 8), 3), booking((3, 10), (5, 8), 3)];
-        assert_eq!(
-            available(10, &bookings, Buffer::default(), at(1, 0), at(6, 0)),
-            7
-        );
-        let buffer = Buffer {
-            before: Duration::hours(1),
-            after: Duration::hours(2),
-        };
-        assert_eq!(available(10, &bookings, buffer, at(1, 0), at(6, 0)), 4);
-        // A period just after a rental still waits for its preparation to end.
-        assert_eq!(
-            available(10, &bookings[..1], buffer, at(3, 9), at(3, 12)),
-            7
-        );
-    }
-
-    #[test]
-    fn the_calendar_shows_each_day_and_never_goes_below_zero() {
-        let bookings = [booking((2, 0), (4, 0), 6), booking((3, 12), (3, 18), 6)];
-        let days = calendar(
-            10,
-            &bookings,
-            Buffer::default(),
-            at(1, 0).date_naive(),
-            at(4, 0).date_naive(),
-        );
-        let values: Vec<i32> = days.iter().map(|(_, free)| *free).collect();
-        assert_eq!(values, [10, 4, 0, 10]);
+    fn the_project_lifecycle_goes_forward_only() {
+        use ProjectStatus::{Cancelled, Completed, InWork, Issued, New, Returned};
+        assert!(New.can_become(InWork) && InWork.can_become(Issued));
+        assert!(Issued.can_become(Returned) && Returned.can_become(Completed));
+        assert!(New.can_become(Cancelled) && InWork.can_become(Cancelled));
+        assert!(!Issued.can_become(Cancelled) && !New.can_become(Issued));
+        assert!(!Completed.can_become(New) && !Cancelled.can_become(InWork));
+        assert!(InWork.holds_units() && Issued.holds_units() && !New.holds_units());
     }
 }

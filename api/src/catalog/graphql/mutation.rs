@@ -74,6 +74,8 @@ impl CatalogMutation {
             stock: input.stock,
             rental_owned_quantity: input.rental_owned_quantity,
             rental_daily_price: input.rental_daily_price,
+            rental_buffer_before_hours: input.rental_buffer_before_hours,
+            rental_buffer_after_hours: input.rental_buffer_after_hours,
         };
         Ok(ProductObject(
             service::create_product(state(ctx), principal(ctx), new).await?,
@@ -100,6 +102,8 @@ impl CatalogMutation {
             track_stock: input.track_stock,
             rental_owned_quantity: input.rental_owned_quantity,
             rental_daily_price: input.rental_daily_price,
+            rental_buffer_before_hours: input.rental_buffer_before_hours,
+            rental_buffer_after_hours: input.rental_buffer_after_hours,
         };
         Ok(ProductObject(
             service::update_product(state(ctx), principal(ctx), id, version, changes).await?,
@@ -205,6 +209,11 @@ impl CatalogMutation {
                 async_graphql::MaybeUndefined::Value(email) => Some(Some(email)),
             },
             require_verified_email: input.require_verified_email,
+            rental_email: match input.rental_email {
+                async_graphql::MaybeUndefined::Undefined => None,
+                async_graphql::MaybeUndefined::Null => Some(None),
+                async_graphql::MaybeUndefined::Value(email) => Some(Some(email)),
+            },
         };
         Ok(StoreSettingsObject(
             settings::update(state(ctx), principal(ctx), version, changes).await?,

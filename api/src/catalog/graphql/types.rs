@@ -116,6 +116,14 @@ impl ProductObject {
     async fn rental_daily_price(&self) -> Option<Money> {
         self.0.rental_daily_price.map(Money)
     }
+    /// RENTAL: hours of preparation before each rental, during which its units are not free.
+    async fn rental_buffer_before_hours(&self) -> Option<i32> {
+        self.0.rental_buffer.map(|b| b.before_hours)
+    }
+    /// RENTAL: hours of preparation after each rental.
+    async fn rental_buffer_after_hours(&self) -> Option<i32> {
+        self.0.rental_buffer.map(|b| b.after_hours)
+    }
     /// Variants (active ones only, for the public).
     async fn variants(&self, ctx: &Context<'_>) -> Result<Vec<VariantObject>> {
         let variants = loader::<VariantsOfProduct>(ctx)?
@@ -355,6 +363,13 @@ impl StoreSettingsObject {
             .then_some(self.0.orders_email.as_deref())
             .flatten()
     }
+    /// Staff only: where new rental orders are announced (null for others).
+    async fn rental_email(&self, ctx: &Context<'_>) -> Option<&str> {
+        crate::graphql::context::principal(ctx)
+            .is_staff()
+            .then_some(self.0.rental_email.as_deref())
+            .flatten()
+    }
     /// Customers must verify their email before ordering or requesting quotes.
     async fn require_verified_email(&self) -> bool {
         self.0.require_verified_email
@@ -401,6 +416,10 @@ pub struct CreateProductInput {
     pub rental_owned_quantity: Option<i32>,
     /// RENTAL only, required there.
     pub rental_daily_price: Option<Decimal>,
+    /// RENTAL: hours of preparation before each rental, when its units are not free (0 to 720).
+    pub rental_buffer_before_hours: Option<i32>,
+    /// RENTAL: hours of preparation after each rental (0 to 720).
+    pub rental_buffer_after_hours: Option<i32>,
 }
 
 /// Fields to change; absent fields stay.
@@ -416,6 +435,8 @@ pub struct UpdateProductInput {
     pub track_stock: Option<bool>,
     pub rental_owned_quantity: Option<i32>,
     pub rental_daily_price: Option<Decimal>,
+    pub rental_buffer_before_hours: Option<i32>,
+    pub rental_buffer_after_hours: Option<i32>,
 }
 
 #[derive(InputObject)]
@@ -474,6 +495,8 @@ pub struct StoreSettingsInput {
     /// Where new orders are announced; null clears it.
     pub orders_email: async_graphql::MaybeUndefined<String>,
     pub require_verified_email: Option<bool>,
+    /// Where new rental orders are announced (the rental desk); null clears it.
+    pub rental_email: async_graphql::MaybeUndefined<String>,
 }
 
 /// Loads what the query asks of a page of products (variants, options) in one statement per

@@ -1,0 +1,819 @@
+//! Reading rental projects, and what every project use case shares: who may see a project, how
+//! an edit opens (the row locked, the version checked) and how it closes (derived columns kept,
+//! changes and the event written, one commit).
+
+use chrono::{DateTime, Utc};
+use comptoir_entity::{rental_item, rental_project};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use super::{
+    ledger::Ledger,
+    model::{Change, Item, Project, ProjectStatus, Shortage, totals},
+    store::{self, NewChange, ProjectCursor, ProjectFilter, SortField},
+};
+use crate::{
+    auth::{AuthUser, Principal},
+    catalog,
+    customers::{self, model::parse_text},
+    db::WriteTx,
+    error::AppError,
+    events::NewEvent,
+    kernel::{
+        ids::{self, Kind},
+        money::to_e4,
+        pagination::{Page, PageRequest},
+    },
+    notifications::{
+        model::Recipient,
+        outbox::{self, NewMessage},
+    },
+    orders::model::Side,
+    state::AppState,
+};
+
+pub const PROJECT_OBJECT: &str = "RentalProject";
+
+pub fn project_not_found() -> AppError {
+    AppError::not_found("rental project", "id")
+}
+
+/// Staff see every project; a customer's users their customer's.
+fn may_see(principal: &Principal, row: &rental_project::Model) -> bool {
+    principal.is_staff() || principal.customer_id() == Some(row.customer_id)
+}
+
+/// The project `id` if the caller may see it; `NOT_FOUND` otherwise (whether or not it exists).
+pub async fn find_for(
+    db: &impl sea_orm::ConnectionTrait,
+    principal: &Principal,
+    id: Uuid,
+) -> Result<Project, AppError> {
+    principal.require_user()?;
+    match store::find(db, id).await? {
+        Some(row) if may_see(principal, &row) => store::to_project(row),
+        _ => Err(project_not_found()),
+    }
+}
+
+pub async fn project(
+    state: &AppState,
+    principal: &Principal,
+    id: Uuid,
+) -> Result<Project, AppError> {
+    find_for(state.db.read(), principal, id).await
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ListQuery {
+    pub filter: ProjectFilter,
+    /// Only projects handed out and past their end.
+    pub late: bool,
+    pub sort: Option<SortField>,
+    pub ascending: Option<bool>,
+}
+
+/// Staff: every project, newest first unless sorted otherwise.
+pub async fn projects(
+    state: &AppState,
+    principal: &Principal,
+    query: ListQuery,
+    page: PageRequest,
+) -> Result<Page<(String, Project)>, AppError> {
+    principal.require_staff()?;
+    list(state, query, page).await
+}
+
+/// The caller's customer's projects, newest first.
+pub async fn my_projects(
+    state: &AppState,
+    principal: &Principal,
+    statuses: Vec<ProjectStatus>,
+    page: PageRequest,
+) -> Result<Page<(String, Project)>, AppError> {
+    let user = principal.require_user()?;
+    let Some(customer_id) = user.customer_id else {
+        return Ok(Page {
+            items: Vec::new(),
+            has_next_page: false,
+            has_previous_page: false,
+            total_count: 0,
+        });
+    };
+    let query = ListQuery {
+        filter: ProjectFilter {
+            customer_id: Some(customer_id),
+            statuses,
+            ..ProjectFilter::default()
+        },
+        ..ListQuery::default()
+    };
+    list(state, query, page).await
+}
+
+async fn list(
+    state: &AppState,
+    mut query: ListQuery,
+    page: PageRequest,
+) -> Result<Page<(String, Project)>, AppError> {
+    query.filter.search = customers::service::parse_search(query.filter.search.take())?;
+    if query.late {
+        query.filter.late_at = Some(state.clock.now());
+    }
+    if let (Some(from), Some(to)) = (query.filter.period_from, query.filter.period_to)
+        && to <= from
+    {
+        return Err(AppError::validation(
+            "periodTo",
+            "the end must be after the start",
+        ));
+    }
+    let field = query.sort.unwrap_or(SortField::CreatedAt);
+    let ascending = query
+        .ascending
+        .unwrap_or(!matches!(field, SortField::CreatedAt));
+    let after = page
+        .after
+        .as_deref()
+        .map(|raw| {
+            serde_json::from_str::<ProjectCursor>(raw)
+                .ok()
+                .filter(|c| c.sort == store::sort_name(field, ascending))
+                .ok_or_else(|| AppError::validation("after", "not a cursor of this list and sort"))
+        })
+        .transpose()?;
+    let has_previous = after.is_some();
+    let (rows, total) = store::list(
+        state.db.read(),
+        &query.filter,
+        field,
+        ascending,
+        after,
+        page.limit,
+    )
+    .await?;
+    Page::from_rows(rows, page.limit, has_previous, total, |row| {
+        let key = serde_json::to_string(&store::cursor(field, ascending, &row)).unwrap_or_default();
+        store::to_project(row).map(|project| (key, project))
+    })
+}
+
+/// Items of projects the caller may already see (loaders).
+pub async fn items_of(
+    db: &impl sea_orm::ConnectionTrait,
+    project_ids: &[Uuid],
+) -> Result<Vec<Item>, AppError> {
+    Ok(store::items_of(db, project_ids)
+        .await?
+        .into_iter()
+        .map(store::to_item)
+        .collect())
+}
+
+pub async fn changes_of(
+    db: &impl sea_orm::ConnectionTrait,
+    project_ids: &[Uuid],
+) -> Result<Vec<Change>, AppError> {
+    Ok(store::changes_of(db, project_ids).await?)
+}
+
+/// Projects of customers the caller may already see (loaders), newest first.
+pub async fn of_customers(
+    db: &impl sea_orm::ConnectionTrait,
+    customer_ids: &[Uuid],
+) -> Result<Vec<Project>, AppError> {
+    store::of_customers(db, customer_ids)
+        .await?
+        .into_iter()
+        .map(store::to_project)
+        .collect()
+}
+
+/// A project opened for a change: its row locked, its version checked, its items loaded.
+/// Every change is recorded (field, old, new) and [`Edit::finish`] writes them with the event.
+pub(super) struct Edit {
+    pub tx: WriteTx,
+    pub row: rental_project::Model,
+    pub items: Vec<rental_item::Model>,
+    pub changes: Vec<NewChange>,
+    pub actor: AuthUser,
+    pub side: Side,
+    pub now: DateTime<Utc>,
+    /// Event details beyond the changed fields.
+    pub details: Map<String, Value>,
+    /// A shortage the manager accepted: recorded as a staff-only event (it names other
+    /// customers' projects).
+    pub accepted: Option<Value>,
+}
+
+impl Edit {
+    /// Opens project `id` for the caller, at `version`.
+    pub async fn open(
+        state: &AppState,
+        principal: &Principal,
+        id: Uuid,
+        version: i32,
+    ) -> Result<Self, AppError> {
+        let actor = principal.require_user()?;
+        let tx = state.db.begin(&state.events).await?;
+        let row = store::find_for_update(&*tx, id)
+            .await?
+            .filter(|row| may_see(principal, row))
+            .ok_or_else(project_not_found)?;
+        if version != row.version {
+            return Err(AppError::stale(row.version));
+        }
+        let items = store::items_of(&*tx, &[id]).await?;
+        Ok(Self {
+            tx,
+            row,
+            items,
+            changes: Vec::new(),
+            actor,
+            side: if principal.is_staff() {
+                Side::Seller
+            } else {
+                Side::Customer
+            },
+            now: state.clock.now(),
+            details: Map::new(),
+            accepted: None,
+        })
+    }
+
+    pub fn status(&self) -> ProjectStatus {
+        ProjectStatus::parse(&self.row.status).unwrap_or(ProjectStatus::New)
+    }
+
+    /// Records a change of a project field (nothing when the value did not change).
+    pub fn change(&mut self, field: &'static str, old: Option<String>, new: Option<String>) {
+        if old != new {
+            self.changes.push(NewChange {
+                item_id: None,
+                field,
+                old_value: old,
+                new_value: new,
+            });
+        }
+    }
+
+    pub fn item_change(
+        &mut self,
+        item_id: Uuid,
+        field: &'static str,
+        old: Option<String>,
+        new: Option<String>,
+    ) {
+        if old != new {
+            self.changes.push(NewChange {
+                item_id: Some(item_id),
+                field,
+                old_value: old,
+                new_value: new,
+            });
+        }
+    }
+
+    /// Moves the project to `next` if its state machine allows it; its items follow, written
+    /// at once so that availability read later in the transaction sees them.
+    pub async fn set_status(&mut self, next: ProjectStatus) -> Result<(), AppError> {
+        let current = self.status();
+        current.check(next)?;
+        self.change(
+            "status",
+            Some(current.as_str().to_owned()),
+            Some(next.as_str().to_owned()),
+        );
+        next.as_str().clone_into(&mut self.row.status);
+        let item_status = next.item_status();
+        for item in &mut self.items {
+            item_status.as_str().clone_into(&mut item.status);
+        }
+        store::set_items_status(&*self.tx, self.row.id, item_status).await?;
+        let at = Some(self.now);
+        match next {
+            ProjectStatus::InWork => self.row.started_at = at,
+            ProjectStatus::Issued => self.row.issued_at = at,
+            ProjectStatus::Returned => self.row.returned_at = at,
+            ProjectStatus::Completed => self.row.completed_at = at,
+            ProjectStatus::Cancelled => self.row.cancelled_at = at,
+            ProjectStatus::New => {}
+        }
+        Ok(())
+    }
+
+    /// Refused unless managers may still change the project's items and prices.
+    pub fn require_editable(&self) -> Result<(), AppError> {
+        let status = self.status();
+        if status.editable() {
+            Ok(())
+        } else {
+            Err(AppError::InvalidTransition {
+                from: status.as_str(),
+                to: "EDIT".to_owned(),
+            })
+        }
+    }
+
+    /// The items' shortages against what other projects hold, products locked first when
+    /// the project's items count (so that a parallel reservation waits for this one).
+    pub async fn shortages(&self) -> Result<Vec<Shortage>, AppError> {
+        let ledger =
+            Ledger::for_items(&*self.tx, &self.items, Some(self.row.id), self.now, true).await?;
+        Ok(ledger.shortages(&self.items))
+    }
+
+    /// Writes the changes, keeps the project's derived columns, bumps the version, records the
+    /// event, commits.
+    pub async fn finish(mut self, kind: &'static str) -> Result<Project, AppError> {
+        keep_derived(&mut self.row, &self.items)?;
+        self.row.version += 1;
+        self.row.updated_at = self.now;
+        let row = store::update_project(&*self.tx, self.row).await?;
+        let mut changes = event_changes(&self.changes);
+        if let Value::Object(map) = &mut changes {
+            map.extend(self.details);
+        }
+        store::insert_changes(
+            &*self.tx,
+            row.id,
+            self.side,
+            Some(self.actor.id),
+            self.changes,
+            self.now,
+        )
+        .await?;
+        self.tx
+            .record(project_event(
+                &row,
+                kind,
+                Some(self.actor.id),
+                changes,
+                self.now,
+            ))
+            .await?;
+        if let Some(shortage) = self.accepted {
+            let mut event = project_event(
+                &row,
+                "SHORTAGE_ACCEPTED",
+                Some(self.actor.id),
+                json!({ "acceptedShortage": shortage }),
+                self.now,
+            );
+            event.internal = true;
+            self.tx.record(event).await?;
+        }
+        self.tx.commit().await?;
+        store::to_project(row)
+    }
+}
+
+/// The event of a project: its customer's users see it.
+pub(super) fn project_event(
+    row: &rental_project::Model,
+    kind: &'static str,
+    actor: Option<Uuid>,
+    changes: Value,
+    now: DateTime<Utc>,
+) -> NewEvent {
+    NewEvent {
+        kind,
+        object_type: PROJECT_OBJECT,
+        object_id: row.id,
+        owner_user_id: None,
+        owner_customer_id: Some(row.customer_id),
+        internal: false,
+        actor_id: actor,
+        status: Some(row.status.clone()),
+        changes,
+        at: now,
+    }
+}
+
+/// Changed fields as the event shows them: `{"quantity@<item>": {"old": …, "new": …}}`.
+fn event_changes(changes: &[NewChange]) -> Value {
+    let mut map = Map::new();
+    for change in changes {
+        let key = match change.item_id {
+            Some(item) => format!("{}@{}", change.field, ids::encode(Kind::RentalItem, item)),
+            None => change.field.to_owned(),
+        };
+        map.insert(
+            key,
+            json!({ "old": change.old_value, "new": change.new_value }),
+        );
+    }
+    Value::Object(map)
+}
+
+/// Columns derived from the items: total, the period they span, search text.
+pub(super) fn keep_derived(
+    row: &mut rental_project::Model,
+    items: &[rental_item::Model],
+) -> Result<(), AppError> {
+    let items: Vec<Item> = items.iter().cloned().map(store::to_item).collect();
+    row.total_e4 = to_e4(totals(&items).total, "total")?;
+    if let Some(start) = items.iter().map(|i| i.period.start).min() {
+        row.period_start = start;
+    }
+    if let Some(end) = items.iter().map(|i| i.period.end).max() {
+        row.period_end = end;
+    }
+    let mut search = format!(
+        "{} {} {} {} {}",
+        row.number,
+        row.customer_name,
+        row.contact_name,
+        row.company,
+        row.contact_email.as_deref().unwrap_or_default()
+    );
+    for item in &items {
+        search.push(' ');
+        search.push_str(&item.reference);
+        search.push(' ');
+        search.push_str(&item.name);
+    }
+    row.search_text = search.to_lowercase();
+    Ok(())
+}
+
+/// The shortages as the `INSUFFICIENT_AVAILABILITY` error lists them (IDs opaque).
+pub(super) fn insufficient(shortages: &[Shortage]) -> AppError {
+    let detail = shortages
+        .iter()
+        .map(|s| {
+            json!({
+                "field": format!("items.{}", s.position),
+                "itemId": ids::encode(Kind::RentalItem, s.item_id),
+                "productId": ids::encode(Kind::Product, s.product_id),
+                "reference": s.reference,
+                "name": s.name,
+                "requested": s.requested,
+                "available": s.available,
+                "short": s.short,
+                "clashes": s.clashes,
+            })
+        })
+        .collect();
+    AppError::InsufficientAvailability {
+        field: shortages
+            .first()
+            .map(|s| format!("items.{}", s.position))
+            .unwrap_or_default(),
+        shortages: Value::Array(detail),
+    }
+}
+
+/// Re-judges the drafts (`NEW` projects) with items of `product_ids` over `[from, to)` after
+/// units were reserved or freed: a draft that turns short is flagged, its customer emailed and
+/// told live; one whose shortage is gone is unflagged. Drafts another transaction is changing
+/// are skipped (it judges them itself).
+pub(super) async fn refresh_drafts(
+    tx: &mut WriteTx,
+    product_ids: &[Uuid],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    except: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let ids = store::drafts_touching(&**tx, product_ids, from, to, except).await?;
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let drafts = store::lock_drafts(&**tx, &ids).await?;
+    let draft_ids: Vec<Uuid> = drafts.iter().map(|d| d.id).collect();
+    let items = store::items_of(&**tx, &draft_ids).await?;
+    let ledger = Ledger::for_items(&**tx, &items, None, now, false).await?;
+    for mut draft in drafts {
+        let own: Vec<rental_item::Model> = items
+            .iter()
+            .filter(|i| i.project_id == draft.id)
+            .cloned()
+            .collect();
+        let shortages = ledger.shortages(&own);
+        let short = !shortages.is_empty();
+        if short == draft.short {
+            continue;
+        }
+        draft.short = short;
+        draft.version += 1;
+        draft.updated_at = now;
+        let draft = store::update_project(&**tx, draft).await?;
+        let kind = if short {
+            "SHORTAGE"
+        } else {
+            "SHORTAGE_RESOLVED"
+        };
+        let detail = json!({ "short": { "old": !short, "new": short } });
+        tx.record(project_event(&draft, kind, None, detail, now))
+            .await?;
+        if short {
+            let data = template_data(tx, &draft, &own).await?;
+            email_contact(tx, &draft, "rental_shortage", data, now).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Queues a message about a project to its contact, in the customer's language, if the contact
+/// has an email.
+pub(super) async fn email_contact(
+    tx: &mut WriteTx,
+    row: &rental_project::Model,
+    template: &'static str,
+    data: Value,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let Some(email) = row.contact_email.as_deref() else {
+        return Ok(());
+    };
+    let recipient = Recipient::email(email, "contact.email")?;
+    let language = customers::service::language_of(tx, row.customer_id).await?;
+    outbox::enqueue(
+        tx,
+        NewMessage {
+            recipient,
+            template,
+            language,
+            data,
+            attachments: Vec::new(),
+            customer_id: Some(row.customer_id),
+        },
+        now,
+    )
+    .await?;
+    Ok(())
+}
+
+/// What rental templates can use: number, status, contact, items, totals, store name.
+pub(super) async fn template_data(
+    tx: &WriteTx,
+    row: &rental_project::Model,
+    items: &[rental_item::Model],
+) -> Result<Value, AppError> {
+    let settings = catalog::settings::get(&**tx).await?;
+    let items: Vec<Item> = items.iter().cloned().map(store::to_item).collect();
+    let totals = totals(&items);
+    let day = |t: DateTime<Utc>| t.format("%Y-%m-%d %H:%M").to_string();
+    Ok(json!({
+        "store_name": settings.name,
+        "currency": settings.currency,
+        "number": row.number,
+        "status": row.status,
+        "contact_name": row.contact_name,
+        "contact_email": row.contact_email,
+        "contact_phone": row.contact_phone,
+        "company": row.company,
+        "note": row.customer_note,
+        "manager_note": row.manager_note,
+        "reason": row.cancel_reason,
+        "total": totals.total.to_string(),
+        "items": items.iter().map(|i| json!({
+            "reference": i.reference,
+            "name": i.name,
+            "quantity": i.quantity,
+            "start": day(i.period.start),
+            "end": day(i.period.end),
+            "days": i.period.days(),
+            "total": i.amount.total.to_string(),
+        })).collect::<Vec<_>>(),
+    }))
+}
+
+/// A free text a manager or customer writes on a project: at most 5,000 characters.
+pub(super) fn parse_note(value: &str, field: &str) -> Result<String, AppError> {
+    parse_text(value, field, 5_000, false)
+}
+
+/// A new project row for `customer`, numbered (`RP-2026-000001`); items come next, then
+/// [`finish_new`].
+pub(super) async fn new_project(
+    tx: &WriteTx,
+    customer: &customers::Customer,
+    source: super::model::ProjectSource,
+    contact: super::model::Contact,
+    customer_note: String,
+    created_by: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<rental_project::Model, AppError> {
+    use chrono::Datelike;
+    let number = crate::kernel::numbering::next(&**tx, &format!("RP-{}", now.year())).await?;
+    let row = rental_project::Model {
+        id: Uuid::now_v7(),
+        number,
+        customer_id: customer.id,
+        source: source.as_str().to_owned(),
+        status: ProjectStatus::New.as_str().to_owned(),
+        contact_name: contact.name,
+        contact_email: contact.email,
+        contact_phone: contact.phone,
+        company: contact.company,
+        customer_note,
+        manager_note: String::new(),
+        cancel_reason: None,
+        short: false,
+        accepted_shortage: json!([]),
+        period_start: now,
+        period_end: now,
+        total_e4: 0,
+        customer_name: customer.name.clone(),
+        search_text: String::new(),
+        created_by,
+        repeated_from: None,
+        idempotency_key: None,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+        started_at: None,
+        issued_at: None,
+        returned_at: None,
+        completed_at: None,
+        cancelled_at: None,
+    };
+    Ok(store::insert_project(&**tx, row).await?)
+}
+
+/// An item of `product` for a project: the catalog's daily price, and the price of one unit
+/// for the period (daily price × days) unless one is given.
+pub(super) fn item_row(
+    project_id: Uuid,
+    position: i32,
+    product: &catalog::Product,
+    quantity: i32,
+    period: crate::carts::model::RentalPeriod,
+    unit_price: Option<rust_decimal::Decimal>,
+    now: DateTime<Utc>,
+) -> Result<rental_item::Model, AppError> {
+    let daily = product.rental_daily_price.unwrap_or_default();
+    let unit_price = unit_price.unwrap_or_else(|| super::model::period_price(daily, &period));
+    Ok(rental_item::Model {
+        id: Uuid::now_v7(),
+        project_id,
+        position,
+        product_id: product.id,
+        reference: product.reference.clone(),
+        name: product.name.clone(),
+        quantity,
+        start_at: period.start,
+        end_at: period.end,
+        daily_price_e4: to_e4(daily, "dailyPrice")?,
+        unit_price_e4: to_e4(unit_price, "unitPrice")?,
+        vat_bp: crate::kernel::money::rate_to_bp(product.vat_rate, "vatRate")?,
+        status: super::model::ItemStatus::Draft.as_str().to_owned(),
+        created_at: now,
+    })
+}
+
+/// Closes the creation of a project: derived columns, its own shortage (drafts block
+/// nothing, but the customer and managers see what is short), the event.
+pub(super) async fn finish_new(
+    tx: &mut WriteTx,
+    mut row: rental_project::Model,
+    items: &[rental_item::Model],
+    kind: &'static str,
+    actor: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<rental_project::Model, AppError> {
+    keep_derived(&mut row, items)?;
+    let ledger = Ledger::for_items(&**tx, items, Some(row.id), now, false).await?;
+    row.short = !ledger.shortages(items).is_empty();
+    let row = store::update_project(&**tx, row).await?;
+    let detail = json!({ "items": items.len(), "short": row.short });
+    tx.record(project_event(&row, kind, actor, detail, now))
+        .await?;
+    Ok(row)
+}
+
+/// A rental product the caller may book: `NOT_FOUND` on `field` otherwise (customers see only
+/// what the storefront shows).
+pub(super) fn require_rental(
+    product: Option<&catalog::Product>,
+    public_only: bool,
+    field: &str,
+) -> Result<catalog::Product, AppError> {
+    product
+        .filter(|p| {
+            p.kind == catalog::ProductKind::Rental && !p.archived && (!public_only || p.is_public())
+        })
+        .cloned()
+        .ok_or_else(|| AppError::not_found("rental product", field))
+}
+
+/// What a product can still take over a period.
+#[derive(Clone, Debug)]
+pub struct ProductAvailability {
+    pub product: catalog::Product,
+    pub available: i32,
+}
+
+/// Most products one availability query may ask about.
+const MAX_PRODUCTS: usize = 100;
+
+/// A period asked about (not booked): ends after it starts, at most a year; it may be past.
+fn parse_window(
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), AppError> {
+    if to <= from {
+        return Err(AppError::validation(
+            "to",
+            "the end must be after the start",
+        ));
+    }
+    if to - from > chrono::Duration::days(crate::carts::model::RentalPeriod::MAX_DAYS) {
+        return Err(AppError::validation(
+            "to",
+            format!(
+                "at most {} days",
+                crate::carts::model::RentalPeriod::MAX_DAYS
+            ),
+        ));
+    }
+    Ok((from, to))
+}
+
+/// Units each rental product can still take over `[from, to)`: owned minus the peak in use by
+/// projects in work or handed out (drafts never count), buffers included. Everyone may ask
+/// about what the storefront shows; staff about any rental product.
+pub async fn availability(
+    state: &AppState,
+    principal: &Principal,
+    product_ids: &[Uuid],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<ProductAvailability>, AppError> {
+    let (from, to) = parse_window(from, to)?;
+    if product_ids.is_empty() || product_ids.len() > MAX_PRODUCTS {
+        return Err(AppError::validation(
+            "productIds",
+            format!("1 to {MAX_PRODUCTS} products"),
+        ));
+    }
+    let db = state.db.read();
+    let ledger = Ledger::load(db, product_ids, from, to, None, state.clock.now(), false).await?;
+    product_ids
+        .iter()
+        .enumerate()
+        .map(|(index, id)| {
+            let product = require_rental(
+                ledger.product(*id),
+                !principal.is_staff(),
+                &format!("productIds.{index}"),
+            )?;
+            Ok(ProductAvailability {
+                available: ledger.available(product.id, None, from, to),
+                product,
+            })
+        })
+        .collect()
+}
+
+/// Units a rental product can still take each day (UTC) from `first` to `last`: a storefront
+/// calendar, at most a year.
+pub async fn calendar(
+    state: &AppState,
+    principal: &Principal,
+    product_id: Uuid,
+    first: chrono::NaiveDate,
+    last: chrono::NaiveDate,
+) -> Result<(catalog::Product, Vec<(chrono::NaiveDate, i32)>), AppError> {
+    let start = first.and_time(chrono::NaiveTime::MIN).and_utc();
+    let end = last.and_time(chrono::NaiveTime::MIN).and_utc() + chrono::Duration::days(1);
+    parse_window(start, end)?;
+    let ledger = Ledger::load(
+        state.db.read(),
+        &[product_id],
+        start,
+        end,
+        None,
+        state.clock.now(),
+        false,
+    )
+    .await?;
+    let product = require_rental(
+        ledger.product(product_id),
+        !principal.is_staff(),
+        "productId",
+    )?;
+    let days = ledger.calendar(product_id, first, last);
+    Ok((product, days))
+}
+
+/// Units free for items over their periods, not counting their own project (loaders).
+pub async fn availability_of_items(
+    db: &impl sea_orm::ConnectionTrait,
+    item_ids: &[Uuid],
+    now: DateTime<Utc>,
+) -> Result<std::collections::HashMap<Uuid, i32>, AppError> {
+    let items = store::items_by_ids(db, item_ids).await?;
+    let ledger = Ledger::for_items(db, &items, None, now, false).await?;
+    Ok(items
+        .iter()
+        .map(|i| {
+            (
+                i.id,
+                ledger.available(i.product_id, Some(i.project_id), i.start_at, i.end_at),
+            )
+        })
+        .collect())
+}
