@@ -59,6 +59,23 @@ macro_rules! db_test {
     };
 }
 
+/// Runs `$name(backend)` on SQLite, and on PostgreSQL when configured.
+macro_rules! both_backends {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::helpers::Backend::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name($crate::helpers::Backend::Postgres).await;
+            }
+        }
+    };
+}
+
 pub struct TestApp {
     pub addr: SocketAddr,
     pub url: String,

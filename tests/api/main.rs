@@ -23,6 +23,7 @@ mod orders;
 mod processes;
 mod quote_desk;
 mod quotes;
+mod rental;
 mod schema_file;
 mod tokens;
 mod websocket;

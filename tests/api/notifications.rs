@@ -8,25 +8,8 @@ use crate::{
     mail::{MailSink, free_port, token_in},
 };
 
-/// Runs `$name(backend)` on SQLite, and on PostgreSQL when configured.
-macro_rules! both_backends {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(super::Backend::Sqlite).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$name(super::Backend::Postgres).await;
-            }
-        }
-    };
-}
-
 /// A server sending to `sink`, with quick retries.
-async fn app_with_smtp(backend: Backend, smtp_url: &str) -> Option<TestApp> {
+pub async fn app_with_smtp(backend: Backend, smtp_url: &str) -> Option<TestApp> {
     let url = smtp_url.to_owned();
     TestApp::spawn_with(backend, move |config| {
         config.smtp_url = Some(url.into());

@@ -65,6 +65,32 @@ impl<T> Page<T> {
     }
 }
 
+impl<T> Page<(usize, T)> {
+    /// A page of a list already loaded whole (a loader's), by position: the cursor is the
+    /// position of the last item seen.
+    pub fn from_loaded(all: Vec<T>, request: &PageRequest) -> Result<Self, AppError> {
+        let start = match request.after.as_deref() {
+            Some(after) => {
+                after
+                    .parse::<usize>()
+                    .map_err(|_| AppError::validation("after", "not a valid cursor"))?
+                    + 1
+            }
+            None => 0,
+        };
+        let total_count = all.len() as u64;
+        let limit = usize::try_from(request.limit).unwrap_or(usize::MAX);
+        let items: Vec<(usize, T)> = all.into_iter().enumerate().skip(start).collect();
+        let has_next_page = items.len() > limit;
+        Ok(Self {
+            items: items.into_iter().take(limit).collect(),
+            has_next_page,
+            has_previous_page: start > 0,
+            total_count,
+        })
+    }
+}
+
 pub fn encode_cursor(key: &str) -> String {
     URL_SAFE_NO_PAD.encode(key)
 }

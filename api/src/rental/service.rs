@@ -495,9 +495,8 @@ pub(super) async fn refresh_drafts(
         if short == draft.short {
             continue;
         }
+        // A derived flag: no version bump, so that a manager's edit in progress stays valid.
         draft.short = short;
-        draft.version += 1;
-        draft.updated_at = now;
         let draft = store::update_project(&**tx, draft).await?;
         let kind = if short {
             "SHORTAGE"

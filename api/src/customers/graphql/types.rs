@@ -8,11 +8,16 @@ use crate::{
     graphql::{
         context::principal,
         loaders::{
-            AddressesOfCustomer, ContactsOfCustomer, TimelineOfCustomer, UserLoader, load_error,
-            loader,
+            AddressesOfCustomer, ContactsOfCustomer, ProjectsOfCustomer, TimelineOfCustomer,
+            UserLoader, load_error, loader,
         },
+        relay::{RelayConnection, connection},
     },
-    kernel::ids::{self, Kind},
+    kernel::{
+        ids::{self, Kind},
+        pagination::{Page, PageRequest},
+    },
+    rental::graphql::types::RentalProjectObject,
 };
 
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -134,6 +139,27 @@ impl CustomerObject {
             .into_iter()
             .map(EventObject)
             .collect())
+    }
+    /// Its rental projects, newest first (the latest 1,000).
+    #[graphql(complexity = "crate::graphql::relay::page_complexity(first, child_complexity)")]
+    async fn rental_projects(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<RelayConnection<RentalProjectObject>> {
+        let page = PageRequest::parse(first, after)?;
+        let projects = loader::<ProjectsOfCustomer>(ctx)?
+            .load_one(self.0.id)
+            .await
+            .map_err(|e| load_error(&e))?
+            .unwrap_or_default();
+        let page = Page::from_loaded(projects, &page)?;
+        Ok(connection(
+            page,
+            |(offset, _)| offset.to_string(),
+            |(_, p)| RentalProjectObject(p),
+        ))
     }
     /// Edit version: send it back with `updateCustomer`.
     async fn version(&self) -> i32 {
