@@ -75,6 +75,27 @@ impl EventsQuery {
     }
 }
 
+/// A subscription to the events of objects of `object_type` the caller may see: one
+/// (`object_id`, which the resolver has checked the caller may see) or all of them. With `after`
+/// (an event's cursor), first what the client missed.
+pub async fn object_events(
+    ctx: &Context<'_>,
+    object_type: &'static str,
+    object_id: Option<uuid::Uuid>,
+    after: Option<String>,
+) -> Result<impl futures_util::Stream<Item = Result<EventObject>> + Send + 'static + use<>> {
+    let audience = super::Audience::of(principal(ctx))?;
+    let after = after
+        .map(|c| crate::kernel::pagination::parse_event_cursor(&c, "after"))
+        .transpose()?;
+    let scope = super::Scope {
+        object_type: Some(object_type),
+        object_id,
+    };
+    let stream = super::follow(state(ctx), audience, scope, after).await?;
+    Ok(event_stream(ctx, stream))
+}
+
 /// A subscription's events as GraphQL objects; each one marks the operation's `EventMarker`
 /// (when the transport set one) so that its rendering can be shared.
 pub fn event_stream<S>(

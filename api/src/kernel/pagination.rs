@@ -91,6 +91,22 @@ impl<T> Page<(usize, T)> {
     }
 }
 
+/// The keyset cursor of a sorted list, decoded from a page request's `after`: `VALIDATION` when
+/// it is not one, or was made for another sort (`made_for` says whether it was made for this one).
+pub fn keyset_cursor<C: serde::de::DeserializeOwned>(
+    after: Option<&str>,
+    made_for: impl Fn(&C) -> bool,
+) -> Result<Option<C>, AppError> {
+    after
+        .map(|raw| {
+            serde_json::from_str::<C>(raw)
+                .ok()
+                .filter(|c| made_for(c))
+                .ok_or_else(|| AppError::validation("after", "not a cursor of this list and sort"))
+        })
+        .transpose()
+}
+
 pub fn encode_cursor(key: &str) -> String {
     URL_SAFE_NO_PAD.encode(key)
 }

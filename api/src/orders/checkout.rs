@@ -100,7 +100,8 @@ fn parse_header(
     })
 }
 
-fn parse_idempotency_key(key: Option<String>) -> Result<Option<String>, AppError> {
+/// A client's idempotency key: 1 to 100 characters, trimmed.
+pub(crate) fn parse_idempotency_key(key: Option<String>) -> Result<Option<String>, AppError> {
     key.map(|k| {
         let k = k.trim().to_owned();
         if k.is_empty() || k.len() > 100 {

@@ -170,16 +170,10 @@ async fn list(
     let ascending = query
         .ascending
         .unwrap_or(!matches!(field, SortField::CreatedAt));
-    let after = page
-        .after
-        .as_deref()
-        .map(|raw| {
-            serde_json::from_str::<OrderCursor>(raw)
-                .ok()
-                .filter(|c| c.sort == store::sort_name(field, ascending))
-                .ok_or_else(|| AppError::validation("after", "not a cursor of this list and sort"))
-        })
-        .transpose()?;
+    let after =
+        crate::kernel::pagination::keyset_cursor(page.after.as_deref(), |c: &OrderCursor| {
+            c.sort == store::sort_name(field, ascending)
+        })?;
     let has_previous = after.is_some();
     let (rows, total) = store::list(
         state.db.read(),

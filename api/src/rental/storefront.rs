@@ -77,21 +77,6 @@ impl ContactInput {
     }
 }
 
-fn parse_key(key: Option<String>) -> Result<Option<String>, AppError> {
-    key.map(|k| {
-        let k = k.trim().to_owned();
-        if k.is_empty() || k.len() > 100 {
-            Err(AppError::validation(
-                "idempotencyKey",
-                "1 to 100 characters",
-            ))
-        } else {
-            Ok(k)
-        }
-    })
-    .transpose()
-}
-
 /// Who is ordering, as read before the transaction (it must not wait on a second connection,
 /// nor on argon2).
 enum Buyer {
@@ -128,14 +113,15 @@ pub async fn place(
         .transpose()?;
     let note = service::parse_note(&input.note, "note")?;
     let contact = input.contact.clone().map(ContactInput::parse).transpose()?;
-    let key = parse_key(input.idempotency_key.clone())?.map(|k| {
-        let scope = match (user, &contact) {
-            (Some(user), _) => user.id.simple().to_string(),
-            (None, Some(contact)) => contact.email.as_str().to_owned(),
-            (None, None) => String::new(),
-        };
-        format!("rental:{scope}:{k}")
-    });
+    let key =
+        crate::orders::checkout::parse_idempotency_key(input.idempotency_key.clone())?.map(|k| {
+            let scope = match (user, &contact) {
+                (Some(user), _) => user.id.simple().to_string(),
+                (None, Some(contact)) => contact.email.as_str().to_owned(),
+                (None, None) => String::new(),
+            };
+            format!("rental:{scope}:{k}")
+        });
     if let Some(key) = &key
         && let Some(row) = store::find_by_idempotency_key(state.db.read(), key).await?
     {

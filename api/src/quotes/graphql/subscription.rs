@@ -2,12 +2,9 @@ use async_graphql::{Context, ID, Result, Subscription};
 use futures_util::Stream;
 
 use crate::{
-    events::{self, Audience, Scope, graphql::EventObject},
+    events::graphql::{EventObject, object_events},
     graphql::context::{principal, state},
-    kernel::{
-        ids::{self, Kind},
-        pagination::parse_event_cursor,
-    },
+    kernel::ids::{self, Kind},
     quotes::{QUOTE_OBJECT, service},
 };
 
@@ -25,14 +22,12 @@ impl QuotesSubscription {
         quote_id: Option<ID>,
         after: Option<String>,
     ) -> Result<impl Stream<Item = Result<EventObject>> + use<>> {
-        let state = state(ctx);
-        let principal = principal(ctx);
-        let audience = Audience::of(principal)?;
+        let (state, principal) = (state(ctx), principal(ctx));
+        principal.require_user()?;
         if !principal.is_staff() {
             service::require_available(state.db.read(), principal).await?;
         }
-        let after = after.map(|c| parse_event_cursor(&c, "after")).transpose()?;
-        let object_id = match quote_id {
+        let id = match quote_id {
             Some(id) => {
                 let id = ids::decode(Kind::Quote, &id, "quoteId")?;
                 service::quote(state, principal, id).await?;
@@ -40,11 +35,6 @@ impl QuotesSubscription {
             }
             None => None,
         };
-        let scope = Scope {
-            object_type: Some(QUOTE_OBJECT),
-            object_id,
-        };
-        let stream = events::follow(state, audience, scope, after).await?;
-        Ok(events::graphql::event_stream(ctx, stream))
+        object_events(ctx, QUOTE_OBJECT, id, after).await
     }
 }

@@ -2,12 +2,9 @@ use async_graphql::{Context, ID, Result, Subscription};
 use futures_util::Stream;
 
 use crate::{
-    events::{self, Audience, Scope, graphql::EventObject},
+    events::graphql::{EventObject, object_events},
     graphql::context::{principal, state},
-    kernel::{
-        ids::{self, Kind},
-        pagination::parse_event_cursor,
-    },
+    kernel::ids::{self, Kind},
     rental::{PROJECT_OBJECT, service},
 };
 
@@ -25,24 +22,15 @@ impl RentalSubscription {
         project_id: Option<ID>,
         after: Option<String>,
     ) -> Result<impl Stream<Item = Result<EventObject>> + use<>> {
-        let state = state(ctx);
-        let principal = principal(ctx);
-        let audience = Audience::of(principal)?;
-        let after = after.map(|c| parse_event_cursor(&c, "after")).transpose()?;
-        let object_id = match project_id {
+        let id = match project_id {
             Some(id) => {
                 let id = ids::decode(Kind::RentalProject, &id, "projectId")?;
                 // Refuse at once a project the caller may not see.
-                service::find_for(state.db.read(), principal, id).await?;
+                service::find_for(state(ctx).db.read(), principal(ctx), id).await?;
                 Some(id)
             }
             None => None,
         };
-        let scope = Scope {
-            object_type: Some(PROJECT_OBJECT),
-            object_id,
-        };
-        let stream = events::follow(state, audience, scope, after).await?;
-        Ok(events::graphql::event_stream(ctx, stream))
+        object_events(ctx, PROJECT_OBJECT, id, after).await
     }
 }
