@@ -138,7 +138,8 @@ pub struct Config {
     )]
     pub login_max_per_address: u32,
 
-    /// Anonymous carts one client address may create within the rate window.
+    /// Anonymous carts one client address may create within the rate window, and as many
+    /// storefront rental checkouts by visitors (each may create an account).
     #[arg(
         long,
         env = "COMPTOIR_CARTS_MAX_PER_ADDRESS",
