@@ -225,6 +225,11 @@ pub struct Config {
     #[arg(long, env = "COMPTOIR_MAINTENANCE_INTERVAL", default_value = "1m", value_parser = bounded_duration, global = true)]
     pub maintenance_interval: Duration,
 
+    /// Serve `GET /metrics` (Prometheus text: SQL statements run, open WebSocket connections).
+    /// Off by default; when on, keep the path to your internal network at the proxy.
+    #[arg(long, env = "COMPTOIR_METRICS", default_value_t = false, action = clap::ArgAction::Set, global = true)]
+    pub metrics: bool,
+
     /// Run the outbox worker in this process (turn off to run senders elsewhere).
     #[arg(long, env = "COMPTOIR_OUTBOX_WORKER", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub outbox_worker: bool,

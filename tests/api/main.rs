@@ -10,6 +10,7 @@ mod helpers;
 
 mod accounts;
 mod admin;
+mod bench;
 mod carts;
 mod catalog;
 mod cli;

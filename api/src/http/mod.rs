@@ -66,7 +66,11 @@ fn router_with_shutdown(
         shutdown,
         sockets,
     };
-    Router::new()
+    let mut router = Router::new();
+    if config.metrics {
+        router = router.route("/metrics", get(health::metrics));
+    }
+    router
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphql/ws", get(ws::upgrade))
         .route(
