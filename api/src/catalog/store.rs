@@ -1,6 +1,6 @@
 //! Catalog queries. Only the catalog service (and its loaders) call these.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use comptoir_entity::{product, product_option, product_option_value, product_variant};
@@ -312,10 +312,16 @@ pub async fn list_products(
     after: Option<ProductCursor>,
     limit: u64,
 ) -> Result<(Vec<product::Model>, u64), DbErr> {
-    let query = filtered(filter);
-    let total = query.clone().count(db).await?;
+    use sea_orm::QueryTrait;
+    // The total over all pages rides along in the page's own statement (a scalar subquery with
+    // the same filter; its columns bind to its own `product`): one round trip, not two.
+    let count = filtered(filter)
+        .select_only()
+        .expr(Expr::cust("COUNT(*)"))
+        .into_query();
     let column = sort.column();
-    let mut query = query;
+    let mut query =
+        filtered(filter).column_as(Expr::SubQuery(None, Box::new(count.into())), "total_count");
     if let Some(cursor) = after {
         let value: sea_orm::Value = match cursor.key {
             SortKey::Text(text) => text.into(),
@@ -338,8 +344,21 @@ pub async fn list_products(
             .order_by_desc(column)
             .order_by_desc(product::Column::Id)
     };
-    let rows = query.limit(limit + 1).all(db).await?;
-    Ok((rows, total))
+    let rows: Vec<Counted> = query.limit(limit + 1).into_model().all(db).await?;
+    let total = match rows.first() {
+        Some(row) => u64::try_from(row.total_count).unwrap_or(0),
+        // An empty page still owes its total (a cursor past the end).
+        None => filtered(filter).count(db).await?,
+    };
+    Ok((rows.into_iter().map(|r| r.product).collect(), total))
+}
+
+/// A product row with the total of its list.
+#[derive(sea_orm::FromQueryResult)]
+struct Counted {
+    #[sea_orm(nested)]
+    product: product::Model,
+    total_count: i64,
 }
 
 pub async fn products_by_ids(
@@ -399,30 +418,46 @@ pub async fn options_of(
     db: &impl ConnectionTrait,
     product_ids: &[Uuid],
 ) -> Result<Vec<ProductOption>, DbErr> {
-    let options = product_option::Entity::find()
+    use sea_orm::{IdenStatic, Iterable, JoinType, RelationDef};
+    // Options with their values in one statement: a left join, values' columns prefixed.
+    let values: RelationDef = product_option_value::Entity::belongs_to(product_option::Entity)
+        .from(product_option_value::Column::OptionId)
+        .to(product_option::Column::Id)
+        .into();
+    let mut query = product_option::Entity::find()
+        .join(JoinType::LeftJoin, values.rev())
         .filter(product_option::Column::ProductId.is_in(product_ids.iter().copied()))
         .order_by_asc(product_option::Column::Position)
         .order_by_asc(product_option::Column::Code)
-        .all(db)
-        .await?;
-    if options.is_empty() {
-        return Ok(Vec::new());
+        .order_by_asc(product_option::Column::Id)
+        .order_by_asc(product_option_value::Column::Position);
+    for column in product_option_value::Column::iter() {
+        query = query.column_as(
+            Expr::col((product_option_value::Entity, column)),
+            format!("value_{}", column.as_str()),
+        );
     }
-    let values = product_option_value::Entity::find()
-        .filter(product_option_value::Column::OptionId.is_in(options.iter().map(|o| o.id)))
-        .all(db)
-        .await?;
-    let mut by_option: HashMap<Uuid, Vec<product_option_value::Model>> = HashMap::new();
-    for value in values {
-        by_option.entry(value.option_id).or_default().push(value);
+    let rows: Vec<OptionWithValue> = query.into_model().all(db).await?;
+    let mut options: Vec<(product_option::Model, Vec<product_option_value::Model>)> = Vec::new();
+    for row in rows {
+        match options.last_mut() {
+            Some((option, values)) if option.id == row.option.id => values.extend(row.value),
+            _ => options.push((row.option, row.value.into_iter().collect())),
+        }
     }
     Ok(options
         .into_iter()
-        .map(|option| {
-            let values = by_option.remove(&option.id).unwrap_or_default();
-            to_option(option, values)
-        })
+        .map(|(option, values)| to_option(option, values))
         .collect())
+}
+
+/// An option joined with one of its values (none for an option without values).
+#[derive(sea_orm::FromQueryResult)]
+struct OptionWithValue {
+    #[sea_orm(nested)]
+    option: product_option::Model,
+    #[sea_orm(nested(prefix = "value_"))]
+    value: Option<product_option_value::Model>,
 }
 
 /// Takes `quantity` units of tracked stock if that many are there, in one conditional statement
