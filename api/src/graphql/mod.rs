@@ -16,9 +16,11 @@ use crate::{
     catalog::graphql::{CatalogMutation, CatalogQuery},
     config::Config,
     customers::graphql::{CustomersMutation, CustomersQuery},
+    documents::graphql::{DocumentsMutation, DocumentsQuery},
     events::graphql::EventsQuery,
     notifications::graphql::{NotificationsMutation, NotificationsQuery},
     orders::graphql::{OrdersMutation, OrdersQuery, OrdersSubscription},
+    production::graphql::{ProductionMutation, ProductionQuery},
     quotes::graphql::{QuotesMutation, QuotesQuery, QuotesSubscription},
     search::graphql::SearchQuery,
     state::AppState,
@@ -35,6 +37,8 @@ pub struct QueryRoot(
     SearchQuery,
     NotificationsQuery,
     EventsQuery,
+    DocumentsQuery,
+    ProductionQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -46,6 +50,8 @@ pub struct MutationRoot(
     OrdersMutation,
     QuotesMutation,
     NotificationsMutation,
+    DocumentsMutation,
+    ProductionMutation,
 );
 
 #[derive(MergedSubscription, Default)]

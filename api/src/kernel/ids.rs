@@ -30,6 +30,11 @@ pub enum Kind {
     Quote,
     QuoteLine,
     QuoteAttachment,
+    Invoice,
+    ProductionFile,
+    ProductionFileComment,
+    QualityClaim,
+    ClaimPhoto,
 }
 
 impl Kind {
@@ -56,6 +61,11 @@ impl Kind {
             Kind::Quote => "Quote",
             Kind::QuoteLine => "QuoteLine",
             Kind::QuoteAttachment => "QuoteAttachment",
+            Kind::Invoice => "Invoice",
+            Kind::ProductionFile => "ProductionFile",
+            Kind::ProductionFileComment => "ProductionFileComment",
+            Kind::QualityClaim => "QualityClaim",
+            Kind::ClaimPhoto => "QualityClaimPhoto",
         }
     }
 }

@@ -31,7 +31,7 @@ use crate::{
     state::AppState,
 };
 
-const ORDER_SERIES: &str = "ORD";
+pub(super) const ORDER_SERIES: &str = "ORD";
 
 /// Contact details typed at checkout.
 #[derive(Clone, Debug, Default)]

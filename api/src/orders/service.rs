@@ -41,7 +41,7 @@ fn order_not_found() -> AppError {
 
 /// Staff see every order; a customer's users see their customer's orders once the seller has
 /// shown them (never a draft being composed, even one put on hold or cancelled).
-fn may_see(principal: &Principal, row: &sales_order::Model) -> bool {
+pub(super) fn may_see(principal: &Principal, row: &sales_order::Model) -> bool {
     principal.is_staff()
         || (principal.customer_id() == Some(row.customer_id) && row.shown_to_customer)
 }
