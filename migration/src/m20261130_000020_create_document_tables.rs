@@ -20,8 +20,8 @@ impl MigrationTrait for Migration {
                 .default("")
                 .to_owned(),
             text(StoreSettings::PaymentTerms).default("").to_owned(),
-            blob_null(StoreSettings::Logo).to_owned(),
-            string_len_null(StoreSettings::LogoContentType, 40).to_owned(),
+            blob_null(StoreSettings::Logo),
+            string_len_null(StoreSettings::LogoContentType, 40),
         ] {
             manager
                 .alter_table(

@@ -14,6 +14,7 @@ mod carts;
 mod catalog;
 mod cli;
 mod customers;
+mod documents;
 mod http_spec;
 mod limits;
 mod mail;

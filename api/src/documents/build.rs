@@ -6,9 +6,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
 use super::{
-    model::{
-        DocumentKind, DocumentLine, DocumentModel, DocumentTotals, Party, date, day,
-    },
+    model::{DocumentKind, DocumentLine, DocumentModel, DocumentTotals, Party, date, day},
     seller::Seller,
 };
 use crate::{
@@ -118,7 +116,10 @@ pub fn order_document(
     }
     facts.push(("Order date".to_owned(), date(order.created_at)));
     if !order.customer_reference.is_empty() {
-        facts.push(("Your reference".to_owned(), order.customer_reference.clone()));
+        facts.push((
+            "Your reference".to_owned(),
+            order.customer_reference.clone(),
+        ));
     }
     if let Some(delivery) = order.delivery_date {
         facts.push(("Delivery".to_owned(), day(delivery)));
@@ -126,42 +127,10 @@ pub fn order_document(
     if kind == DocumentKind::WorkSheet {
         facts.push(("Status".to_owned(), order.status.as_str().to_owned()));
     }
-    let document_lines = lines
-        .iter()
-        .map(|line| {
-            let mut details = options(&line.configuration);
-            details.extend(period(line.rental_period));
-            if let (false, Some(delivery)) = (priced, line.delivery_date) {
-                details.push(format!("Delivery: {}", day(delivery)));
-            }
-            if !priced {
-                if !line.instructions.is_empty() {
-                    details.push(format!("Instructions: {}", line.instructions));
-                }
-                if line.on_hold {
-                    details.push("ON HOLD".to_owned());
-                }
-            }
-            DocumentLine {
-                reference: line.reference.clone(),
-                description: line.name.clone(),
-                details,
-                quantity: Some(line.quantity),
-                unit_price: priced.then_some(line.amount.unit_price),
-                discount: if priced {
-                    discount_text(line.discount_percent, line.discount_amount)
-                } else {
-                    String::new()
-                },
-                vat_rate: priced.then_some(line.vat_rate),
-                total: priced.then_some(line.amount.total),
-            }
-        })
-        .collect();
+    let document_lines = lines.iter().map(|l| order_line(l, priced)).collect();
     let totals = priced.then(|| {
         let computed = crate::orders::model::totals(lines, order.adjustments);
-        let mut totals =
-            DocumentTotals::from_totals(&computed, order.adjustments.discount_percent);
+        let mut totals = DocumentTotals::from_totals(&computed, order.adjustments.discount_percent);
         if matches!(kind, DocumentKind::Invoice | DocumentKind::ProForma) {
             totals.paid = Some(order.paid);
             totals.balance_due = Some(computed.total - order.paid);
@@ -181,9 +150,9 @@ pub fn order_document(
         terms.push(format!("Delivery method: {}", order.delivery_method));
     }
     match kind {
-        DocumentKind::PurchaseOrder => terms.push(
-            "Good for agreement — date, name and signature of the customer:".to_owned(),
-        ),
+        DocumentKind::PurchaseOrder => {
+            terms.push("Good for agreement — date, name and signature of the customer:".to_owned())
+        }
         DocumentKind::ProForma => {
             terms.push("Pro-forma: not an invoice; no VAT may be deducted from it.".to_owned());
         }
@@ -223,6 +192,37 @@ pub fn order_document(
         currency: seller.currency.clone(),
         terms,
         notes,
+    }
+}
+
+/// One order line as printed: with prices, or (work sheets) with production details.
+fn order_line(line: &OrderLine, priced: bool) -> DocumentLine {
+    let mut details = options(&line.configuration);
+    details.extend(period(line.rental_period));
+    if let (false, Some(delivery)) = (priced, line.delivery_date) {
+        details.push(format!("Delivery: {}", day(delivery)));
+    }
+    if !priced {
+        if !line.instructions.is_empty() {
+            details.push(format!("Instructions: {}", line.instructions));
+        }
+        if line.on_hold {
+            details.push("ON HOLD".to_owned());
+        }
+    }
+    DocumentLine {
+        reference: line.reference.clone(),
+        description: line.name.clone(),
+        details,
+        quantity: Some(line.quantity),
+        unit_price: priced.then_some(line.amount.unit_price),
+        discount: if priced {
+            discount_text(line.discount_percent, line.discount_amount)
+        } else {
+            String::new()
+        },
+        vat_rate: priced.then_some(line.vat_rate),
+        total: priced.then_some(line.amount.total),
     }
 }
 

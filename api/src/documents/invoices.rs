@@ -47,7 +47,10 @@ pub async fn issue(
         .map_err(|_| AppError::not_found("order", "orderId"))?;
     if !matches!(
         order.status,
-        OrderStatus::Confirmed | OrderStatus::InProgress | OrderStatus::Shipped | OrderStatus::Completed
+        OrderStatus::Confirmed
+            | OrderStatus::InProgress
+            | OrderStatus::Shipped
+            | OrderStatus::Completed
     ) {
         return Err(orders::model::invalid_transition(order.status, "INVOICE"));
     }
@@ -96,7 +99,16 @@ pub async fn issue(
     })?;
     crate::quotes::service::set_invoiced(&mut tx, order.id, true, Some(staff.id), now).await?;
     let details = json!({ "invoice": row.number, "total": total.to_string() });
-    record_event(&mut tx, order.id, "INVOICE_ISSUED", details, false, Some(staff.id), now).await?;
+    record_event(
+        &mut tx,
+        order.id,
+        "INVOICE_ISSUED",
+        details,
+        false,
+        Some(staff.id),
+        now,
+    )
+    .await?;
     tx.commit().await?;
     store::to_invoice(row)
 }
@@ -227,13 +239,7 @@ pub async fn list(
             Uuid::try_parse(raw).map_err(|_| AppError::validation("after", "not a valid cursor"))
         })
         .transpose()?;
-    let (rows, total) = store::list(
-        state.db.read(),
-        customer_id,
-        order_id,
-        after,
-        page.limit,
-    )
-    .await?;
+    let (rows, total) =
+        store::list(state.db.read(), customer_id, order_id, after, page.limit).await?;
     Page::from_rows(rows, page.limit, after.is_some(), total, store::to_invoice)
 }

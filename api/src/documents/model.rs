@@ -204,7 +204,13 @@ impl DocumentKind {
     pub fn filename(self, number: &str) -> String {
         let safe: String = number
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         match self {
             Self::WorkSheet => format!("{safe}-work-sheet.pdf"),

@@ -1,4 +1,4 @@
-//! Draws a [`DocumentModel`] as an A4 PDF with krilla. DejaVu Sans is embedded (subset, with a
+//! Draws a [`DocumentModel`] as an A4 PDF with krilla. `DejaVu Sans` is embedded (subset, with a
 //! Unicode map, so accents and Cyrillic print and extract intact). Layout happens first, into
 //! pages of drawing operations, so that every page can say "page n of N".
 
@@ -214,7 +214,7 @@ pub fn render(model: &DocumentModel) -> Result<Vec<u8>, RenderError> {
         totals_block(&mut layout, totals, &model.currency);
     }
     terms(&mut layout, model);
-    draw(model, layout.pages, logo)
+    draw(model, layout.pages, logo.as_ref())
 }
 
 fn header(layout: &mut Layout<'_>, model: &DocumentModel, logo: Option<&Image>) {
@@ -351,14 +351,18 @@ fn table(layout: &mut Layout<'_>, model: &DocumentModel, priced: bool) {
     table_head(layout, columns, priced);
     for line in &model.lines {
         let rows = line_rows(layout.metrics, line, columns);
+        #[allow(clippy::cast_precision_loss)] // a handful of rows
         let height = rows.len() as f32 * 11.0 + 6.0;
         if layout.ensure(height) {
             table_head(layout, columns, priced);
         }
         let y = layout.y;
-        let reference = layout
-            .metrics
-            .wrap(&line.reference, 8.0, false, columns.description - MARGIN - 6.0);
+        let reference = layout.metrics.wrap(
+            &line.reference,
+            8.0,
+            false,
+            columns.description - MARGIN - 6.0,
+        );
         for (i, part) in reference.into_iter().enumerate() {
             #[allow(clippy::cast_precision_loss)]
             layout.text(MARGIN, y + i as f32 * 10.0, 8.0, false, part);
@@ -440,7 +444,11 @@ fn totals_block(layout: &mut Layout<'_>, totals: &DocumentTotals, currency: &str
         ));
     }
     if !totals.shipping.is_zero() {
-        rows.push(("Shipping".to_owned(), money(totals.shipping, currency), false));
+        rows.push((
+            "Shipping".to_owned(),
+            money(totals.shipping, currency),
+            false,
+        ));
     }
     rows.push((
         "Subtotal excl. VAT".to_owned(),
@@ -454,7 +462,11 @@ fn totals_block(layout: &mut Layout<'_>, totals: &DocumentTotals, currency: &str
             false,
         ));
     }
-    rows.push(("Total VAT".to_owned(), money(totals.vat_total, currency), false));
+    rows.push((
+        "Total VAT".to_owned(),
+        money(totals.vat_total, currency),
+        false,
+    ));
     rows.push((
         "Total incl. VAT".to_owned(),
         money(totals.total, currency),
@@ -495,7 +507,7 @@ fn terms(layout: &mut Layout<'_>, model: &DocumentModel) {
 fn draw(
     model: &DocumentModel,
     pages: Vec<Vec<Op>>,
-    logo: Option<Image>,
+    logo: Option<&Image>,
 ) -> Result<Vec<u8>, RenderError> {
     let regular = Font::new(REGULAR.into(), 0).ok_or(RenderError::Font)?;
     let bold = Font::new(BOLD.into(), 0).ok_or(RenderError::Font)?;
@@ -536,7 +548,11 @@ fn draw(
                     bold: is_bold,
                     text,
                 } => {
-                    let font = if is_bold { bold.clone() } else { regular.clone() };
+                    let font = if is_bold {
+                        bold.clone()
+                    } else {
+                        regular.clone()
+                    };
                     surface.draw_text(
                         Point::from_xy(x, y),
                         font,
@@ -571,7 +587,7 @@ fn draw(
                     width,
                     height,
                 } => {
-                    if let (Some(image), Some(size)) = (&logo, Size::from_wh(width, height)) {
+                    if let (Some(image), Some(size)) = (logo, Size::from_wh(width, height)) {
                         surface.push_transform(&Transform::from_translate(x, y));
                         surface.draw_image(image.clone(), size);
                         surface.pop();

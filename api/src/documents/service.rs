@@ -155,3 +155,45 @@ pub async fn attachment(model: DocumentModel) -> Result<Attachment, AppError> {
         content: render(model).await?,
     })
 }
+
+/// The PDF of a quote being sent, for the email that sends it; read through `db` (the
+/// sending transaction).
+pub async fn quote_attachment(
+    db: &impl sea_orm::ConnectionTrait,
+    quote: &quotes::Quote,
+    lines: &[quotes::QuoteLine],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Attachment, AppError> {
+    let seller = seller::get(db).await?;
+    let customer = customer(db, quote.customer_id).await?;
+    attachment(build::quote_document(
+        quote,
+        lines,
+        customer.as_ref(),
+        &seller,
+        now,
+    ))
+    .await
+}
+
+/// The order confirmation PDF, for the email that confirms the order; read through `db` (the
+/// confirming transaction).
+pub async fn confirmation_attachment(
+    db: &impl sea_orm::ConnectionTrait,
+    order: &orders::Order,
+    lines: &[orders::OrderLine],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Attachment, AppError> {
+    let seller = seller::get(db).await?;
+    let customer = customer(db, Some(order.customer_id)).await?;
+    attachment(build::order_document(
+        DocumentKind::OrderConfirmation,
+        &order.number,
+        now,
+        order,
+        lines,
+        customer.as_ref(),
+        &seller,
+    ))
+    .await
+}

@@ -26,7 +26,11 @@ pub fn sign(state: &AppState, path: &str) -> String {
     let expires = (state.clock.now()
         + crate::kernel::time::chrono_duration(state.config.signed_url_ttl))
     .timestamp();
-    let signature = hex::encode(mac(state.jwt.url_key(), path, expires).finalize().into_bytes());
+    let signature = hex::encode(
+        mac(state.jwt.url_key(), path, expires)
+            .finalize()
+            .into_bytes(),
+    );
     let base = state
         .config
         .api_url
@@ -67,14 +71,39 @@ mod tests {
         let key = [7_u8; 32];
         let now = Utc::now();
         let expires = now.timestamp() + 60;
-        let signature = hex::encode(mac(&key, "/documents/quote/a.pdf", expires).finalize().into_bytes());
+        let signature = hex::encode(
+            mac(&key, "/documents/quote/a.pdf", expires)
+                .finalize()
+                .into_bytes(),
+        );
         let ok = |path: &str, at: DateTime<Utc>| {
             verify(&key, path, &expires.to_string(), &signature, at).is_ok()
         };
         assert!(ok("/documents/quote/a.pdf", now));
         assert!(!ok("/documents/quote/b.pdf", now));
-        assert!(!ok("/documents/quote/a.pdf", now + chrono::Duration::seconds(61)));
-        assert!(verify(&key, "/documents/quote/a.pdf", &(expires + 1).to_string(), &signature, now).is_err());
-        assert!(verify(&[8; 32], "/documents/quote/a.pdf", &expires.to_string(), &signature, now).is_err());
+        assert!(!ok(
+            "/documents/quote/a.pdf",
+            now + chrono::Duration::seconds(61)
+        ));
+        assert!(
+            verify(
+                &key,
+                "/documents/quote/a.pdf",
+                &(expires + 1).to_string(),
+                &signature,
+                now
+            )
+            .is_err()
+        );
+        assert!(
+            verify(
+                &[8; 32],
+                "/documents/quote/a.pdf",
+                &expires.to_string(),
+                &signature,
+                now
+            )
+            .is_err()
+        );
     }
 }

@@ -50,7 +50,10 @@ pub fn to_invoice(row: invoice::Model) -> Result<Invoice, AppError> {
     })
 }
 
-pub async fn insert(db: &impl ConnectionTrait, row: invoice::Model) -> Result<invoice::Model, DbErr> {
+pub async fn insert(
+    db: &impl ConnectionTrait,
+    row: invoice::Model,
+) -> Result<invoice::Model, DbErr> {
     row.into_active_model().reset_all().insert(db).await
 }
 
@@ -62,7 +65,10 @@ pub async fn find_for_update(
     db: &impl ConnectionTrait,
     id: Uuid,
 ) -> Result<Option<invoice::Model>, DbErr> {
-    invoice::Entity::find_by_id(id).lock_exclusive().one(db).await
+    invoice::Entity::find_by_id(id)
+        .lock_exclusive()
+        .one(db)
+        .await
 }
 
 /// The credit note cancels the invoice: the one change an issued invoice ever sees.

@@ -42,12 +42,12 @@ pub async fn document(
     }
     .await;
     match result {
-        Ok((filename, bytes)) => pdf_response(&filename, bytes),
+        Ok((filename, bytes)) => pdf_response(&filename, &bytes),
         Err(error) => error_response(&error),
     }
 }
 
-fn pdf_response(filename: &str, bytes: Vec<u8>) -> Response {
+fn pdf_response(filename: &str, bytes: &[u8]) -> Response {
     let length = bytes.len();
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
         bytes.chunks(CHUNK).map(|c| Ok(c.to_vec())).collect();

@@ -152,14 +152,61 @@ pub async fn copy(
     } else {
         store::lines_of(&**tx, &[source.id]).await?
     };
-    let mut pairs = Vec::new();
-    let mut lines = Vec::new();
-    for (index, line) in source_lines
+    let wanted: Vec<order_line::Model> = source_lines
         .into_iter()
         .filter(|l| request.only_line.is_none_or(|only| only == l.id))
         .filter(|l| l.rental_start.is_none())
-        .enumerate()
-    {
+        .collect();
+    let (pairs, lines) = copy_lines(tx, row.id, wanted, free, now).await?;
+    if request.only_line.is_some() && pairs.is_empty() {
+        return Err(AppError::not_found("order line", "lineId"));
+    }
+    keep_derived(&mut row, &lines)?;
+    let row = store::update_order(&**tx, row).await?;
+    link(tx, &row, source.id, &request, staff.id, now).await?;
+    let created = json!({
+        "number": row.number,
+        "source": row.source,
+        "copyOf": source.number,
+        "copyKind": request.kind.as_str(),
+    });
+    tx.record(order_event(
+        &row,
+        "ORDER_CREATED",
+        Some(staff.id),
+        created,
+        now,
+    ))
+    .await?;
+    // The copy is a draft the customer does not see yet: on the source, staff only.
+    let copied = json!({ "copy": row.number, "copyKind": request.kind.as_str() });
+    record_event(
+        tx,
+        source.id,
+        "ORDER_COPIED",
+        copied,
+        true,
+        Some(staff.id),
+        now,
+    )
+    .await?;
+    Ok(Copied {
+        order: store::to_order(row)?,
+        lines: pairs,
+    })
+}
+
+/// Inserts copies of `wanted` into order `order_id` (stock taken), at zero price when `free`.
+async fn copy_lines(
+    tx: &WriteTx,
+    order_id: Uuid,
+    wanted: Vec<order_line::Model>,
+    free: bool,
+    now: DateTime<Utc>,
+) -> Result<(Vec<(Uuid, Uuid)>, Vec<OrderLine>), AppError> {
+    let mut pairs = Vec::new();
+    let mut lines = Vec::new();
+    for (index, line) in wanted.into_iter().enumerate() {
         let field = format!("lines.{index}");
         let reserved = take(
             tx,
@@ -174,7 +221,7 @@ pub async fn copy(
             &**tx,
             order_line::Model {
                 id: Uuid::now_v7(),
-                order_id: row.id,
+                order_id,
                 position: i32::try_from(index).unwrap_or(i32::MAX),
                 unit_price_e4: if free { 0 } else { line.unit_price_e4 },
                 discount_bp: if free { 0 } else { line.discount_bp },
@@ -190,36 +237,29 @@ pub async fn copy(
         pairs.push((line.id, copied.id));
         lines.push(store::to_line(copied));
     }
-    if request.only_line.is_some() && pairs.is_empty() {
-        return Err(AppError::not_found("order line", "lineId"));
-    }
-    keep_derived(&mut row, &lines)?;
-    let row = store::update_order(&**tx, row).await?;
+    Ok((pairs, lines))
+}
+
+/// The link from the copy back to its source.
+async fn link(
+    tx: &WriteTx,
+    row: &sales_order::Model,
+    source_id: Uuid,
+    request: &CopyRequest,
+    actor: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
     order_copy::ActiveModel {
         order_id: Set(row.id),
-        source_order_id: Set(source.id),
+        source_order_id: Set(source_id),
         kind: Set(request.kind.as_str().to_owned()),
         claim_id: Set(request.claim_id),
-        created_by: Set(Some(staff.id)),
+        created_by: Set(Some(actor)),
         created_at: Set(now),
     }
     .insert(&**tx)
     .await?;
-    let created = json!({
-        "number": row.number,
-        "source": row.source,
-        "copyOf": source.number,
-        "copyKind": request.kind.as_str(),
-    });
-    tx.record(order_event(&row, "ORDER_CREATED", Some(staff.id), created, now))
-        .await?;
-    // The copy is a draft the customer does not see yet: on the source, staff only.
-    let copied = json!({ "copy": row.number, "copyKind": request.kind.as_str() });
-    record_event(tx, source.id, "ORDER_COPIED", copied, true, Some(staff.id), now).await?;
-    Ok(Copied {
-        order: store::to_order(row)?,
-        lines: pairs,
-    })
+    Ok(())
 }
 
 /// A link between a copy and its source.
@@ -232,7 +272,7 @@ pub struct CopyLink {
     pub at: DateTime<Utc>,
 }
 
-fn to_link(row: order_copy::Model) -> CopyLink {
+fn to_link(row: &order_copy::Model) -> CopyLink {
     CopyLink {
         order_id: row.order_id,
         source_order_id: row.source_order_id,
@@ -252,7 +292,7 @@ pub async fn sources_of(
         .all(db)
         .await?
         .into_iter()
-        .map(to_link)
+        .map(|row| to_link(&row))
         .collect())
 }
 
@@ -267,7 +307,7 @@ pub async fn copies_of(
         .all(db)
         .await?
         .into_iter()
-        .map(to_link)
+        .map(|row| to_link(&row))
         .collect())
 }
 

@@ -133,8 +133,16 @@ pub async fn open(
             "line": ids::encode(Kind::OrderLine, row.line_id),
             "reason": row.reason,
         });
-        record_event(&mut tx, row.order_id, "CLAIM_OPENED", details, false, Some(user.id), now)
-            .await?;
+        record_event(
+            &mut tx,
+            row.order_id,
+            "CLAIM_OPENED",
+            details,
+            false,
+            Some(user.id),
+            now,
+        )
+        .await?;
         tx.commit().await?;
         Ok(store::to_claim(row))
     }
@@ -158,7 +166,10 @@ fn check_claimable(line: &orders::copies::LineRef) -> Result<(), AppError> {
         line.order.status,
         OrderStatus::Shipped | OrderStatus::Completed
     ) {
-        return Err(orders::model::invalid_transition(line.order.status, "CLAIM"));
+        return Err(orders::model::invalid_transition(
+            line.order.status,
+            "CLAIM",
+        ));
     }
     Ok(())
 }
@@ -224,7 +235,16 @@ pub async fn decide(
     } else {
         "CLAIM_REJECTED"
     };
-    record_event(&mut tx, row.order_id, kind, details, false, Some(staff.id), now).await?;
+    record_event(
+        &mut tx,
+        row.order_id,
+        kind,
+        details,
+        false,
+        Some(staff.id),
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok(store::to_claim(row))
 }

@@ -259,7 +259,11 @@ pub async fn certify(
     file.check_current(if certified { "CERTIFY" } else { "UNCERTIFY" })?;
     if file.certified() == certified {
         return Err(AppError::InvalidTransition {
-            from: if certified { "CERTIFIED" } else { "UNCERTIFIED" },
+            from: if certified {
+                "CERTIFIED"
+            } else {
+                "UNCERTIFIED"
+            },
             to: if certified { "CERTIFY" } else { "UNCERTIFY" }.to_owned(),
         });
     }

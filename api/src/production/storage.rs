@@ -51,7 +51,10 @@ impl LocalFileStore {
         if safe {
             Ok(self.root.join(Path::new(key)))
         } else {
-            Err(io::Error::new(io::ErrorKind::InvalidInput, "bad storage key"))
+            Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "bad storage key",
+            ))
         }
     }
 }
@@ -102,7 +105,14 @@ mod tests {
             root: PathBuf::from("/srv/storage"),
         };
         assert!(store.path("production/0192abc").is_ok());
-        for bad in ["../etc/passwd", "/etc/passwd", "a//b", "a/../../b", "a b", ""] {
+        for bad in [
+            "../etc/passwd",
+            "/etc/passwd",
+            "a//b",
+            "a/../../b",
+            "a b",
+            "",
+        ] {
             assert!(store.path(bad).is_err(), "{bad}");
         }
     }

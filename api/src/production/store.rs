@@ -9,9 +9,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::model::{
-    Claim, ClaimPhoto, ClaimReason, ClaimStatus, FileComment, ProductionFile,
-};
+use super::model::{Claim, ClaimPhoto, ClaimReason, ClaimStatus, FileComment, ProductionFile};
 
 pub fn to_file(row: production_file::Model) -> ProductionFile {
     ProductionFile {
@@ -254,10 +252,7 @@ pub async fn photos_of(
         .collect())
 }
 
-pub async fn find_photo(
-    db: &impl ConnectionTrait,
-    id: Uuid,
-) -> Result<Option<ClaimPhoto>, DbErr> {
+pub async fn find_photo(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<ClaimPhoto>, DbErr> {
     Ok(quality_claim_photo::Entity::find_by_id(id)
         .one(db)
         .await?

@@ -21,7 +21,9 @@ impl DocumentsQuery {
     /// Staff: the seller's identity printed on documents.
     async fn seller_profile(&self, ctx: &Context<'_>) -> Result<SellerProfileObject> {
         principal(ctx).require_staff()?;
-        Ok(SellerProfileObject(seller::get(state(ctx).db.read()).await?))
+        Ok(SellerProfileObject(
+            seller::get(state(ctx).db.read()).await?,
+        ))
     }
 
     /// An invoice or credit note: staff any, customers those of their orders.

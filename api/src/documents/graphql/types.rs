@@ -95,6 +95,7 @@ impl InvoiceObject {
         self.0.issued_at
     }
     /// A short-lived signed URL of the PDF (`COMPTOIR_SIGNED_URL_TTL`), opened without headers.
+    #[allow(clippy::unused_async)] // async-graphql resolvers are async
     async fn pdf_url(&self, ctx: &Context<'_>) -> Result<String> {
         Ok(service::signed_url(
             state(ctx),

@@ -382,6 +382,7 @@ impl OrderObject {
         crate::documents::graphql::types::invoices_of(ctx, self.0.id).await
     }
     /// A short-lived signed URL of one of the order's PDFs (work sheets: staff only).
+    #[allow(clippy::unused_async)] // async-graphql resolvers are async
     async fn document_url(
         &self,
         ctx: &Context<'_>,

@@ -188,11 +188,7 @@ impl ProductionMutation {
     }
 
     /// Staff: a new empty draft for the customer of this order, with its contact and addresses.
-    async fn new_order_for_customer(
-        &self,
-        ctx: &Context<'_>,
-        order_id: ID,
-    ) -> Result<OrderObject> {
+    async fn new_order_for_customer(&self, ctx: &Context<'_>, order_id: ID) -> Result<OrderObject> {
         let id = self::order_id(&order_id)?;
         Ok(OrderObject(
             claims::copy_order(state(ctx), principal(ctx), id, CopyKind::NewForCustomer).await?,

@@ -36,8 +36,7 @@ impl ProductionQuery {
         status: Option<ClaimStatusGql>,
     ) -> Result<RelayConnection<QualityClaimObject>> {
         let page = PageRequest::parse(first, after)?;
-        let page =
-            claims::list(state(ctx), principal(ctx), status.map(Into::into), page).await?;
+        let page = claims::list(state(ctx), principal(ctx), status.map(Into::into), page).await?;
         Ok(connection(page, |c| c.id.to_string(), QualityClaimObject))
     }
 }

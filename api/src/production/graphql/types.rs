@@ -14,13 +14,14 @@ use crate::{
     },
     kernel::ids::{self, Kind},
     orders::{copies::CopyLink, graphql::types::OrderObject},
-    production::model::{
-        Claim, ClaimPhoto, FileComment, ProductionFile, line_ready,
-    },
+    production::model::{Claim, ClaimPhoto, FileComment, ProductionFile, line_ready},
 };
 
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-#[graphql(name = "QualityClaimStatus", remote = "crate::production::model::ClaimStatus")]
+#[graphql(
+    name = "QualityClaimStatus",
+    remote = "crate::production::model::ClaimStatus"
+)]
 pub enum ClaimStatusGql {
     Open,
     Accepted,
@@ -28,7 +29,10 @@ pub enum ClaimStatusGql {
 }
 
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-#[graphql(name = "QualityClaimReason", remote = "crate::production::model::ClaimReason")]
+#[graphql(
+    name = "QualityClaimReason",
+    remote = "crate::production::model::ClaimReason"
+)]
 pub enum ClaimReasonGql {
     PrintDefect,
     WrongColours,

@@ -326,12 +326,9 @@ impl QuoteObject {
         self.0.transferred_to_invoice
     }
     /// A short-lived signed URL of the quote's PDF.
+    #[allow(clippy::unused_async)] // async-graphql resolvers are async
     async fn pdf_url(&self, ctx: &Context<'_>) -> Result<String> {
-        crate::documents::graphql::types::url(
-            ctx,
-            crate::documents::DocumentKind::Quote,
-            self.0.id,
-        )
+        crate::documents::graphql::types::url(ctx, crate::documents::DocumentKind::Quote, self.0.id)
     }
     /// Edit version: send it back with every change.
     async fn version(&self) -> i32 {
