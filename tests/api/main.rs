@@ -22,6 +22,7 @@ mod notifications;
 mod order_desk;
 mod orders;
 mod processes;
+mod production;
 mod quote_desk;
 mod quotes;
 mod schema_file;
