@@ -600,3 +600,95 @@ fn draw(
     }
     document.finish().map_err(RenderError::Pdf)
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use rust_decimal::Decimal;
+
+    use super::*;
+    use crate::documents::model::{DocumentKind, DocumentTotals, Party, VatAmount};
+
+    fn long_invoice(lines: usize) -> DocumentModel {
+        DocumentModel {
+            kind: DocumentKind::Invoice,
+            number: "INV-2026-000042".to_owned(),
+            issued_at: Utc::now(),
+            facts: vec![("Order".to_owned(), "ORD-000007".to_owned())],
+            seller: Party {
+                name: "Imprimerie Lumière".to_owned(),
+                address: vec!["12 rue de l'Épée".to_owned(), "75005 Paris".to_owned()],
+                vat_id: "FR12345678901".to_owned(),
+                contact: vec![],
+            },
+            logo: None,
+            customer_label: "Bill to".to_owned(),
+            customer: Party {
+                name: "Арендная компания «Север»".to_owned(),
+                address: vec!["ул. Ленина, 1".to_owned(), "190000 Санкт-Петербург".to_owned()],
+                vat_id: String::new(),
+                contact: vec![],
+            },
+            delivery: None,
+            lines: (0..lines)
+                .map(|i| DocumentLine {
+                    reference: format!("REF-{i}"),
+                    description: format!(
+                        "Bâche imprimée {i}, a description long enough to wrap over more than one line of the table"
+                    ),
+                    details: vec!["Material: vinyl".to_owned()],
+                    quantity: Some(2),
+                    unit_price: Some(Decimal::new(4550, 2)),
+                    discount: String::new(),
+                    vat_rate: Some(Decimal::from(20)),
+                    total: Some(Decimal::new(9100, 2)),
+                })
+                .collect(),
+            totals: Some(DocumentTotals {
+                lines_total: Decimal::new(9100, 2),
+                discount_percent: Decimal::ZERO,
+                discount: Decimal::ZERO,
+                shipping: Decimal::ZERO,
+                subtotal: Decimal::new(9100, 2),
+                vat: vec![VatAmount {
+                    rate: Decimal::from(20),
+                    base: Decimal::new(9100, 2),
+                    amount: Decimal::new(1820, 2),
+                }],
+                vat_total: Decimal::new(1820, 2),
+                total: Decimal::new(10920, 2),
+                paid: None,
+                balance_due: None,
+            }),
+            currency: "EUR".to_owned(),
+            terms: vec!["Payment terms: 30 days".to_owned()],
+            notes: vec![],
+        }
+    }
+
+    #[test]
+    fn a_long_document_flows_onto_more_pages() {
+        let metrics = METRICS.as_ref().unwrap();
+        assert!(render(&long_invoice(1)).unwrap().starts_with(b"%PDF-"));
+        let mut layout = Layout {
+            metrics,
+            pages: vec![Vec::new()],
+            y: MARGIN,
+        };
+        let model = long_invoice(80);
+        header(&mut layout, &model, None);
+        parties(&mut layout, &model);
+        table(&mut layout, &model, true);
+        assert!(layout.pages.len() >= 3, "{} pages", layout.pages.len());
+        assert!(render(&model).unwrap().starts_with(b"%PDF-"));
+    }
+
+    #[test]
+    fn text_wraps_at_spaces_within_the_width() {
+        let metrics = METRICS.as_ref().unwrap();
+        let lines = metrics.wrap("Société Générale — Арендная компания", 9.0, false, 80.0);
+        assert!(lines.len() > 1);
+        assert!(lines.iter().all(|l| metrics.width(l, 9.0, false) <= 80.0));
+        assert_eq!(lines.join(" "), "Société Générale — Арендная компания");
+    }
+}
