@@ -544,5 +544,24 @@ db_test! {
         let bad_email = app.gql(Some(&shop.admin.access), update, json!({ "v": profile["version"], "input": { "email": "not an email" } })).await;
         assert_eq!(code(&bad_email), "VALIDATION");
         assert_eq!(bad_email["errors"][0]["extensions"]["field"], "email");
+
+        let not_an_image = crate::production::multipart(&app, &shop.admin.access, update,
+            json!({ "v": profile["version"], "input": { "logo": null } }),
+            vec![("input.logo", "logo.png", "image/png", b"\x89PNG but broken".to_vec())]).await;
+        assert_eq!(code(&not_an_image), "VALIDATION");
+        assert_eq!(not_an_image["errors"][0]["extensions"]["field"], "logo");
+        let logo = base64::Engine::decode(&base64::engine::general_purpose::STANDARD,
+            "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==").unwrap();
+        let set = crate::production::multipart(&app, &shop.admin.access, update,
+            json!({ "v": profile["version"], "input": { "logo": null } }),
+            vec![("input.logo", "logo.png", "image/png", logo)]).await;
+        assert!(set.get("errors").is_none(), "{set}");
+        assert_eq!(app.data(Some(&shop.admin.access), read, json!({})).await["sellerProfile"]["hasLogo"], true);
+        let order = shop.order(&customer).await;
+        let url = shop.order_url(&customer.user.access, &order, "ORDER_CONFIRMATION").await;
+        let (status, pdf) = shop.get(url["data"]["order"]["documentUrl"].as_str().unwrap(), None).await;
+        assert_eq!(status, 200);
+        let raw = String::from_utf8_lossy(&pdf);
+        assert!(raw.contains("/Subtype/Image"), "the logo is drawn");
     }
 }
