@@ -77,6 +77,7 @@ impl<'a> Shop<'a> {
         }
     }
 
+    #[allow(clippy::unnecessary_wraps)] // what `TestApp::data` takes
     pub fn staff(&self) -> Option<&str> {
         Some(&self.manager.access)
     }

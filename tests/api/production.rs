@@ -201,7 +201,7 @@ db_test! {
         }
         assert_eq!(read(&app, token, &order).await["lines"][0]["productionFiles"], json!([]));
         let stored = std::fs::read_dir(app.mail_dir().parent().unwrap().join("storage").join("production"));
-        assert!(stored.map(|d| d.count()).unwrap_or(0) == 0, "nothing was stored");
+        assert_eq!(stored.map_or(0, Iterator::count), 0, "nothing was stored");
         let not_an_id = upload(&app, token, &json!("nope"), "a.pdf", "application/pdf", PDF).await;
         assert_eq!(code(&not_an_id), "VALIDATION");
         assert_eq!(not_an_id["errors"][0]["extensions"]["field"], "orderLineId");

@@ -151,7 +151,7 @@ pub fn order_document(
     }
     match kind {
         DocumentKind::PurchaseOrder => {
-            terms.push("Good for agreement — date, name and signature of the customer:".to_owned())
+            terms.push("Good for agreement — date, name and signature of the customer:".to_owned());
         }
         DocumentKind::ProForma => {
             terms.push("Pro-forma: not an invoice; no VAT may be deducted from it.".to_owned());

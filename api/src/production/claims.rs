@@ -51,37 +51,12 @@ pub async fn open(
 ) -> Result<Claim, AppError> {
     let user = principal.require_user()?;
     let description = parse_text(&input.description, "description", 5_000, true)?;
-    if input.photos.len() > state.config.max_upload_files {
-        return Err(AppError::validation(
-            "photos",
-            format!("at most {} photos", state.config.max_upload_files),
-        ));
-    }
-    for (index, photo) in input.photos.iter().enumerate() {
-        let field = format!("photos.{index}");
-        if !matches!(
-            photo.content_type.to_ascii_lowercase().as_str(),
-            "image/png" | "image/jpeg"
-        ) {
-            return Err(AppError::validation(field, "a PNG or JPEG photo"));
-        }
-        check_file(&state.config, photo, &field)?;
-    }
+    check_photos(&state.config, &input.photos)?;
     let line =
         orders::copies::line_for(state.db.read(), principal, input.line_id, "orderLineId").await?;
     check_claimable(&line)?;
     let store_files = storage::from_config(&state.config);
-    let mut stored: Vec<String> = Vec::new();
-    for photo in &input.photos {
-        let key = format!("claims/{}", Uuid::now_v7().simple());
-        if let Err(error) = store_files.put(&key, &photo.content).await {
-            for key in &stored {
-                drop(store_files.delete(key).await);
-            }
-            return Err(AppError::internal(error));
-        }
-        stored.push(key);
-    }
+    let stored = store_photos(&*store_files, &input.photos).await?;
     let result = async {
         let now = state.clock.now();
         let mut tx = state.db.begin(&state.events).await?;
@@ -153,6 +128,46 @@ pub async fn open(
         }
     }
     result
+}
+
+/// Photos are PNG or JPEG images, within the upload limits.
+fn check_photos(config: &crate::config::Config, photos: &[UploadedFile]) -> Result<(), AppError> {
+    if photos.len() > config.max_upload_files {
+        return Err(AppError::validation(
+            "photos",
+            format!("at most {} photos", config.max_upload_files),
+        ));
+    }
+    for (index, photo) in photos.iter().enumerate() {
+        let field = format!("photos.{index}");
+        if !matches!(
+            photo.content_type.to_ascii_lowercase().as_str(),
+            "image/png" | "image/jpeg"
+        ) {
+            return Err(AppError::validation(field, "a PNG or JPEG photo"));
+        }
+        check_file(config, photo, &field)?;
+    }
+    Ok(())
+}
+
+/// Stores the photos under fresh keys; on failure, removes those already stored.
+async fn store_photos(
+    files: &dyn storage::FileStore,
+    photos: &[UploadedFile],
+) -> Result<Vec<String>, AppError> {
+    let mut stored: Vec<String> = Vec::new();
+    for photo in photos {
+        let key = format!("claims/{}", Uuid::now_v7().simple());
+        if let Err(error) = files.put(&key, &photo.content).await {
+            for key in &stored {
+                drop(files.delete(key).await);
+            }
+            return Err(AppError::internal(error));
+        }
+        stored.push(key);
+    }
+    Ok(stored)
 }
 
 fn check_claimable(line: &orders::copies::LineRef) -> Result<(), AppError> {
