@@ -226,6 +226,11 @@ db_test! {
         assert_eq!(code(&app.gql(shop.staff(), certify, json!({ "id": file["id"] })).await), "INVALID_TRANSITION");
         let ready = read(&app, &buyer.user.access, &order).await;
         assert_eq!(ready["readyLineIds"], json!([line]));
+        let sheet = shop.order_url(&shop.manager.access, &order, "WORK_SHEET").await;
+        let (status, pdf) = shop.get(sheet["data"]["order"]["documentUrl"].as_str().unwrap(), None).await;
+        assert_eq!(status, 200);
+        let sheet = crate::documents::text(&pdf);
+        assert!(sheet.contains("File: a.pdf (version 1, certified)"), "the work sheet names the file:\n{sheet}");
         assert_eq!(ready["lines"][0]["productionReady"], true);
         assert_eq!(ready["lines"][1]["productionReady"], false, "a line without files is not ready");
 

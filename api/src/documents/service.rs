@@ -113,7 +113,7 @@ pub async fn model(
             }
             let lines = orders::service::lines_of(db, &[order.id]).await?;
             let customer = customer(db, Some(order.customer_id)).await?;
-            Ok(build::order_document(
+            let mut document = build::order_document(
                 kind,
                 &order.number,
                 now,
@@ -121,7 +121,26 @@ pub async fn model(
                 &lines,
                 customer.as_ref(),
                 &seller,
-            ))
+            );
+            if kind == DocumentKind::WorkSheet {
+                // The workshop needs to know which files to print, and whether they were checked.
+                let files = crate::production::files::of_orders(db, &[order.id]).await?;
+                for (printed, line) in document.lines.iter_mut().zip(&lines) {
+                    for file in files.iter().filter(|f| f.line_id == line.id && f.current) {
+                        printed.details.push(format!(
+                            "File: {} (version {}, {})",
+                            file.filename,
+                            file.version,
+                            if file.certified() {
+                                "certified"
+                            } else {
+                                "NOT certified"
+                            }
+                        ));
+                    }
+                }
+            }
+            Ok(document)
         }
     }
 }
