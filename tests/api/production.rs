@@ -251,15 +251,17 @@ async fn open_claim(
     line: &Value,
     photos: Vec<(&str, &str, Vec<u8>)>,
 ) -> Value {
-    let query = "mutation($input: OpenQualityClaimInput!) { openQualityClaim(input: $input) { id status reason photos { filename url } } }";
+    let query = "mutation($line: ID!, $description: String!, $photos: [Upload!]) {
+        openQualityClaim(orderLineId: $line, reason: WRONG_COLOURS, description: $description, photos: $photos) {
+            id status reason photos { filename url } } }";
     let count = photos.len();
     let files: Vec<(String, &str, &str, Vec<u8>)> = photos
         .into_iter()
         .enumerate()
-        .map(|(i, (name, mime, bytes))| (format!("input.photos.{i}"), name, mime, bytes))
+        .map(|(i, (name, mime, bytes))| (format!("photos.{i}"), name, mime, bytes))
         .collect();
-    let input = json!({ "input": { "orderLineId": line, "reason": "WRONG_COLOURS",
-        "description": "Les couleurs sont ternes", "photos": vec![Value::Null; count] } });
+    let input = json!({ "line": line, "description": "Les couleurs sont ternes",
+        "photos": vec![Value::Null; count] });
     multipart(
         app,
         token,

@@ -1,4 +1,4 @@
-use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject, Upload};
+use async_graphql::{Context, ID, Object, Result, SimpleObject, Upload};
 
 use super::{
     read_upload,
@@ -17,16 +17,6 @@ fn file_id(id: &ID) -> Result<uuid::Uuid> {
 
 fn order_id(id: &ID) -> Result<uuid::Uuid> {
     Ok(ids::decode(Kind::Order, id, "orderId")?)
-}
-
-#[derive(InputObject)]
-pub struct OpenQualityClaimInput {
-    /// A `CUSTOM` line of a shipped or completed order.
-    pub order_line_id: ID,
-    pub reason: ClaimReasonGql,
-    pub description: String,
-    /// PNG or JPEG photos (multipart upload), within the upload limits.
-    pub photos: Option<Vec<Upload>>,
 }
 
 /// A claim's free reprint.
@@ -115,21 +105,25 @@ impl ProductionMutation {
     async fn open_quality_claim(
         &self,
         ctx: &Context<'_>,
-        input: OpenQualityClaimInput,
+        order_line_id: ID,
+        reason: ClaimReasonGql,
+        description: String,
+        #[graphql(desc = "PNG or JPEG photos (multipart upload), within the upload limits.")]
+        photos: Option<Vec<Upload>>,
     ) -> Result<QualityClaimObject> {
-        let line_id = ids::decode(Kind::OrderLine, &input.order_line_id, "orderLineId")?;
-        let mut photos = Vec::new();
-        for (index, upload) in input.photos.unwrap_or_default().into_iter().enumerate() {
-            photos.push(read_upload(ctx, upload, &format!("photos.{index}")).await?);
+        let line_id = ids::decode(Kind::OrderLine, &order_line_id, "orderLineId")?;
+        let mut uploads = Vec::new();
+        for (index, upload) in photos.unwrap_or_default().into_iter().enumerate() {
+            uploads.push(read_upload(ctx, upload, &format!("photos.{index}")).await?);
         }
         let claim = claims::open(
             state(ctx),
             principal(ctx),
             claims::ClaimInput {
                 line_id,
-                reason: input.reason.into(),
-                description: input.description,
-                photos,
+                reason: reason.into(),
+                description,
+                photos: uploads,
             },
         )
         .await?;
