@@ -448,3 +448,60 @@ db_test! {
         assert_eq!(shop.get(&format!("{file_path}{query}"), None).await.0, 401);
     }
 }
+
+db_test! {
+    async fn a_page_of_orders_with_invoices_files_claims_and_copies_costs_no_statement_per_order(app) with |config| {
+        // The outbox worker polls in the background; its statements would blur the count.
+        config.outbox_worker = false;
+    } {
+        let shop = Shop::open(&app).await;
+        let buyer = shop.buyer("Client").await;
+        for _ in 0..6 {
+            let order = shop.order(&buyer).await;
+            let custom = order["lines"][0]["id"].clone();
+            let file = ok(&upload(&app, &buyer.user.access, &custom, "a.pdf", "application/pdf", PDF).await, "uploadProductionFile").clone();
+            app.data(shop.staff(), "mutation($id: ID!) { certifyProductionFile(fileId: $id) { id } }", json!({ "id": file["id"] })).await;
+            app.data(shop.staff(), "mutation($id: ID!) { commentProductionFile(fileId: $id, body: \"ok\") { id } }", json!({ "id": file["id"] })).await;
+            ok(&shop.issue(&order).await, "issueInvoice");
+            shipped(&shop, &order).await;
+            let claim = ok(&open_claim(&app, &buyer.user.access, &custom, vec![("p.png", "image/png", PNG.to_vec())]).await, "openQualityClaim").clone();
+            app.data(shop.staff(), "mutation($id: ID!) { acceptQualityClaim(claimId: $id) { id } }", json!({ "id": claim["id"] })).await;
+            app.data(shop.staff(), "mutation($id: ID!) { createReprintAfterClaim(claimId: $id) { order { id } } }", json!({ "id": claim["id"] })).await;
+        }
+        // Each field a page may ask for, on its own: the same statements for 2 orders as for 12.
+        // (Loaders gather the keys asked for within a millisecond, so a busy machine may split a
+        // batch in two: the fewest statements of a few runs is what a page costs.)
+        for fields in [
+            "transferredToInvoice",
+            "invoices { number pdfUrl }",
+            "invoices { order { number } }",
+            "readyLineIds documentUrl(kind: ORDER_CONFIRMATION)",
+            "lines { productionReady }",
+            "lines { productionFiles { url certifiedBy { email } } }",
+            "lines { productionFiles { versions { version } } }",
+            "lines { productionFiles { comments { body author { email } } } }",
+            "qualityClaims { photos { url } }",
+            "qualityClaims { reprintOrder { number } }",
+            "copiedFrom { kind order { number } }",
+            "copies { kind order { number } }",
+        ] {
+            let page = format!(
+                "query($n: Int) {{ orders(first: $n, filter: {{ includeCompleted: true }}, sort: {{ field: NUMBER }}) {{
+                    edges {{ node {{ number {fields} }} }} }} }}"
+            );
+            let mut counts = Vec::new();
+            // By number: each claim's order, then its reprint; two orders are one of each.
+            for n in [2_usize, 12] {
+                let mut fewest = u64::MAX;
+                for _ in 0..5 {
+                    let before = app.state.db.statements();
+                    let data = app.data(shop.staff(), &page, json!({ "n": n })).await;
+                    fewest = fewest.min(app.state.db.statements() - before);
+                    assert_eq!(data["orders"]["edges"].as_array().unwrap().len(), n);
+                }
+                counts.push(fewest);
+            }
+            assert_eq!(counts[0], counts[1], "{fields}: statements for 2 and 12 orders: {counts:?}");
+        }
+    }
+}
