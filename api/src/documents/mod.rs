@@ -10,6 +10,13 @@
 //! - an invoice is numbered gaplessly in its transaction and never changes once issued (only its
 //!   "standing" mark is cleared by the credit note that cancels it); one standing invoice per
 //!   order.
+//!
+//! Adding a kind (the rental project confirmation, for one): a `DocumentKind` variant (its path
+//! name, title and file name), a builder that fills a [`DocumentModel`] from the object (header
+//! facts, parties, lines, totals from the object's own `totals`, terms), and a branch in
+//! `service::model` and `service::id_kind` that finds the object for the caller with its
+//! context's own finder (that is the authorization). A `…Url` field on the object's GraphQL
+//! type calls `graphql::types::url`. The renderer and the HTTP route need no change.
 
 pub mod build;
 pub mod graphql;
