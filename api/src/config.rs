@@ -247,6 +247,20 @@ pub struct Config {
     #[arg(long, env = "COMPTOIR_EMAIL_TOKEN_TTL", default_value = "24h", value_parser = bounded_duration, global = true)]
     pub email_token_ttl: Duration,
 
+    /// Lifetime of signed download URLs (document PDFs, production files) handed out in GraphQL.
+    #[arg(long, env = "COMPTOIR_SIGNED_URL_TTL", default_value = "5m", value_parser = bounded_duration, global = true)]
+    pub signed_url_ttl: Duration,
+
+    /// Public URL of this API (`https://api.example.com`), put before signed download URLs.
+    /// Unset: they are paths (`/documents/…`) that clients resolve against the API's address.
+    #[arg(long, env = "COMPTOIR_API_URL", global = true)]
+    pub api_url: Option<String>,
+
+    /// Folder of the file store (production files, claim photos). Default: `storage` beside the
+    /// SQLite file (or in the working directory).
+    #[arg(long, env = "COMPTOIR_STORAGE_DIR", global = true)]
+    pub storage_dir: Option<PathBuf>,
+
     /// Log filter, in `tracing` syntax (e.g. `info`, `comptoir_api=debug,sqlx=warn`).
     #[arg(long, env = "COMPTOIR_LOG", default_value = "info", global = true)]
     pub log: String,
@@ -308,6 +322,15 @@ impl Config {
             self.sqlite_path()
                 .and_then(|db| db.parent().map(|dir| dir.join("mail")))
                 .unwrap_or_else(|| PathBuf::from("mail"))
+        })
+    }
+
+    /// Where the local file store keeps its files.
+    pub fn storage_dir(&self) -> PathBuf {
+        self.storage_dir.clone().unwrap_or_else(|| {
+            self.sqlite_path()
+                .and_then(|db| db.parent().map(|dir| dir.join("storage")))
+                .unwrap_or_else(|| PathBuf::from("storage"))
         })
     }
 

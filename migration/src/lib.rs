@@ -15,6 +15,7 @@ mod m20261122_000007_create_order_tables;
 mod m20261122_000008_create_quote_tables;
 mod m20261123_000009_add_order_shown_flag;
 mod m20261130_000010_create_rental_tables;
+mod m20261130_000020_create_document_tables;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000008_create_quote_tables::Migration),
             Box::new(m20261123_000009_add_order_shown_flag::Migration),
             Box::new(m20261130_000010_create_rental_tables::Migration),
+            Box::new(m20261130_000020_create_document_tables::Migration),
         ]
     }
 }

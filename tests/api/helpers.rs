@@ -110,6 +110,7 @@ impl TestApp {
         config.hash_workers = Some(2);
         config.database_schema = None;
         config.mail_dir = Some(dir.path().join("mail"));
+        config.storage_dir = Some(dir.path().join("storage"));
         config.smtp_url = None;
         let mut pg_schema = None;
         match backend {

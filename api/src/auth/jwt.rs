@@ -22,6 +22,9 @@ pub struct JwtKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    /// Signs short-lived download URLs (documents, files): derived from the same secret, so
+    /// every instance that shares the secret accepts the others' URLs.
+    url_key: [u8; 32],
 }
 
 impl std::fmt::Debug for JwtKeys {
@@ -39,7 +42,13 @@ impl JwtKeys {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
+            url_key: derive_key(secret, b"comptoir signed download urls v1"),
         }
+    }
+
+    /// The key of signed download URLs.
+    pub fn url_key(&self) -> &[u8; 32] {
+        &self.url_key
     }
 
     pub fn issue(&self, claims: &Claims) -> Result<String, AppError> {
@@ -56,6 +65,17 @@ impl JwtKeys {
                 AppError::Unauthenticated("invalid or expired access token")
             })
     }
+}
+
+/// A key for one purpose, derived from the secret (HMAC-SHA256 of the purpose): a URL signature
+/// can never pass for a token signature.
+fn derive_key(secret: &[u8], purpose: &[u8]) -> [u8; 32] {
+    use hmac::{Hmac, Mac};
+    let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(secret) else {
+        return [0; 32];
+    };
+    mac.update(purpose);
+    mac.finalize().into_bytes().into()
 }
 
 pub fn claims(

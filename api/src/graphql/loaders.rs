@@ -65,6 +65,17 @@ pub fn attach(
             db: db.clone(),
             clock: state.clock.clone(),
         }))
+        .data(cached(InvoicesOfOrder { db: db.clone() }))
+        .data(cached(FilesOfOrder { db: db.clone() }))
+        .data(cached(CommentsOfFile { db: db.clone() }))
+        .data(cached(ClaimsOfOrder { db: db.clone() }))
+        .data(cached(PhotosOfClaim { db: db.clone() }))
+        .data(cached(CopySourceOfOrder { db: db.clone() }))
+        .data(cached(CopiesOfOrder { db: db.clone() }))
+        .data(cached(OrderLoader {
+            db: db.clone(),
+            principal,
+        }))
         .data(cached(UserLoader { db }))
 }
 
@@ -339,3 +350,65 @@ order_children!(
     crate::quotes::service::revisions_of,
     root_id
 );
+
+// Documents and production: what hangs off orders, files and claims the caller could read.
+order_children!(
+    InvoicesOfOrder,
+    crate::documents::store::Invoice,
+    crate::documents::invoices::of_orders,
+    order_id
+);
+order_children!(
+    FilesOfOrder,
+    crate::production::model::ProductionFile,
+    crate::production::files::of_orders,
+    order_id
+);
+order_children!(
+    CommentsOfFile,
+    crate::production::model::FileComment,
+    crate::production::files::comments_of,
+    file_id
+);
+order_children!(
+    ClaimsOfOrder,
+    crate::production::model::Claim,
+    crate::production::claims::of_orders,
+    order_id
+);
+order_children!(
+    PhotosOfClaim,
+    crate::production::model::ClaimPhoto,
+    crate::production::claims::photos_of,
+    claim_id
+);
+// Keyed by the copy: where it came from (at most one).
+order_children!(
+    CopySourceOfOrder,
+    crate::orders::copies::CopyLink,
+    crate::orders::copies::sources_of,
+    order_id
+);
+// Keyed by the source: the copies made of it.
+order_children!(
+    CopiesOfOrder,
+    crate::orders::copies::CopyLink,
+    crate::orders::copies::copies_of,
+    source_order_id
+);
+
+/// Orders by ID, only those the request's caller may see (copy links, claims).
+pub struct OrderLoader {
+    db: DatabaseConnection,
+    principal: Principal,
+}
+
+impl Loader<Uuid> for OrderLoader {
+    type Value = crate::orders::Order;
+    type Error = LoadError;
+
+    async fn load(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, crate::orders::Order>, LoadError> {
+        let orders = crate::orders::copies::visible(&self.db, &self.principal, ids).await?;
+        Ok(orders.into_iter().map(|o| (o.id, o)).collect())
+    }
+}

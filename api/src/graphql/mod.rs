@@ -16,9 +16,11 @@ use crate::{
     catalog::graphql::{CatalogMutation, CatalogQuery},
     config::Config,
     customers::graphql::{CustomersMutation, CustomersQuery},
+    documents::graphql::{DocumentsMutation, DocumentsQuery},
     events::graphql::EventsQuery,
     notifications::graphql::{NotificationsMutation, NotificationsQuery},
     orders::graphql::{OrdersMutation, OrdersQuery, OrdersSubscription},
+    production::graphql::{ProductionMutation, ProductionQuery},
     quotes::graphql::{QuotesMutation, QuotesQuery, QuotesSubscription},
     rental::graphql::{RentalMutation, RentalQuery, RentalSubscription},
     search::graphql::SearchQuery,
@@ -37,6 +39,8 @@ pub struct QueryRoot(
     SearchQuery,
     NotificationsQuery,
     EventsQuery,
+    DocumentsQuery,
+    ProductionQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -49,6 +53,8 @@ pub struct MutationRoot(
     QuotesMutation,
     RentalMutation,
     NotificationsMutation,
+    DocumentsMutation,
+    ProductionMutation,
 );
 
 #[derive(MergedSubscription, Default)]

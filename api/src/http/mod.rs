@@ -5,6 +5,7 @@
 //! `WriteTx` → commit → events published to `ws` subscribers.
 
 mod auth;
+mod documents;
 mod files;
 mod graphql;
 mod health;
@@ -77,6 +78,12 @@ fn router_with_shutdown(
             "/files/quote-attachments/{id}",
             get(files::quote_attachment),
         )
+        .route("/documents/{kind}/{file}", get(documents::document))
+        .route(
+            "/files/production-files/{id}",
+            get(documents::production_file),
+        )
+        .route("/files/claim-photos/{id}", get(documents::claim_photo))
         .route("/healthz", get(health::alive))
         .route("/readyz", get(health::ready))
         .layer(DefaultBodyLimit::max(

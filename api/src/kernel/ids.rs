@@ -33,6 +33,11 @@ pub enum Kind {
     RentalProject,
     RentalItem,
     RentalChange,
+    Invoice,
+    ProductionFile,
+    ProductionFileComment,
+    QualityClaim,
+    ClaimPhoto,
 }
 
 impl Kind {
@@ -62,6 +67,11 @@ impl Kind {
             Kind::RentalProject => "RentalProject",
             Kind::RentalItem => "RentalItem",
             Kind::RentalChange => "RentalChange",
+            Kind::Invoice => "Invoice",
+            Kind::ProductionFile => "ProductionFile",
+            Kind::ProductionFileComment => "ProductionFileComment",
+            Kind::QualityClaim => "QualityClaim",
+            Kind::ClaimPhoto => "QualityClaimPhoto",
         }
     }
 }

@@ -31,7 +31,7 @@ use crate::{
     state::AppState,
 };
 
-const ORDER_SERIES: &str = "ORD";
+pub(super) const ORDER_SERIES: &str = "ORD";
 
 /// Contact details typed at checkout.
 #[derive(Clone, Debug, Default)]
@@ -838,7 +838,6 @@ pub async fn create_from_quote(
         );
     }
     let row = finish_new(tx, row, &lines, "ORDER_CONFIRMED", Some(input.actor), now).await?;
-    let data = template_data(tx, &row).await?;
-    email_contact(tx, &row, "order_confirmed", data, now).await?;
+    service::email_confirmation(tx, &row, &lines, now).await?;
     store::to_order(row)
 }

@@ -386,9 +386,8 @@ pub async fn accept(
 }
 
 async fn confirmed(mut edit: Edit) -> Result<Order, AppError> {
-    let data = template_data(&edit.tx, &edit.row).await?;
     let row = edit.row.clone();
-    email_contact(&mut edit.tx, &row, "order_confirmed", data, edit.now).await?;
+    super::service::email_confirmation(&mut edit.tx, &row, &edit.lines, edit.now).await?;
     edit.finish("ORDER_CONFIRMED", true).await
 }
 

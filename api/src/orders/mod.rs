@@ -15,6 +15,7 @@
 //!   edit brings it below what was paid.
 
 pub mod checkout;
+pub mod copies;
 pub mod desk;
 pub mod editing;
 pub mod graphql;

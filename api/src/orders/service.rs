@@ -41,7 +41,7 @@ fn order_not_found() -> AppError {
 
 /// Staff see every order; a customer's users see their customer's orders once the seller has
 /// shown them (never a draft being composed, even one put on hold or cancelled).
-fn may_see(principal: &Principal, row: &sales_order::Model) -> bool {
+pub(super) fn may_see(principal: &Principal, row: &sales_order::Model) -> bool {
     principal.is_staff()
         || (principal.customer_id() == Some(row.customer_id) && row.shown_to_customer)
 }
@@ -522,6 +522,36 @@ pub(super) async fn email_contact(
     data: Value,
     now: DateTime<Utc>,
 ) -> Result<Option<Uuid>, AppError> {
+    email_contact_with(tx, row, template, data, Vec::new(), now).await
+}
+
+/// The order confirmation email, with the confirmation PDF attached.
+pub(super) async fn email_confirmation(
+    tx: &mut WriteTx,
+    row: &sales_order::Model,
+    lines: &[order_line::Model],
+    now: DateTime<Utc>,
+) -> Result<Option<Uuid>, AppError> {
+    if row.contact_email.is_none() {
+        return Ok(None);
+    }
+    let data = template_data(tx, row).await?;
+    let lines: Vec<OrderLine> = lines.iter().cloned().map(store::to_line).collect();
+    let order = store::to_order(row.clone())?;
+    let pdf =
+        crate::documents::service::confirmation_attachment(&**tx, &order, &lines, now).await?;
+    email_contact_with(tx, row, "order_confirmed", data, vec![pdf], now).await
+}
+
+/// Like [`email_contact`], with attachments.
+pub(super) async fn email_contact_with(
+    tx: &mut WriteTx,
+    row: &sales_order::Model,
+    template: &'static str,
+    data: Value,
+    attachments: Vec<crate::notifications::model::Attachment>,
+    now: DateTime<Utc>,
+) -> Result<Option<Uuid>, AppError> {
     let Some(email) = row.contact_email.as_deref() else {
         return Ok(None);
     };
@@ -534,7 +564,7 @@ pub(super) async fn email_contact(
             template,
             language,
             data,
-            attachments: Vec::new(),
+            attachments,
             customer_id: Some(row.customer_id),
         },
         now,

@@ -638,6 +638,8 @@ pub async fn send(
                 "total": l.amount.total.to_string(),
             })).collect::<Vec<_>>(),
         });
+        let pdf = crate::documents::service::quote_attachment(&*edit.tx, &quote, &lines, edit.now)
+            .await?;
         outbox::enqueue(
             &mut edit.tx,
             NewMessage {
@@ -645,7 +647,7 @@ pub async fn send(
                 template: "quote_sent",
                 language,
                 data,
-                attachments: Vec::new(),
+                attachments: vec![pdf],
                 customer_id: edit.row.customer_id,
             },
             edit.now,

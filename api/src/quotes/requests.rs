@@ -272,7 +272,7 @@ pub async fn request_for_configuration(
 }
 
 /// Size and type limits of an uploaded file; PDF, PNG and JPEG must look like what they claim.
-fn check_file(
+pub fn check_file(
     config: &crate::config::Config,
     file: &UploadedFile,
     field: &str,

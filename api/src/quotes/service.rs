@@ -444,3 +444,27 @@ pub async fn attachment(
         _ => Err(not_found()),
     }
 }
+
+/// The quote converted into order `order_id` follows the order's invoicing
+/// (`transferredToInvoice`), in the invoice's transaction: row locked, version bumped, one event.
+pub async fn set_invoiced(
+    tx: &mut WriteTx,
+    order_id: Uuid,
+    invoiced: bool,
+    actor: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    for mut row in store::of_order_for_update(&**tx, order_id).await? {
+        if row.transferred_to_invoice == invoiced {
+            continue;
+        }
+        row.transferred_to_invoice = invoiced;
+        row.version += 1;
+        row.updated_at = now;
+        let row = store::update(&**tx, row).await?;
+        let changes = json!({ "transferredToInvoice": { "old": !invoiced, "new": invoiced } });
+        tx.record(quote_event(&row, "QUOTE_INVOICED", actor, changes, now))
+            .await?;
+    }
+    Ok(())
+}

@@ -493,3 +493,15 @@ pub async fn attachment(
 ) -> Result<Option<quote_attachment::Model>, DbErr> {
     quote_attachment::Entity::find_by_id(id).one(db).await
 }
+
+/// The quotes converted into order `order_id`, locked until the transaction ends.
+pub async fn of_order_for_update(
+    db: &impl ConnectionTrait,
+    order_id: Uuid,
+) -> Result<Vec<quote::Model>, DbErr> {
+    quote::Entity::find()
+        .filter(quote::Column::OrderId.eq(order_id))
+        .lock_exclusive()
+        .all(db)
+        .await
+}

@@ -370,6 +370,50 @@ impl OrderObject {
     async fn confirmed_at(&self) -> Option<DateTime<Utc>> {
         self.0.confirmed_at
     }
+    /// The order has a standing invoice (issued, not cancelled by a credit note).
+    async fn transferred_to_invoice(&self, ctx: &Context<'_>) -> Result<bool> {
+        crate::documents::graphql::types::invoiced(ctx, self.0.id).await
+    }
+    /// Its invoices and credit notes, oldest first.
+    async fn invoices(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<crate::documents::graphql::types::InvoiceObject>> {
+        crate::documents::graphql::types::invoices_of(ctx, self.0.id).await
+    }
+    /// A short-lived signed URL of one of the order's PDFs (work sheets: staff only).
+    #[allow(clippy::unused_async)] // async-graphql resolvers are async
+    async fn document_url(
+        &self,
+        ctx: &Context<'_>,
+        kind: crate::documents::graphql::types::OrderDocumentKindGql,
+    ) -> Result<String> {
+        crate::documents::graphql::types::url(ctx, kind.into(), self.0.id)
+    }
+    /// Lines ready for production: every current production file certified.
+    async fn ready_line_ids(&self, ctx: &Context<'_>) -> Result<Vec<ID>> {
+        crate::production::graphql::types::ready_lines(ctx, self.0.id).await
+    }
+    async fn quality_claims(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<crate::production::graphql::types::QualityClaimObject>> {
+        crate::production::graphql::types::claims_of(ctx, self.0.id).await
+    }
+    /// The order this one was made from (reprint, duplicate, new order, claim reprint).
+    async fn copied_from(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<crate::production::graphql::types::OrderCopyLinkObject>> {
+        crate::production::graphql::types::source_of(ctx, self.0.id).await
+    }
+    /// The orders made from this one.
+    async fn copies(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<crate::production::graphql::types::OrderCopyLinkObject>> {
+        crate::production::graphql::types::copies_of(ctx, self.0.id).await
+    }
 }
 
 /// Drops what the seller changed while composing a draft, before the customer first saw the
@@ -466,6 +510,18 @@ impl OrderLineObject {
             .into_iter()
             .map(ChangedFieldObject)
             .collect())
+    }
+    /// The current version of each production file of the line.
+    async fn production_files(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<crate::production::graphql::types::ProductionFileObject>> {
+        crate::production::graphql::types::line_files(ctx, self.line.order_id, self.line.id).await
+    }
+    /// The line has production files and every current one is certified.
+    async fn production_ready(&self, ctx: &Context<'_>) -> Result<bool> {
+        crate::production::graphql::types::line_is_ready(ctx, self.line.order_id, self.line.id)
+            .await
     }
 }
 

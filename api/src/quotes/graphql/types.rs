@@ -321,8 +321,14 @@ impl QuoteObject {
     async fn order_id(&self) -> Option<ID> {
         self.0.order_id.map(|id| ID(ids::encode(Kind::Order, id)))
     }
+    /// The order converted from this quote has a standing invoice.
     async fn transferred_to_invoice(&self) -> bool {
         self.0.transferred_to_invoice
+    }
+    /// A short-lived signed URL of the quote's PDF.
+    #[allow(clippy::unused_async)] // async-graphql resolvers are async
+    async fn pdf_url(&self, ctx: &Context<'_>) -> Result<String> {
+        crate::documents::graphql::types::url(ctx, crate::documents::DocumentKind::Quote, self.0.id)
     }
     /// Edit version: send it back with every change.
     async fn version(&self) -> i32 {
