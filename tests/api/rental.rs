@@ -802,3 +802,35 @@ db_test! {
         assert_eq!(denied["payload"]["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{denied}");
     }
 }
+
+db_test! {
+    async fn the_rental_confirmation_prints_the_project_for_its_customer_only(app) {
+        let manager = app.user(Role::Manager).await;
+        let m = &manager.access;
+        let customer = app.customer("Арендная компания").await;
+        let alice = app.user_of(Role::AccountClient, Some(customer)).await;
+        let bob = app.user(Role::AccountClient).await;
+        let light = equipment(&app, m, "PROJ", 10, json!({ "name": "Прожектор «Сцена» éclairage" })).await;
+        let p = project(&app, m, &customer_gid(&app, &alice).await, &[(&light, 2, at(5, 8), at(7, 8))]).await;
+        let p = ok(&app, m, "startRentalProject", "", &p).await;
+
+        let url = app.data(Some(&alice.access), "query($id: ID!) { rentalProject(id: $id) { pdfUrl } }", json!({ "id": p["id"] })).await["rentalProject"]["pdfUrl"]
+            .as_str().unwrap().to_owned();
+        let base = app.url.trim_end_matches("/graphql");
+        let response = app.client.get(format!("{base}{url}")).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let text = crate::documents::text(&response.bytes().await.unwrap());
+        // 2 units × 2 days × 45 = 180, + 20 % VAT.
+        for expected in [p["number"].as_str().unwrap(), "Арендная компания", "Прожектор «Сцена» éclairage", "180.00", "216.00", "Rental confirmation"] {
+            assert!(text.contains(expected), "lacks {expected:?}:\n{text}");
+        }
+        // Another customer gets nothing, with a token or without.
+        let path = format!("{base}/documents/rental-confirmation/{}.pdf", p["id"].as_str().unwrap());
+        let foreign = app.client.get(&path).bearer_auth(&bob.access).send().await.unwrap();
+        assert_eq!(foreign.status(), 404);
+        let anonymous = app.client.get(&path).send().await.unwrap();
+        assert_ne!(anonymous.status(), 200);
+        let bobs_url = app.gql(Some(&bob.access), "query($id: ID!) { rentalProject(id: $id) { pdfUrl } }", json!({ "id": p["id"] })).await;
+        assert_eq!(code(&bobs_url), "NOT_FOUND");
+    }
+}

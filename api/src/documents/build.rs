@@ -328,6 +328,98 @@ pub fn quote_document(
     }
 }
 
+/// A rental project as its confirmation: every item with its period, the totals the project
+/// computes, its status (a `NEW` project is a request the rental desk has not confirmed yet).
+pub fn rental_document(
+    project: &crate::rental::model::Project,
+    items: &[crate::rental::model::Item],
+    customer: Option<&Customer>,
+    seller: &Seller,
+    issued_at: DateTime<Utc>,
+) -> DocumentModel {
+    use crate::rental::model::ProjectStatus;
+    let facts = vec![
+        ("Status".to_owned(), project.status.as_str().to_owned()),
+        (
+            "Period".to_owned(),
+            format!(
+                "{} → {}",
+                date(project.period_start),
+                date(project.period_end)
+            ),
+        ),
+        ("Placed on".to_owned(), date(project.created_at)),
+    ];
+    let lines = items
+        .iter()
+        .map(|item| DocumentLine {
+            reference: item.reference.clone(),
+            description: item.name.clone(),
+            details: vec![format!(
+                "Rental: {} → {} ({} days at {} a day)",
+                item.period.start.format("%Y-%m-%d %H:%M"),
+                item.period.end.format("%Y-%m-%d %H:%M"),
+                item.period.days(),
+                crate::kernel::money::display(item.daily_price)
+            )],
+            quantity: Some(item.quantity),
+            unit_price: Some(item.amount.unit_price),
+            discount: String::new(),
+            vat_rate: Some(item.amount.vat_rate),
+            total: Some(item.amount.total),
+        })
+        .collect();
+    let computed = crate::rental::model::totals(items);
+    let mut contact = vec![project.contact.name.clone()];
+    contact.extend(project.contact.email.clone());
+    contact.extend(project.contact.phone.clone());
+    let mut terms = Vec::new();
+    if project.status == ProjectStatus::New {
+        terms.push(
+            "This rental is a request: the equipment is reserved once the rental desk confirms it."
+                .to_owned(),
+        );
+    }
+    if !seller.payment_terms.is_empty() {
+        terms.push(format!("Payment terms: {}", seller.payment_terms));
+    }
+    let notes = [&project.customer_note, &project.manager_note]
+        .into_iter()
+        .filter(|n| !n.is_empty())
+        .cloned()
+        .collect();
+    DocumentModel {
+        kind: DocumentKind::RentalConfirmation,
+        number: project.number.clone(),
+        issued_at: project.started_at.unwrap_or(issued_at),
+        facts,
+        seller: seller.party(),
+        logo: seller.logo.clone(),
+        customer_label: "Customer".to_owned(),
+        customer: Party {
+            name: customer.map_or_else(
+                || {
+                    if project.contact.company.is_empty() {
+                        project.contact.name.clone()
+                    } else {
+                        project.contact.company.clone()
+                    }
+                },
+                |c| c.name.clone(),
+            ),
+            address: Vec::new(),
+            vat_id: customer.and_then(|c| c.vat_id.clone()).unwrap_or_default(),
+            contact,
+        },
+        delivery: None,
+        lines,
+        totals: Some(DocumentTotals::from_totals(&computed, Decimal::ZERO)),
+        currency: seller.currency.clone(),
+        terms,
+        notes,
+    }
+}
+
 /// The credit note of an invoice: the same lines and amounts, negated, and why.
 pub fn credit_note(
     invoice: &DocumentModel,

@@ -17,6 +17,7 @@ string_enum!(DocumentKind {
     Invoice => "invoice",
     CreditNote => "credit-note",
     WorkSheet => "work-sheet",
+    RentalConfirmation => "rental-confirmation",
 });
 
 impl DocumentKind {
@@ -30,6 +31,7 @@ impl DocumentKind {
             Self::Invoice => "Invoice",
             Self::CreditNote => "Credit note",
             Self::WorkSheet => "Work sheet",
+            Self::RentalConfirmation => "Rental confirmation",
         }
     }
 }
@@ -216,7 +218,9 @@ impl DocumentKind {
             Self::WorkSheet => format!("{safe}-work-sheet.pdf"),
             Self::PurchaseOrder => format!("{safe}-purchase-order.pdf"),
             Self::ProForma => format!("{safe}-pro-forma.pdf"),
-            Self::OrderConfirmation => format!("{safe}-confirmation.pdf"),
+            Self::OrderConfirmation | Self::RentalConfirmation => {
+                format!("{safe}-confirmation.pdf")
+            }
             _ => format!("{safe}.pdf"),
         }
     }

@@ -31,6 +31,7 @@ pub fn id_kind(kind: DocumentKind) -> Kind {
         | DocumentKind::PurchaseOrder
         | DocumentKind::ProForma
         | DocumentKind::WorkSheet => Kind::Order,
+        DocumentKind::RentalConfirmation => Kind::RentalProject,
     }
 }
 
@@ -89,6 +90,18 @@ pub async fn model(
             Ok(build::quote_document(
                 &quote,
                 &lines,
+                customer.as_ref(),
+                &seller,
+                now,
+            ))
+        }
+        DocumentKind::RentalConfirmation => {
+            let project = crate::rental::service::find_for(db, caller, id).await?;
+            let items = crate::rental::service::items_of(db, &[project.id]).await?;
+            let customer = customer(db, Some(project.customer_id)).await?;
+            Ok(build::rental_document(
+                &project,
+                &items,
                 customer.as_ref(),
                 &seller,
                 now,

@@ -218,6 +218,15 @@ impl RentalProjectObject {
             .map(EventObject)
             .collect())
     }
+    /// A short-lived signed link to the project's confirmation PDF (no headers needed).
+    #[allow(clippy::unused_async)] // async-graphql resolvers are async
+    async fn pdf_url(&self, ctx: &Context<'_>) -> Result<String> {
+        crate::documents::graphql::types::url(
+            ctx,
+            crate::documents::DocumentKind::RentalConfirmation,
+            self.0.id,
+        )
+    }
     /// The project this one repeats for new dates.
     async fn repeated_from_id(&self) -> Option<ID> {
         self.0
