@@ -26,6 +26,13 @@ pub mod seed;
 pub mod state;
 mod telemetry;
 
+// Measured under the catalog load: glibc's allocator took a third of the server's CPU time
+// (malloc, free, consolidation) and kept freed memory resident (argon2's 19 MiB blocks stayed
+// in its arenas). mimalloc allocates faster and returns what is freed. Every program linking the
+// server (the binary, the benchmark, the tests) runs on it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub use config::Config;
 pub use error::AppError;
 pub use http::{Server, router, serve};
