@@ -160,13 +160,15 @@ pub async fn products_by_ids(
 }
 
 /// Products locked until the caller's transaction ends, in one global order: what reserving
-/// rental units holds so that parallel reservations of the same products run one after the
-/// other and never overbook.
+/// rental units holds (`exclusive`) so that parallel reservations of the same products run one
+/// after the other and never overbook; judging against reservations takes a shared lock, so
+/// that it waits for a reservation in progress and reads it once committed.
 pub async fn lock_products(
     db: &impl ConnectionTrait,
     ids: &[Uuid],
+    exclusive: bool,
 ) -> Result<Vec<Product>, AppError> {
-    store::lock_products(db, ids)
+    store::lock_products(db, ids, exclusive)
         .await?
         .into_iter()
         .map(store::to_product)

@@ -372,15 +372,24 @@ pub async fn products_by_ids(
 }
 
 /// Products locked in ID order until the transaction ends (PostgreSQL; SQLite has one writer):
-/// transactions that lock several always take them in the same order.
+/// transactions that lock several always take them in the same order. `exclusive`:
+/// `FOR NO KEY UPDATE` (reservations queue behind each other, while inserts that reference the
+/// products, which take `FOR KEY SHARE`, do not wait: no deadlock with them); otherwise
+/// `FOR SHARE` (readers wait for a reservation in progress, not for each other).
 pub async fn lock_products(
     db: &impl ConnectionTrait,
     ids: &[Uuid],
+    exclusive: bool,
 ) -> Result<Vec<product::Model>, DbErr> {
+    use sea_orm::sea_query::LockType;
     product::Entity::find()
         .filter(product::Column::Id.is_in(ids.iter().copied()))
         .order_by_asc(product::Column::Id)
-        .lock_exclusive()
+        .lock(if exclusive {
+            LockType::NoKeyUpdate
+        } else {
+            LockType::Share
+        })
         .all(db)
         .await
 }

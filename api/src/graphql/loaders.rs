@@ -337,12 +337,22 @@ order_children!(
     crate::rental::service::changes_of,
     project_id
 );
-order_children!(
-    ProjectsOfCustomer,
-    crate::rental::model::Project,
-    crate::rental::service::of_customers,
-    customer_id
-);
+/// A page of customers' rental projects: the newest of each, one statement.
+pub struct ProjectsOfCustomer {
+    db: DatabaseConnection,
+}
+
+impl Loader<Uuid> for ProjectsOfCustomer {
+    type Value = crate::rental::service::CustomerProjects;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, crate::rental::service::CustomerProjects>, LoadError> {
+        Ok(crate::rental::service::of_customers(&self.db, ids).await?)
+    }
+}
 // Keyed by the first revision's ID: every revision of one quote.
 order_children!(
     RevisionsOfQuote,

@@ -28,6 +28,10 @@ use crate::{
     state::AppState,
 };
 
+/// Templates whose messages carry a secret (a generated password): their body is wiped once
+/// the message is sent.
+pub const SECRET_TEMPLATES: &[&str] = &["rental_account_created"];
+
 /// A message to send once the current transaction commits.
 pub struct NewMessage {
     pub recipient: Recipient,
@@ -119,6 +123,7 @@ pub async fn record(
     let tx = state.db.begin(&state.events).await?;
     let attempts = message.attempts + 1;
     let id = message.id;
+    let secret = SECRET_TEMPLATES.contains(&message.template.as_str());
     let mut active: outbox_message::ActiveModel = message.into();
     active.attempts = Set(attempts);
     active.claimed_until = Set(None);
@@ -127,6 +132,10 @@ pub async fn record(
             active.status = Set(Status::Sent.as_str().to_owned());
             active.sent_at = Set(Some(now));
             active.last_error = Set(None);
+            if secret {
+                // Delivered: the secret it carried need not stay in the database.
+                active.body = Set("(removed once sent: it held credentials)".to_owned());
+            }
         }
         Err(error) => {
             active.last_error = Set(Some(error.clone()));

@@ -172,7 +172,7 @@ async fn list(
         .unwrap_or(!matches!(field, SortField::CreatedAt));
     let after =
         crate::kernel::pagination::keyset_cursor(page.after.as_deref(), |c: &OrderCursor| {
-            c.sort == store::sort_name(field, ascending)
+            c.sort == store::sort_name(field, ascending) && field.accepts(&c.value)
         })?;
     let has_previous = after.is_some();
     let (rows, total) = store::list(

@@ -511,6 +511,23 @@ impl SortField {
         }
     }
 
+    /// Whether a cursor's value is of this sort's type (a forged one would compare text with
+    /// a timestamp, which PostgreSQL refuses).
+    pub fn accepts(self, value: &SortValue) -> bool {
+        matches!(
+            (self, value),
+            (Self::CreatedAt, SortValue::Time(_))
+                | (
+                    Self::Number
+                        | Self::Title
+                        | Self::CustomerCode
+                        | Self::Product
+                        | Self::DeliveryDate,
+                    SortValue::Text(_)
+                )
+        )
+    }
+
     fn key(self, ascending: bool, row: &sales_order::Model) -> SortValue {
         match self {
             Self::DeliveryDate if !ascending => SortValue::Text(row.delivery_sort_desc.clone()),

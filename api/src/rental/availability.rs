@@ -37,11 +37,24 @@ impl Booking {
         }
     }
 
-    /// Whether its units, buffers included, are in use at some moment of `[from, to)`.
+    /// Whether its units, buffers included, are needed at some moment a rental over
+    /// `[from, to)` needs them, its own buffers included.
     pub fn overlaps(self, buffer: Buffer, from: DateTime<Utc>, to: DateTime<Utc>) -> bool {
         let widened = self.widened(buffer);
-        widened.start < to && widened.end > from
+        let window = window(buffer, from, to);
+        widened.start < window.end && widened.end > window.start
     }
+}
+
+/// The time a rental over `[from, to)` holds a unit: the period and the preparation around it.
+/// Two rentals clash when these windows meet, whichever was booked first.
+fn window(buffer: Buffer, from: DateTime<Utc>, to: DateTime<Utc>) -> Booking {
+    Booking {
+        start: from,
+        end: to,
+        quantity: 0,
+    }
+    .widened(buffer)
 }
 
 impl Buffer {
@@ -60,7 +73,8 @@ pub fn shortfalls(owned: i32, others: &[Booking], mine: &[Booking], buffer: Buff
     let all: Vec<Booking> = others.iter().chain(mine).copied().collect();
     mine.iter()
         .map(|booking| {
-            let peak = peak_in_use(&all, buffer, booking.start, booking.end);
+            let window = booking.widened(buffer);
+            let peak = peak_in_use(&all, buffer, window.start, window.end);
             (peak - owned).clamp(0, booking.quantity.max(0))
         })
         .collect()
@@ -76,25 +90,27 @@ pub fn peak_in_use(
     // A sweep over the bookings' edges inside the period: +quantity where one starts, -quantity
     // where one ends; ends sort before starts at the same instant (back-to-back rentals share
     // no moment).
-    let mut edges: Vec<(DateTime<Utc>, i32)> = Vec::with_capacity(bookings.len() * 2);
+    // Summed in i64: many large bookings (shortages accepted) must not wrap.
+    let mut edges: Vec<(DateTime<Utc>, i64)> = Vec::with_capacity(bookings.len() * 2);
     for booking in bookings.iter().map(|b| b.widened(buffer)) {
         if booking.quantity <= 0 || booking.end <= from || booking.start >= to {
             continue;
         }
-        edges.push((booking.start.max(from), booking.quantity));
-        edges.push((booking.end.min(to), -booking.quantity));
+        edges.push((booking.start.max(from), i64::from(booking.quantity)));
+        edges.push((booking.end.min(to), -i64::from(booking.quantity)));
     }
     edges.sort_by_key(|&(at, delta)| (at, delta));
-    let mut current = 0;
-    let mut peak = 0;
+    let mut current = 0_i64;
+    let mut peak = 0_i64;
     for (_, delta) in edges {
         current += delta;
         peak = peak.max(current);
     }
-    peak
+    i32::try_from(peak).unwrap_or(i32::MAX)
 }
 
-/// Units `[from, to)` can still take: owned minus the peak in use (never below zero).
+/// Units a new rental over `[from, to)` can still take: owned minus the peak in use over the
+/// period and its own preparation buffers (never below zero).
 pub fn available(
     owned: i32,
     bookings: &[Booking],
@@ -102,7 +118,8 @@ pub fn available(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> i32 {
-    (owned - peak_in_use(bookings, buffer, from, to)).max(0)
+    let window = window(buffer, from, to);
+    (owned - peak_in_use(bookings, buffer, window.start, window.end)).max(0)
 }
 
 /// What each day from `first` to `last` (both included, UTC days) can still take: a storefront
@@ -121,10 +138,10 @@ pub fn calendar(
             let start = day
                 .and_hms_opt(0, 0, 0)
                 .map_or(DateTime::<Utc>::MIN_UTC, |t| t.and_utc());
-            (
-                day,
-                available(owned, bookings, buffer, start, start + Duration::days(1)),
-            )
+            let end = start
+                .checked_add_signed(Duration::days(1))
+                .unwrap_or(DateTime::<Utc>::MAX_UTC);
+            (day, available(owned, bookings, buffer, start, end))
         })
         .collect()
 }
@@ -181,6 +198,22 @@ mod tests {
     }
 
     #[test]
+    fn buffers_clash_the_same_whichever_rental_was_booked_first() {
+        // One unit, 6 hours of preparation after each rental: 00–10 and 12–20 share it.
+        let buffer = Buffer::hours(0, 6);
+        let early = booking((1, 0), (1, 10), 1);
+        let late = booking((1, 12), (1, 20), 1);
+        assert_eq!(shortfalls(1, &[early], &[late], buffer), [1]);
+        assert_eq!(shortfalls(1, &[late], &[early], buffer), [1]);
+        assert_eq!(available(1, &[late], buffer, early.start, early.end), 0);
+        assert_eq!(available(1, &[early], buffer, late.start, late.end), 0);
+        // 16:00 leaves the six hours: no clash either way.
+        let later = booking((1, 16), (1, 20), 1);
+        assert_eq!(shortfalls(1, &[early], &[later], buffer), [0]);
+        assert_eq!(shortfalls(1, &[later], &[early], buffer), [0]);
+    }
+
+    #[test]
     fn shortfalls_count_this_projects_own_items_together() {
         let others = [booking((1, 8), (3, 8), 6)];
         let mine = [booking((2, 8), (4, 8), 3), booking((2, 12), (2, 18), 2)];
@@ -201,8 +234,9 @@ mod tests {
         let buffer = Buffer::hours(2, 2);
         assert_eq!(available(10, &[late], buffer, at(20, 0), at(21, 0)), 6);
         assert!(late.overlaps(buffer, at(20, 0), at(21, 0)));
-        assert!(!booking((1, 8), (2, 8), 1).overlaps(buffer, at(2, 10), at(3, 0)));
-        assert!(booking((1, 8), (2, 8), 1).overlaps(buffer, at(2, 9), at(3, 0)));
+        // Its preparation ends at 10:00; the next rental's starts two hours before it.
+        assert!(!booking((1, 8), (2, 8), 1).overlaps(buffer, at(2, 12), at(3, 0)));
+        assert!(booking((1, 8), (2, 8), 1).overlaps(buffer, at(2, 11), at(3, 0)));
     }
 
     #[test]

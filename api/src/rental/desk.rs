@@ -8,8 +8,8 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{
-    ledger::Ledger,
-    model::{Contact, Project, ProjectSource, ProjectStatus},
+    ledger::{Ledger, Lock},
+    model::{Contact, ItemStatus, Project, ProjectSource, ProjectStatus},
     service::{
         Edit, email_contact, finish_new, insufficient, item_row, new_project, parse_note,
         refresh_drafts, require_rental, template_data,
@@ -67,7 +67,10 @@ pub async fn create_project(
     let mut tx = state.db.begin(&state.events).await?;
     let customer = customers::service::find_for(&*tx, principal, input.customer_id)
         .await
-        .map_err(|_| AppError::not_found("customer", "customerId"))?;
+        .map_err(|error| match error {
+            AppError::NotFound { .. } => AppError::not_found("customer", "customerId"),
+            other => other,
+        })?;
     if customer.blocked {
         return Err(AppError::CustomerBlocked);
     }
@@ -141,8 +144,14 @@ async fn check_reserved(
 ) -> Result<(), AppError> {
     if !edit.status().holds_units() {
         // Drafts block nothing: only flag what is short.
-        let ledger =
-            Ledger::for_items(&*edit.tx, &edit.items, Some(edit.row.id), edit.now, false).await?;
+        let ledger = Ledger::for_items(
+            &*edit.tx,
+            &edit.items,
+            Some(edit.row.id),
+            edit.now,
+            Lock::Share,
+        )
+        .await?;
         edit.row.short = !ledger.shortages(&edit.items).is_empty();
         return Ok(());
     }
@@ -185,13 +194,24 @@ async fn refresh_around(edit: &mut Edit, before: &[rental_item::Model]) -> Resul
     ) else {
         return Ok(());
     };
-    // Buffers reach beyond the dates: 31 days cover the longest one (720 hours).
-    let margin = chrono::Duration::days(31);
+    // Buffers reach beyond the dates: 61 days cover the longest pair (720 hours each side).
+    let margin = chrono::Duration::days(61);
+    // Equipment handed out and late counted without end: drafts of any later date may have
+    // been judged against it.
+    let late = edit
+        .items
+        .iter()
+        .any(|i| i.status == ItemStatus::Issued.as_str() && i.end_at < edit.now);
+    let until = if late || edit.status() == ProjectStatus::Returned {
+        edit.now.max(to) + chrono::Duration::days(36_500)
+    } else {
+        to + margin
+    };
     refresh_drafts(
         &mut edit.tx,
         &product_ids,
         from - margin,
-        to + margin,
+        until,
         edit.row.id,
         edit.now,
     )
@@ -289,7 +309,13 @@ pub async fn update_item(
     if changes.start.is_some() || changes.end.is_some() {
         let start = changes.start.unwrap_or(item.start_at);
         let end = changes.end.unwrap_or(item.end_at);
-        let period = RentalPeriod::parse(start, end, edit.now, "input.period")?;
+        // A rental under way keeps its start: only a new start must not be in the past.
+        let since = if changes.start.is_some() {
+            edit.now
+        } else {
+            edit.now.min(start)
+        };
+        let period = RentalPeriod::parse(start, end, since, "input.period")?;
         let old = RentalPeriod {
             start: item.start_at,
             end: item.end_at,
@@ -368,8 +394,9 @@ pub async fn remove_item(
         Some(format!("{} × {}", item.quantity, item.reference)),
         None,
     );
-    // Freed units may end other drafts' shortage.
+    // Freed units may end other drafts' shortage; a removal accepts no new shortage.
     check_reserved(&mut edit, true, &[item]).await?;
+    edit.accepted = None;
     edit.finish("RENTAL_PROJECT_EDITED").await
 }
 

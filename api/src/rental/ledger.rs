@@ -19,6 +19,17 @@ use crate::{
     error::AppError,
 };
 
+/// How the ledger reads the products.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Lock {
+    /// A plain read (queries, displays).
+    None,
+    /// Judging a draft: wait for reservations in progress, then read them.
+    Share,
+    /// Reserving: one reservation of these products at a time.
+    Reserve,
+}
+
 pub(super) struct Ledger {
     products: HashMap<Uuid, Product>,
     holding: Vec<rental_item::Model>,
@@ -34,7 +45,7 @@ impl Ledger {
         items: &[rental_item::Model],
         except: Option<Uuid>,
         now: DateTime<Utc>,
-        lock: bool,
+        lock: Lock,
     ) -> Result<Self, AppError> {
         let mut product_ids: Vec<Uuid> = items.iter().map(|i| i.product_id).collect();
         product_ids.sort_unstable();
@@ -52,7 +63,7 @@ impl Ledger {
         to: DateTime<Utc>,
         except: Option<Uuid>,
         now: DateTime<Utc>,
-        lock: bool,
+        lock: Lock,
     ) -> Result<Self, AppError> {
         if product_ids.is_empty() {
             return Ok(Self {
@@ -62,23 +73,26 @@ impl Ledger {
                 now,
             });
         }
-        let products = if lock {
-            catalog::service::lock_products(db, product_ids).await?
-        } else {
-            catalog::service::products_by_ids(db, product_ids).await?
+        let products = match lock {
+            Lock::Reserve => catalog::service::lock_products(db, product_ids, true).await?,
+            Lock::Share => catalog::service::lock_products(db, product_ids, false).await?,
+            Lock::None => catalog::service::products_by_ids(db, product_ids).await?,
         };
         let products: HashMap<Uuid, Product> = products.into_iter().map(|p| (p.id, p)).collect();
-        // A booking [s, e) holds units from s − before to e + after: it touches [from, to)
-        // when s < to + before and e > from − after.
-        let (before, after) = products.values().fold((0, 0), |(b, a), p| {
+        // A booking [s, e) holds units from s − before to e + after, and so does a rental over
+        // [from, to): they meet when s < to + before + after and e > from − before − after.
+        let margin = products.values().fold(0, |m, p| {
             let buffer = p.rental_buffer.unwrap_or_default();
-            (b.max(buffer.before_hours), a.max(buffer.after_hours))
+            m.max(buffer.before_hours + buffer.after_hours)
         });
+        let margin = Duration::hours(i64::from(margin));
         let holding = store::holding(
             db,
             product_ids,
-            from - Duration::hours(i64::from(after)),
-            to + Duration::hours(i64::from(before)),
+            from.checked_sub_signed(margin)
+                .unwrap_or(DateTime::<Utc>::MIN_UTC),
+            to.checked_add_signed(margin)
+                .unwrap_or(DateTime::<Utc>::MAX_UTC),
             except,
         )
         .await?;

@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::{
-    ledger::Ledger,
+    ledger::{Ledger, Lock},
     model::{Change, Item, Project, ProjectStatus, Shortage, totals},
     store::{self, NewChange, ProjectCursor, ProjectFilter, SortField},
 };
@@ -134,7 +134,7 @@ async fn list(
         .unwrap_or(!matches!(field, SortField::CreatedAt));
     let after =
         crate::kernel::pagination::keyset_cursor(page.after.as_deref(), |c: &ProjectCursor| {
-            c.sort == store::sort_name(field, ascending)
+            c.sort == store::sort_name(field, ascending) && field.accepts(&c.value)
         })?;
     let has_previous = after.is_some();
     let (rows, total) = store::list(
@@ -171,16 +171,26 @@ pub async fn changes_of(
     Ok(store::changes_of(db, project_ids).await?)
 }
 
+/// A customer's newest projects (at most [`store::PER_CUSTOMER`]) and how many they have.
+#[derive(Clone, Debug, Default)]
+pub struct CustomerProjects {
+    pub projects: Vec<Project>,
+    pub total: u64,
+}
+
 /// Projects of customers the caller may already see (loaders), newest first.
 pub async fn of_customers(
     db: &impl sea_orm::ConnectionTrait,
     customer_ids: &[Uuid],
-) -> Result<Vec<Project>, AppError> {
-    store::of_customers(db, customer_ids)
-        .await?
-        .into_iter()
-        .map(store::to_project)
-        .collect()
+) -> Result<std::collections::HashMap<Uuid, CustomerProjects>, AppError> {
+    let mut by_customer: std::collections::HashMap<Uuid, CustomerProjects> =
+        std::collections::HashMap::new();
+    for ranked in store::of_customers(db, customer_ids).await? {
+        let entry = by_customer.entry(ranked.project.customer_id).or_default();
+        entry.total = u64::try_from(ranked.total).unwrap_or(0);
+        entry.projects.push(store::to_project(ranked.project)?);
+    }
+    Ok(by_customer)
 }
 
 /// A project opened for a change: its row locked, its version checked, its items loaded.
@@ -312,8 +322,14 @@ impl Edit {
     /// The items' shortages against what other projects hold, products locked first when
     /// the project's items count (so that a parallel reservation waits for this one).
     pub async fn shortages(&self) -> Result<Vec<Shortage>, AppError> {
-        let ledger =
-            Ledger::for_items(&*self.tx, &self.items, Some(self.row.id), self.now, true).await?;
+        let ledger = Ledger::for_items(
+            &*self.tx,
+            &self.items,
+            Some(self.row.id),
+            self.now,
+            Lock::Reserve,
+        )
+        .await?;
         Ok(ledger.shortages(&self.items))
     }
 
@@ -477,7 +493,10 @@ pub(super) async fn refresh_drafts(
     let drafts = store::lock_drafts(&**tx, &ids).await?;
     let draft_ids: Vec<Uuid> = drafts.iter().map(|d| d.id).collect();
     let items = store::items_of(&**tx, &draft_ids).await?;
-    let ledger = Ledger::for_items(&**tx, &items, None, now, false).await?;
+    // A plain read: sharing other products' locks here could wait in a circle with another
+    // reservation; a draft that two parallel reservations leave short together may be flagged
+    // late (its items always show what is free).
+    let ledger = Ledger::for_items(&**tx, &items, None, now, Lock::None).await?;
     for mut draft in drafts {
         let own: Vec<rental_item::Model> = items
             .iter()
@@ -668,7 +687,7 @@ pub(super) async fn finish_new(
     now: DateTime<Utc>,
 ) -> Result<rental_project::Model, AppError> {
     keep_derived(&mut row, items)?;
-    let ledger = Ledger::for_items(&**tx, items, Some(row.id), now, false).await?;
+    let ledger = Ledger::for_items(&**tx, items, Some(row.id), now, Lock::Share).await?;
     row.short = !ledger.shortages(items).is_empty();
     let row = store::update_project(&**tx, row).await?;
     let detail = json!({ "items": items.len(), "short": row.short });
@@ -702,11 +721,28 @@ pub struct ProductAvailability {
 /// Most products one availability query may ask about.
 const MAX_PRODUCTS: usize = 100;
 
+/// Years a period asked about may fall in: beyond, date arithmetic would overflow for nothing.
+const YEARS: std::ops::RangeInclusive<i32> = 2000..=2200;
+
+fn check_year(year: i32, field: &str) -> Result<(), AppError> {
+    if YEARS.contains(&year) {
+        Ok(())
+    } else {
+        Err(AppError::validation(
+            field,
+            format!("a date from {} to {}", YEARS.start(), YEARS.end()),
+        ))
+    }
+}
+
 /// A period asked about (not booked): ends after it starts, at most a year; it may be past.
 fn parse_window(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<(DateTime<Utc>, DateTime<Utc>), AppError> {
+    use chrono::Datelike;
+    check_year(from.year(), "from")?;
+    check_year(to.year(), "to")?;
     if to <= from {
         return Err(AppError::validation(
             "to",
@@ -743,7 +779,16 @@ pub async fn availability(
         ));
     }
     let db = state.db.read();
-    let ledger = Ledger::load(db, product_ids, from, to, None, state.clock.now(), false).await?;
+    let ledger = Ledger::load(
+        db,
+        product_ids,
+        from,
+        to,
+        None,
+        state.clock.now(),
+        Lock::None,
+    )
+    .await?;
     product_ids
         .iter()
         .enumerate()
@@ -770,6 +815,9 @@ pub async fn calendar(
     first: chrono::NaiveDate,
     last: chrono::NaiveDate,
 ) -> Result<(catalog::Product, Vec<(chrono::NaiveDate, i32)>), AppError> {
+    use chrono::Datelike;
+    check_year(first.year(), "from")?;
+    check_year(last.year(), "to")?;
     let start = first.and_time(chrono::NaiveTime::MIN).and_utc();
     let end = last.and_time(chrono::NaiveTime::MIN).and_utc() + chrono::Duration::days(1);
     parse_window(start, end)?;
@@ -780,7 +828,7 @@ pub async fn calendar(
         end,
         None,
         state.clock.now(),
-        false,
+        Lock::None,
     )
     .await?;
     let product = require_rental(
@@ -799,7 +847,7 @@ pub async fn availability_of_items(
     now: DateTime<Utc>,
 ) -> Result<std::collections::HashMap<Uuid, i32>, AppError> {
     let items = store::items_by_ids(db, item_ids).await?;
-    let ledger = Ledger::for_items(db, &items, None, now, false).await?;
+    let ledger = Ledger::for_items(db, &items, None, now, Lock::None).await?;
     Ok(items
         .iter()
         .map(|i| {

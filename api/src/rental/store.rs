@@ -169,16 +169,48 @@ pub async fn lock_drafts(
         .await
 }
 
-/// The projects of customers, newest first: at most 1,000 for all of them together.
+/// Most projects listed per customer (the newest).
+pub const PER_CUSTOMER: u64 = 100;
+
+/// A project with how many its customer has in all.
+#[derive(sea_orm::FromQueryResult)]
+pub struct Ranked {
+    #[sea_orm(nested)]
+    pub project: rental_project::Model,
+    pub total: i64,
+}
+
+/// The newest [`PER_CUSTOMER`] projects of each customer, with each customer's total: one
+/// statement for a whole page of customers (window functions rank within each customer).
 pub async fn of_customers(
     db: &impl ConnectionTrait,
     customer_ids: &[Uuid],
-) -> Result<Vec<rental_project::Model>, DbErr> {
-    rental_project::Entity::find()
+) -> Result<Vec<Ranked>, DbErr> {
+    use sea_orm::{
+        FromQueryResult, QueryTrait,
+        sea_query::{Alias, Asterisk, Expr, ExprTrait, Order, Query},
+    };
+    let ranked = rental_project::Entity::find()
         .filter(rental_project::Column::CustomerId.is_in(customer_ids.iter().copied()))
-        .order_by_desc(rental_project::Column::CreatedAt)
-        .order_by_desc(rental_project::Column::Id)
-        .limit(1000)
+        .column_as(
+            Expr::cust(
+                r#"ROW_NUMBER() OVER (PARTITION BY "customer_id" ORDER BY "created_at" DESC, "id" DESC)"#,
+            ),
+            "rank",
+        )
+        .column_as(
+            Expr::cust(r#"COUNT(*) OVER (PARTITION BY "customer_id")"#),
+            "total",
+        )
+        .into_query();
+    let statement = Query::select()
+        .column(Asterisk)
+        .from_subquery(ranked, Alias::new("ranked"))
+        .and_where(Expr::col(Alias::new("rank")).lte(PER_CUSTOMER))
+        .order_by(Alias::new("customer_id"), Order::Asc)
+        .order_by(Alias::new("rank"), Order::Asc)
+        .to_owned();
+    Ranked::find_by_statement(db.get_database_backend().build(&statement))
         .all(db)
         .await
 }
@@ -357,6 +389,16 @@ impl SortField {
             Self::PeriodStart => rental_project::Column::PeriodStart,
             Self::CustomerName => rental_project::Column::CustomerName,
         }
+    }
+
+    /// Whether a cursor's value is of this sort's type (a forged one would compare text with
+    /// a timestamp, which PostgreSQL refuses).
+    pub fn accepts(self, value: &SortValue) -> bool {
+        matches!(
+            (self, value),
+            (Self::CreatedAt | Self::PeriodStart, SortValue::Time(_))
+                | (Self::Number | Self::CustomerName, SortValue::Text(_))
+        )
     }
 
     fn key(self, row: &rental_project::Model) -> SortValue {

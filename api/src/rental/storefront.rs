@@ -22,6 +22,7 @@ use crate::{
     customers::{self, Customer, model::parse_text},
     db::WriteTx,
     error::AppError,
+    kernel::secret_token,
     notifications::{
         model::Recipient,
         outbox::{self, NewMessage},
@@ -113,14 +114,16 @@ pub async fn place(
         .transpose()?;
     let note = service::parse_note(&input.note, "note")?;
     let contact = input.contact.clone().map(ContactInput::parse).transpose()?;
+    // A key counts for one buyer: the user, or for a visitor the anonymous cart (its token is
+    // their secret; an email anyone could type is not). Hashed: any length fits the column.
     let key =
         crate::orders::checkout::parse_idempotency_key(input.idempotency_key.clone())?.map(|k| {
-            let scope = match (user, &contact) {
-                (Some(user), _) => user.id.simple().to_string(),
-                (None, Some(contact)) => contact.email.as_str().to_owned(),
-                (None, None) => String::new(),
+            let scope = match (user, input.cart_token.as_deref()) {
+                (Some(user), _) => format!("user:{}", user.id.simple()),
+                (None, Some(token)) => format!("cart:{}", secret_token::hash(token)),
+                (None, None) => "public".to_owned(),
             };
-            format!("rental:{scope}:{k}")
+            format!("rental:{}", secret_token::hash(&format!("{scope}:{k}")))
         });
     if let Some(key) = &key
         && let Some(row) = store::find_by_idempotency_key(state.db.read(), key).await?
@@ -257,17 +260,13 @@ async fn prepare(
         )
         .await?;
     }
-    if let Some(account) = auth::service::account_by_email(state.db.read(), &contact.email).await? {
-        return Ok(Buyer::Visitor {
-            existing: Some(account),
-            new_password: None,
-        });
-    }
+    // Hashed whether or not the email has an account: the time taken tells nothing.
     let password = auth::service::generate_password();
     let hash = state.hasher.hash(password.clone()).await?;
+    let existing = auth::service::account_by_email(state.db.read(), &contact.email).await?;
     Ok(Buyer::Visitor {
-        existing: None,
-        new_password: Some((password, hash)),
+        new_password: existing.is_none().then_some((password, hash)),
+        existing,
     })
 }
 
@@ -375,16 +374,11 @@ async fn visitor_customer(
         if account.blocked {
             return Err(AppError::CustomerBlocked);
         }
-        let customer = match (account.customer_id, account.role) {
-            (Some(id), _) => customers::service::find_for(&**tx, &system(), id).await?,
-            (None, Role::Identified) => {
-                customers::service::create_for_user(tx, account.id, &typed.name, now).await?
-            }
-            // A staff address typed at the storefront: a customer of its own, never the
-            // staff account.
-            (None, _) => {
-                customers::service::create_storefront_customer(tx, &storefront, now).await?
-            }
+        let customer = match account.customer_id {
+            Some(id) => customers::service::find_for(&**tx, &system(), id).await?,
+            // A visitor must not decide which customer an account belongs to for good (the
+            // account's owner does, at their first order): a customer of its own, unlinked.
+            None => customers::service::create_storefront_customer(tx, &storefront, now).await?,
         };
         return Ok((customer, None));
     }

@@ -140,7 +140,7 @@ impl CustomerObject {
             .map(EventObject)
             .collect())
     }
-    /// Its rental projects, newest first (the latest 1,000).
+    /// Its rental projects, newest first (the latest 100; `totalCount` counts them all).
     #[graphql(complexity = "crate::graphql::relay::page_complexity(first, child_complexity)")]
     async fn rental_projects(
         &self,
@@ -149,12 +149,13 @@ impl CustomerObject {
         after: Option<String>,
     ) -> Result<RelayConnection<RentalProjectObject>> {
         let page = PageRequest::parse(first, after)?;
-        let projects = loader::<ProjectsOfCustomer>(ctx)?
+        let loaded = loader::<ProjectsOfCustomer>(ctx)?
             .load_one(self.0.id)
             .await
             .map_err(|e| load_error(&e))?
             .unwrap_or_default();
-        let page = Page::from_loaded(projects, &page)?;
+        let mut page = Page::from_loaded(loaded.projects, &page)?;
+        page.total_count = loaded.total;
         Ok(connection(
             page,
             |(offset, _)| offset.to_string(),
