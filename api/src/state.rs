@@ -25,6 +25,8 @@ pub struct AppState {
     pub clock: SharedClock,
     /// Event payloads rendered once for every subscriber of the same document.
     pub frames: Arc<crate::events::frames::FrameCache>,
+    /// The store settings every amount shows, kept while unchanged.
+    pub settings: crate::catalog::settings::Cache,
 }
 
 impl AppState {
@@ -53,6 +55,8 @@ impl AppState {
         let events = EventBus::start(&db, config.database_schema.as_deref())
             .await
             .context("cannot listen for events")?;
+        let settings = crate::catalog::settings::Cache::default();
+        settings.follow(&events);
         Ok(Self {
             db,
             hasher: PasswordHasher::new(config.hash_workers()),
@@ -60,6 +64,7 @@ impl AppState {
             events,
             clock: Arc::new(Clock::default()),
             frames: Arc::default(),
+            settings,
             config: Arc::new(config),
         })
     }

@@ -30,6 +30,59 @@ fn to_settings(row: store_settings::Model) -> StoreSettings {
     }
 }
 
+/// The store settings as requests read them (every amount shows their currency): kept in the
+/// process, dropped when they change (here at once; on other instances when the change's event
+/// reaches them) and at most a minute old in any case.
+#[derive(Clone, Debug)]
+pub struct Cache(moka::future::Cache<(), StoreSettings>);
+
+/// The event a change of the store settings records (staff only).
+pub const SETTINGS_OBJECT: &str = "StoreSettings";
+
+impl Default for Cache {
+    fn default() -> Self {
+        Self(
+            moka::future::Cache::builder()
+                .max_capacity(1)
+                .time_to_live(std::time::Duration::from_secs(60))
+                .build(),
+        )
+    }
+}
+
+impl Cache {
+    /// The settings, read from the database when not held.
+    pub async fn get(&self, db: &impl ConnectionTrait) -> Result<StoreSettings, AppError> {
+        if let Some(settings) = self.0.get(&()).await {
+            return Ok(settings);
+        }
+        let settings = get(db).await?;
+        self.0.insert((), settings.clone()).await;
+        Ok(settings)
+    }
+
+    pub fn invalidate(&self) {
+        self.0.invalidate_all();
+    }
+
+    /// Drops the settings whenever an event says they changed, on any instance (or when events
+    /// were missed).
+    pub fn follow(&self, bus: &crate::events::EventBus) {
+        let cache = self.clone();
+        let mut events = bus.subscribe();
+        tokio::spawn(async move {
+            loop {
+                match events.recv().await {
+                    Ok(event) if event.object_type == SETTINGS_OBJECT => cache.invalidate(),
+                    Ok(_) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => cache.invalidate(),
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+    }
+}
+
 pub async fn get(db: &impl ConnectionTrait) -> Result<StoreSettings, AppError> {
     let row = store_settings::Entity::find_by_id(1)
         .one(db)
@@ -88,7 +141,7 @@ pub async fn update(
     };
     let orders_email = optional_email(changes.orders_email, "ordersEmail")?;
     let rental_email = optional_email(changes.rental_email, "rentalEmail")?;
-    let tx = state.db.begin(&state.events).await?;
+    let mut tx = state.db.begin(&state.events).await?;
     let row = store_settings::Entity::find_by_id(1)
         .lock_exclusive()
         .one(&*tx)
@@ -116,6 +169,20 @@ pub async fn update(
     active.version = Set(row.version + 1);
     active.updated_at = Set(state.clock.now());
     let row = active.update(&*tx).await?;
+    tx.record(crate::events::NewEvent {
+        kind: "STORE_SETTINGS_CHANGED",
+        object_type: SETTINGS_OBJECT,
+        object_id: uuid::Uuid::nil(),
+        owner_user_id: None,
+        owner_customer_id: None,
+        internal: true,
+        actor_id: principal.user_id(),
+        status: None,
+        changes: serde_json::json!({ "version": row.version }),
+        at: state.clock.now(),
+    })
+    .await?;
     tx.commit().await?;
+    state.settings.invalidate();
     Ok(to_settings(row))
 }

@@ -112,9 +112,9 @@ pub async fn settings<'a>(ctx: &Context<'a>) -> Result<&'a StoreSettings, async_
     let cell = ctx.data::<RequestSettings>().map_err(|_| {
         AppError::internal(anyhow::anyhow!("settings missing from the request")).to_graphql()
     })?;
-    let db = crate::graphql::context::state(ctx).db.read();
+    let state = crate::graphql::context::state(ctx);
     cell.0
-        .get_or_try_init(|| catalog::settings::get(db))
+        .get_or_try_init(|| state.settings.get(state.db.read()))
         .await
         .map_err(|e| e.to_graphql())
 }

@@ -5,7 +5,7 @@ use super::types::{
     StoreSettingsObject, prefetch, raw_selections,
 };
 use crate::{
-    catalog::{model, service, settings},
+    catalog::{model, service},
     graphql::{
         context::{principal, state},
         relay::{RelayConnection, connection},
@@ -87,8 +87,9 @@ impl CatalogQuery {
 
     /// The store's name and currency.
     async fn store_settings(&self, ctx: &Context<'_>) -> Result<StoreSettingsObject> {
+        let state = state(ctx);
         Ok(StoreSettingsObject(
-            settings::get(state(ctx).db.read()).await?,
+            state.settings.get(state.db.read()).await?,
         ))
     }
 }
