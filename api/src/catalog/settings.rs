@@ -44,7 +44,7 @@ impl Default for Cache {
         Self(
             moka::future::Cache::builder()
                 .max_capacity(1)
-                .time_to_live(std::time::Duration::from_secs(60))
+                .time_to_live(std::time::Duration::from_mins(1))
                 .build(),
         )
     }
