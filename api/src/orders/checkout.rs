@@ -448,7 +448,7 @@ pub async fn add_line(
         .delivery_date
         .map(|d| super::model::parse_delivery_date(d, edit.now, "deliveryDate"))
         .transpose()?;
-    edit.seller_edits()?;
+    edit.seller_edits().await?;
     if edit.lines.len() >= 500 {
         return Err(AppError::validation(
             "orderId",
