@@ -86,6 +86,12 @@ pub enum AppError {
         from: &'static str,
         to: String,
     },
+    /// `INVALID_TRANSITION` too, with what must happen first (an invoiced order: a credit note).
+    TransitionBlocked {
+        from: &'static str,
+        to: String,
+        first: &'static str,
+    },
     /// Not enough stock for a line; `field` names it (`lines.2`), `available` says how many are.
     OutOfStock {
         field: String,
@@ -154,7 +160,9 @@ impl AppError {
             Self::InvalidCredentials => ErrorCode::InvalidCredentials,
             Self::RateLimited { .. } => ErrorCode::RateLimited,
             Self::Lagged { .. } => ErrorCode::Lagged,
-            Self::InvalidTransition { .. } => ErrorCode::InvalidTransition,
+            Self::InvalidTransition { .. } | Self::TransitionBlocked { .. } => {
+                ErrorCode::InvalidTransition
+            }
             Self::OutOfStock { .. } => ErrorCode::OutOfStock,
             Self::EmailNotVerified => ErrorCode::EmailNotVerified,
             Self::QuotesUnavailable => ErrorCode::QuotesUnavailable,
@@ -180,6 +188,9 @@ impl AppError {
             Self::Lagged { missed } => format!("subscriber lagged and missed {missed} events"),
             Self::InvalidTransition { from, to } => {
                 format!("not allowed while {from} (requested: {to})")
+            }
+            Self::TransitionBlocked { from, to, first } => {
+                format!("not allowed while {from} (requested: {to}): {first}")
             }
             Self::OutOfStock {
                 name, available, ..

@@ -16,6 +16,7 @@ mod m20261122_000008_create_quote_tables;
 mod m20261123_000009_add_order_shown_flag;
 mod m20261130_000010_create_rental_tables;
 mod m20261130_000020_create_document_tables;
+mod m20261130_000021_index_production_lists;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000009_add_order_shown_flag::Migration),
             Box::new(m20261130_000010_create_rental_tables::Migration),
             Box::new(m20261130_000020_create_document_tables::Migration),
+            Box::new(m20261130_000021_index_production_lists::Migration),
         ]
     }
 }

@@ -7,6 +7,7 @@ use comptoir_api::{
     auth::Role,
     kernel::ids::{self, Kind},
 };
+use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
 use serde_json::{Value, json};
 
 use crate::{
@@ -192,6 +193,58 @@ impl<'a> Shop<'a> {
     }
 }
 
+/// The UUID behind an opaque GraphQL ID.
+pub fn uuid(kind: Kind, id: &Value) -> uuid::Uuid {
+    ids::decode(kind, id.as_str().unwrap(), "id").unwrap()
+}
+
+/// Runs `sql` (placeholders `$1`, `$2`…) on the app's database behind the API's back: what a
+/// test needs to stage a state the API never produces, or to hold a lock.
+pub async fn exec(db: &impl ConnectionTrait, sql: &str, values: Vec<sea_orm::Value>) {
+    db.execute_raw(statement(db, sql, values)).await.unwrap();
+}
+
+/// A statement for `db`'s back end from `$n` placeholders (SQLite takes `?`).
+pub fn statement(db: &impl ConnectionTrait, sql: &str, values: Vec<sea_orm::Value>) -> Statement {
+    let backend = db.get_database_backend();
+    let mut sql = sql.to_owned();
+    if backend == DbBackend::Sqlite {
+        for n in (1..=values.len()).rev() {
+            sql = sql.replace(&format!("${n}"), "?");
+        }
+    }
+    Statement::from_sql_and_values(backend, sql, values)
+}
+
+/// PostgreSQL: the server process of `db`'s session (a transaction keeps one).
+pub async fn backend_pid(db: &impl ConnectionTrait) -> i32 {
+    let row = db
+        .query_one_raw(statement(db, "SELECT pg_backend_pid() AS pid", vec![]))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get::<i32>("", "pid").unwrap()
+}
+
+/// PostgreSQL: waits (up to 10 s) until another session waits for a lock that session `pid`
+/// holds.
+pub async fn wait_until_blocked_by(app: &TestApp, pid: i32) {
+    let db = app.state.db.read();
+    let sql = "SELECT COUNT(*) AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))";
+    for _ in 0..200 {
+        let row = db
+            .query_one_raw(statement(db, sql, vec![pid.into()]))
+            .await
+            .unwrap()
+            .unwrap();
+        if row.try_get::<i64>("", "n").unwrap() > 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("nothing waited for the locks of session {pid}");
+}
+
 /// The text of a PDF, as a reader's copy-paste would give it.
 pub fn text(pdf: &[u8]) -> String {
     assert!(pdf.starts_with(b"%PDF-"), "not a PDF");
@@ -349,17 +402,18 @@ db_test! {
         let order = app.data(shop.staff(), &read_order, json!({ "id": converted["id"] })).await["order"].clone();
         assert_eq!(order["transferredToInvoice"], true);
 
-        // The order changes afterwards; the invoice does not.
-        let changed = shop.step("updateOrder", &order, ", input: { shipping: \"99\" }").await;
-        assert_ne!(changed["total"], order["total"]);
+        // While the invoice stands, what it prints does not change: a credit note first.
+        let edit = "mutation($id: ID!, $v: Int!) { updateOrder(id: $id, version: $v, input: { shipping: \"99\" }) { total { amount } } }";
+        let frozen = app.gql(shop.staff(), edit, json!({ "id": order["id"], "v": order["version"] })).await;
+        assert_eq!(code(&frozen), "INVALID_TRANSITION");
+        assert!(frozen["errors"][0]["message"].as_str().unwrap().contains("credit note first"), "{frozen}");
         let read_invoice = "query($id: ID!) { invoice(id: $id) { number total { amount } standing } }";
         let stored = app.data(shop.staff(), read_invoice, json!({ "id": invoice["id"] })).await;
         assert_eq!(stored["invoice"]["total"], invoice["total"]);
         let path = format!("/documents/invoice/{}.pdf", invoice["id"].as_str().unwrap());
         let (status, pdf) = shop.get(&path, Some(&buyer.user.access)).await;
         assert_eq!(status, 200);
-        let text = text(&pdf);
-        assert!(text.contains(&amount(&invoice["total"])) && !text.contains(&amount(&changed["total"])), "{text}");
+        assert!(text(&pdf).contains(&amount(&invoice["total"])));
 
         let credit = "mutation($i: ID!) { issueCreditNote(invoiceId: $i, reason: \"Port modifié\") { id number } }";
         let note = app.data(shop.staff(), credit, json!({ "i": invoice["id"] })).await["issueCreditNote"].clone();
@@ -376,7 +430,14 @@ db_test! {
             { "number": series("CN", 1), "standing": false },
         ]));
 
-        // Edited after confirmation, the order waits for the customer: not invoiced meanwhile.
+        // Credited, the order is edited again (and the credited invoice still prints the old
+        // amounts). Edited after confirmation, it waits for the customer: not invoiced meanwhile.
+        let changed = shop.step("updateOrder", &order, ", input: { shipping: \"99\" }").await;
+        assert_ne!(changed["total"], order["total"]);
+        assert_eq!(changed["status"], "PROPOSED");
+        let (_, pdf) = shop.get(&path, Some(&buyer.user.access)).await;
+        assert!(!text(&pdf).contains(&amount(&changed["total"])));
+        let order = app.data(shop.staff(), &read_order, json!({ "id": converted["id"] })).await["order"].clone();
         let proposed = shop.issue(&order).await;
         assert_eq!(code(&proposed), "INVALID_TRANSITION");
         let accepted = app
@@ -564,5 +625,198 @@ db_test! {
         assert_eq!(status, 200);
         let raw = String::from_utf8_lossy(&pdf);
         assert!(raw.contains("/Subtype/Image"), "the logo is drawn");
+    }
+}
+
+db_test! {
+    async fn an_invoiced_order_is_neither_edited_nor_cancelled_until_its_credit_note(app) {
+        let shop = Shop::open(&app).await;
+        let buyer = shop.buyer("Imprimerie Figée").await;
+        let order = shop.order(&buyer).await;
+        let invoice = shop.issue(&order).await["data"]["issueInvoice"].clone();
+        let (id, version, line) = (&order["id"], &order["version"], &order["lines"][1]["id"]);
+        let attempts = [
+            ("mutation($id: ID!, $v: Int!, $line: ID!) { orderUpdateLine(orderId: $id, version: $v, lineId: $line, input: { quantity: 41 }) { id } }",
+                json!({ "id": id, "v": version, "line": line })),
+            ("mutation($id: ID!, $v: Int!, $line: ID!) { orderRemoveLine(orderId: $id, version: $v, lineId: $line) { id } }",
+                json!({ "id": id, "v": version, "line": line })),
+            ("mutation($id: ID!, $v: Int!, $p: ID!) { orderAddLine(orderId: $id, version: $v, input: { productId: $p, quantity: 1 }) { id } }",
+                json!({ "id": id, "v": version, "p": shop.sticker })),
+            ("mutation($id: ID!, $v: Int!) { updateOrder(id: $id, version: $v, input: { title: \"Autre\" }) { id } }",
+                json!({ "id": id, "v": version })),
+            ("mutation($id: ID!, $v: Int!) { proposeOrder(id: $id, version: $v, message: \"Nouvelle version\") { id } }",
+                json!({ "id": id, "v": version })),
+            ("mutation($id: ID!, $v: Int!) { cancelOrder(id: $id, version: $v, reason: \"Annulée\") { id } }",
+                json!({ "id": id, "v": version })),
+        ];
+        for (query, variables) in &attempts {
+            let refused = app.gql(shop.staff(), query, variables.clone()).await;
+            assert_eq!(code(&refused), "INVALID_TRANSITION", "{query}: {refused}");
+            assert!(refused["errors"][0]["message"].as_str().unwrap().contains("issue a credit note first"), "{refused}");
+        }
+        let read = format!("query($id: ID!) {{ order(id: $id) {{ {ORDER_FIELDS} }} }}");
+        let unchanged = app.data(shop.staff(), &read, json!({ "id": id })).await["order"].clone();
+        assert_eq!((&unchanged["version"], &unchanged["status"]), (version, &json!("CONFIRMED")), "nothing changed");
+        assert_eq!((&unchanged["lines"], &unchanged["total"]), (&order["lines"], &order["total"]));
+        // Moving along production is not a change of what the invoice prints.
+        let started = shop.step("setOrderStatus", &order, ", status: IN_PROGRESS").await;
+        assert_eq!(started["status"], "IN_PROGRESS");
+        let held = shop.step("holdOrder", &started, ", reason: \"Attente du BAT\"").await;
+        let cancel = "mutation($id: ID!, $v: Int!) { cancelOrder(id: $id, version: $v, reason: \"Annulée\") { status } }";
+        let on_hold = app.gql(shop.staff(), cancel, json!({ "id": id, "v": held["version"] })).await;
+        assert_eq!(code(&on_hold), "INVALID_TRANSITION", "held, it is still invoiced: {on_hold}");
+        let held = shop.step("releaseOrder", &held, "").await;
+
+        app.data(shop.staff(), "mutation($i: ID!) { issueCreditNote(invoiceId: $i, reason: \"Commande annulée\") { id } }", json!({ "i": invoice["id"] })).await;
+        let cancelled = app.data(shop.staff(), cancel, json!({ "id": id, "v": held["version"] })).await;
+        assert_eq!(cancelled["cancelOrder"]["status"], "CANCELLED");
+        let again = shop.issue(&order).await;
+        assert_eq!(code(&again), "INVALID_TRANSITION", "a cancelled order is not invoiced");
+    }
+}
+
+db_test! {
+    async fn a_credit_note_lets_the_order_be_edited_again(app) {
+        let shop = Shop::open(&app).await;
+        let buyer = shop.buyer("Atelier Souple").await;
+        let order = shop.order(&buyer).await;
+        let invoice = shop.issue(&order).await["data"]["issueInvoice"].clone();
+        let line = &order["lines"][1]["id"];
+        let update_line = format!("mutation($id: ID!, $v: Int!, $line: ID!) {{ orderUpdateLine(orderId: $id, version: $v, lineId: $line, input: {{ quantity: 41 }}) {{ {ORDER_FIELDS} }} }}");
+        let refused = app.gql(shop.staff(), &update_line, json!({ "id": order["id"], "v": order["version"], "line": line })).await;
+        assert_eq!(code(&refused), "INVALID_TRANSITION");
+        app.data(shop.staff(), "mutation($i: ID!) { issueCreditNote(invoiceId: $i, reason: \"Quantité\") { id } }", json!({ "i": invoice["id"] })).await;
+        let edited = app.data(shop.staff(), &update_line, json!({ "id": order["id"], "v": order["version"], "line": line })).await["orderUpdateLine"].clone();
+        assert_eq!(edited["lines"][1]["quantity"], 41);
+        assert_eq!(edited["status"], "PROPOSED", "back to the customer");
+    }
+}
+
+db_test! {
+    async fn an_invoice_waits_for_a_change_that_holds_the_order_and_then_sees_it(app) {
+        let shop = Shop::open(&app).await;
+        let buyer = shop.buyer("Client Pressé").await;
+        let order = shop.order(&buyer).await;
+        let cancel = "UPDATE sales_order SET status = 'CANCELLED' WHERE id = $1";
+        let id = uuid(Kind::Order, &order["id"]);
+        if app.state.db.backend() == DbBackend::Postgres {
+            // A cancellation holds the order row when the invoice starts: the invoice reads the
+            // row locked, so it waits, then sees the order cancelled. (A plain read would see
+            // the order still confirmed and invoice it.)
+            let change = app.state.db.read().begin().await.unwrap();
+            exec(&change, cancel, vec![id.into()]).await;
+            let pid = backend_pid(&change).await;
+            let (issued, ()) = tokio::join!(shop.issue(&order), async {
+                wait_until_blocked_by(&app, pid).await;
+                change.commit().await.unwrap();
+            });
+            assert_eq!(code(&issued), "INVALID_TRANSITION", "{issued}");
+        } else {
+            // SQLite has one writer: the two run one after the other.
+            exec(app.state.db.read(), cancel, vec![id.into()]).await;
+            assert_eq!(code(&shop.issue(&order).await), "INVALID_TRANSITION");
+        }
+        let listed = app.data(shop.staff(), "{ invoices(first: 5) { totalCount } }", json!({})).await;
+        assert_eq!(listed["invoices"]["totalCount"], 0);
+    }
+}
+
+db_test! {
+    async fn an_invoice_is_not_issued_when_its_customer_cannot_be_read(app) {
+        let shop = Shop::open(&app).await;
+        let buyer = shop.buyer("Client Illisible").await;
+        let order = shop.order(&buyer).await;
+        let customer = uuid(Kind::Customer, &Value::String(buyer.id.clone()));
+        let db = app.state.db.read();
+        let kind = db
+            .query_one_raw(statement(db, "SELECT kind FROM customer WHERE id = $1", vec![customer.into()]))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get::<String>("", "kind")
+            .unwrap();
+        // A row the server cannot read (a fault, not the caller's): no invoice without its buyer.
+        exec(db, "UPDATE customer SET kind = 'UNREADABLE' WHERE id = $1", vec![customer.into()]).await;
+        let refused = shop.issue(&order).await;
+        assert_eq!(code(&refused), "INTERNAL", "{refused}");
+        exec(db, "UPDATE customer SET kind = $1 WHERE id = $2", vec![kind.into(), customer.into()]).await;
+        let issued = shop.issue(&order).await["data"]["issueInvoice"].clone();
+        assert_eq!(issued["number"], series("INV", 1), "the refused attempt used no number");
+        let text = open(&shop, &issued["pdfUrl"]).await;
+        assert_has(&text, &["Client Illisible"]);
+    }
+}
+
+/// A PNG that declares `width` × `height` pixels (8-bit grey) in a few dozen bytes: the header
+/// and an image data chunk far too short for it.
+fn png_declaring(width: u32, height: u32) -> Vec<u8> {
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = 0xFFFF_FFFF_u32;
+        for &byte in bytes {
+            crc ^= u32::from(byte);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+    fn chunk(png: &mut Vec<u8>, kind: &[u8], data: &[u8]) {
+        png.extend_from_slice(&u32::try_from(data.len()).unwrap().to_be_bytes());
+        let start = png.len();
+        png.extend_from_slice(kind);
+        png.extend_from_slice(data);
+        let crc = crc32(&png[start..]);
+        png.extend_from_slice(&crc.to_be_bytes());
+    }
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut header = Vec::new();
+    header.extend_from_slice(&width.to_be_bytes());
+    header.extend_from_slice(&height.to_be_bytes());
+    header.extend_from_slice(&[8, 0, 0, 0, 0]);
+    chunk(&mut png, b"IHDR", &header);
+    // A zlib stream holding one zero byte.
+    chunk(
+        &mut png,
+        b"IDAT",
+        &[
+            0x78, 0x01, 0x01, 0x01, 0x00, 0xFE, 0xFF, 0x00, 0x00, 0x01, 0x00, 0x01,
+        ],
+    );
+    chunk(&mut png, b"IEND", &[]);
+    png
+}
+
+db_test! {
+    async fn a_logo_is_a_png_or_jpeg_by_its_content_and_at_most_4096_pixels_a_side(app) {
+        let shop = Shop::open(&app).await;
+        let read = "{ sellerProfile { hasLogo version } }";
+        let profile = app.data(Some(&shop.admin.access), read, json!({})).await["sellerProfile"].clone();
+        let update = "mutation($v: Int!, $input: SellerProfileInput!) { updateSellerProfile(version: $v, input: $input) { version } }";
+        let send = |name: &'static str, mime: &'static str, bytes: Vec<u8>| {
+            let (app, shop, version) = (&app, &shop, profile["version"].clone());
+            async move {
+                crate::production::multipart(app, &shop.admin.access, update,
+                    json!({ "v": version, "input": { "logo": null } }),
+                    vec![("input.logo", name, mime, bytes)]).await
+            }
+        };
+        let huge = send("logo.png", "image/png", png_declaring(6_000, 6_000)).await;
+        assert_eq!(code(&huge), "VALIDATION", "{huge}");
+        assert_eq!(huge["errors"][0]["extensions"]["field"], "logo");
+        assert!(huge["errors"][0]["message"].as_str().unwrap().contains("4096"), "{huge}");
+        let wide = send("logo.png", "image/png", png_declaring(40_000, 10)).await;
+        assert_eq!(code(&wide), "VALIDATION", "{wide}");
+        let jpeg_as_png = send("logo.png", "image/png", b"\xFF\xD8\xFF\xE0 a JPEG".to_vec()).await;
+        assert_eq!(code(&jpeg_as_png), "VALIDATION");
+        assert_eq!(jpeg_as_png["errors"][0]["extensions"]["field"], "logo");
+        let pixel = base64::Engine::decode(&base64::engine::general_purpose::STANDARD,
+            "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==").unwrap();
+        let small = send("logo.png", "image/png", pixel).await;
+        assert!(small.get("errors").is_none(), "a real, small logo is fine: {small}");
+        assert_eq!(app.data(Some(&shop.admin.access), read, json!({})).await["sellerProfile"]["hasLogo"], true);
     }
 }

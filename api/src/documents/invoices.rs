@@ -3,6 +3,10 @@
 //! prints: it never changes afterwards. A correction is a credit note (`CN-2026-000001`) that
 //! cancels it; the order may then be invoiced again. An order has at most one standing invoice
 //! (a unique key: a parallel second issue fails with `CONFLICT` and gives its number back).
+//! While it stands, the order's content is frozen: `orders::service::Edit` refuses edits,
+//! proposals, replies and cancellation (`INVALID_TRANSITION`: a credit note first). Both sides
+//! hold the order row locked (`issue` through `orders::service::find_for_update`), so an edit
+//! cannot slip between the invoice's check and its insert.
 
 use chrono::Datelike;
 use comptoir_entity::invoice;
@@ -42,9 +46,14 @@ pub async fn issue(
     let staff = principal.require_staff()?;
     let now = state.clock.now();
     let mut tx = state.db.begin(&state.events).await?;
-    let order = orders::service::find_for(&*tx, principal, order_id)
+    // Locked: a parallel edit or cancellation waits for the invoice, and sees it (they check
+    // for a standing invoice on the locked row).
+    let order = orders::service::find_for_update(&*tx, principal, order_id)
         .await
-        .map_err(|_| AppError::not_found("order", "orderId"))?;
+        .map_err(|e| match e {
+            AppError::NotFound { .. } => AppError::not_found("order", "orderId"),
+            other => other,
+        })?;
     if !matches!(
         order.status,
         OrderStatus::Confirmed
@@ -58,9 +67,8 @@ pub async fn issue(
     if lines.is_empty() {
         return Err(AppError::validation("orderId", "the order has no lines"));
     }
-    let customer = customers::service::find_for(&*tx, principal, order.customer_id)
-        .await
-        .ok();
+    // An invoice names its buyer: if the customer cannot be read, nothing is issued.
+    let customer = customers::service::find_for(&*tx, principal, order.customer_id).await?;
     let seller = seller::get(&*tx).await?;
     let number = numbering::next(&*tx, &format!("INV-{}", now.year())).await?;
     let document = build::order_document(
@@ -69,7 +77,7 @@ pub async fn issue(
         now,
         &order,
         &lines,
-        customer.as_ref(),
+        Some(&customer),
         &seller,
     );
     let total = document.totals.as_ref().map_or(order.total, |t| t.total);
@@ -174,6 +182,15 @@ pub async fn credit(
     .await?;
     tx.commit().await?;
     store::to_invoice(note)
+}
+
+/// Whether order `order_id` has a standing invoice, read through `db` (the order's edit reads
+/// it with the order row locked, as [`issue`] does: the two cannot interleave).
+pub async fn has_standing(
+    db: &impl sea_orm::ConnectionTrait,
+    order_id: Uuid,
+) -> Result<bool, AppError> {
+    Ok(store::has_standing(db, order_id).await?)
 }
 
 /// An invoice or credit note the caller may see: staff, or the customer of its order.

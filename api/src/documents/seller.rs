@@ -79,6 +79,9 @@ pub struct SellerChanges {
 
 /// Largest logo accepted.
 const MAX_LOGO_BYTES: usize = 512 * 1024;
+/// Widest and tallest logo accepted, in pixels: a small compressed file may declare a huge
+/// image, which every document render would decode.
+const MAX_LOGO_SIDE: usize = 4096;
 
 /// ADMIN: changes the seller's printed identity; `version` is the store settings' version read.
 pub async fn update(
@@ -141,16 +144,35 @@ pub async fn update(
     Ok(seller)
 }
 
-/// A logo is a PNG or JPEG that decodes, at most 512 KiB.
+/// A logo is a PNG or JPEG (by its content, not only its declared type), at most 512 KiB and
+/// 4096 × 4096 pixels (read from the header before anything decodes it), that decodes.
 fn check_logo(logo: &Logo) -> Result<(), AppError> {
     if logo.bytes.len() > MAX_LOGO_BYTES {
         return Err(AppError::validation("logo", "at most 512 KiB"));
     }
+    let media = logo.content_type.as_str();
+    if !matches!(media, "image/png" | "image/jpeg") {
+        return Err(AppError::validation("logo", "a PNG or JPEG image"));
+    }
+    if !crate::quotes::requests::looks_like(media, &logo.bytes) {
+        return Err(AppError::validation(
+            "logo",
+            format!("the content is not {media}"),
+        ));
+    }
+    let size = imagesize::blob_size(&logo.bytes)
+        .map_err(|_| AppError::validation("logo", "the image cannot be read"))?;
+    if size.width > MAX_LOGO_SIDE || size.height > MAX_LOGO_SIDE {
+        return Err(AppError::validation(
+            "logo",
+            format!("at most {MAX_LOGO_SIDE} × {MAX_LOGO_SIDE} pixels"),
+        ));
+    }
     let data: krilla::Data = logo.bytes.clone().into();
-    let decoded = match logo.content_type.as_str() {
-        "image/png" => krilla::image::Image::from_png(data, true).is_ok(),
-        "image/jpeg" => krilla::image::Image::from_jpeg(data, true).is_ok(),
-        _ => return Err(AppError::validation("logo", "a PNG or JPEG image")),
+    let decoded = if media == "image/png" {
+        krilla::image::Image::from_png(data, true).is_ok()
+    } else {
+        krilla::image::Image::from_jpeg(data, true).is_ok()
     };
     if decoded {
         Ok(())

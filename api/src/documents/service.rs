@@ -158,11 +158,33 @@ pub async fn model(
     }
 }
 
-/// Renders a model off the async runtime (a long document takes a while).
+/// Most PDFs rendered at once in this process. A render takes a core and some memory for a
+/// while; a burst of `GET /documents/…` (or of emails with attachments) waits for a permit
+/// instead of filling the blocking pool.
+pub const MAX_RENDERS: usize = 4;
+
+static RENDERS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_RENDERS);
+
+/// Runs `job` on the blocking pool once a render permit is free. The permit goes with the job:
+/// a request that gives up waiting for it does not free a permit while the job still runs.
+async fn bounded<T: Send + 'static>(
+    job: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, AppError> {
+    let permit = RENDERS.acquire().await.map_err(AppError::internal)?;
+    tokio::task::spawn_blocking(move || {
+        let result = job();
+        drop(permit);
+        result
+    })
+    .await
+    .map_err(AppError::internal)
+}
+
+/// Renders a model off the async runtime (a long document takes a while), at most
+/// [`MAX_RENDERS`] at once.
 pub async fn render(model: DocumentModel) -> Result<Vec<u8>, AppError> {
-    tokio::task::spawn_blocking(move || render::render(&model))
-        .await
-        .map_err(AppError::internal)?
+    bounded(move || render::render(&model))
+        .await?
         .map_err(AppError::internal)
 }
 
@@ -228,4 +250,38 @@ pub async fn confirmation_attachment(
         &seller,
     ))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        sync::{
+            Arc,
+            atomic::{AtomicUsize, Ordering},
+        },
+        time::Duration,
+    };
+
+    use super::{MAX_RENDERS, bounded};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn no_more_than_max_renders_run_at_once() {
+        let running = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let jobs = (0..MAX_RENDERS * 3).map(|_| {
+            let (running, peak) = (Arc::clone(&running), Arc::clone(&peak));
+            bounded(move || {
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(now, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(40));
+                running.fetch_sub(1, Ordering::SeqCst);
+            })
+        });
+        for done in futures_util::future::join_all(jobs).await {
+            assert!(done.is_ok());
+        }
+        let peak = peak.load(Ordering::SeqCst);
+        assert!(peak <= MAX_RENDERS, "{peak} renders ran at once");
+        assert!(peak > 1, "renders still run in parallel");
+    }
 }

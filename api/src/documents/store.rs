@@ -71,6 +71,15 @@ pub async fn find_for_update(
         .await
 }
 
+/// Whether order `order_id` has a standing invoice (the unique key's column).
+pub async fn has_standing(db: &impl ConnectionTrait, order_id: Uuid) -> Result<bool, DbErr> {
+    Ok(invoice::Entity::find()
+        .filter(invoice::Column::StandingOrderId.eq(order_id))
+        .count(db)
+        .await?
+        > 0)
+}
+
 /// The credit note cancels the invoice: the one change an issued invoice ever sees.
 pub async fn mark_credited(db: &impl ConnectionTrait, row: invoice::Model) -> Result<(), DbErr> {
     let mut active = row.into_active_model();

@@ -1,6 +1,7 @@
 //! `GET /documents/{kind}/{id}.pdf`: a document as PDF, for the bearer token's owner (the same
 //! authorization as the object it prints) or for whoever holds a valid signed URL
-//! (`?expires=…&signature=…`, from the object's GraphQL fields). Streamed in chunks.
+//! (`?expires=…&signature=…`, from the object's GraphQL fields). The rendered PDF is sent as it
+//! is (no copy); at most `documents::service::MAX_RENDERS` render at once, others wait.
 
 use axum::{
     body::Body,
@@ -23,8 +24,6 @@ pub struct Signature {
     signature: Option<String>,
 }
 
-const CHUNK: usize = 64 * 1024;
-
 pub async fn document(
     State(state): State<HttpState>,
     headers: HeaderMap,
@@ -42,16 +41,15 @@ pub async fn document(
     }
     .await;
     match result {
-        Ok((filename, bytes)) => pdf_response(&filename, &bytes),
+        Ok((filename, bytes)) => pdf_response(&filename, bytes),
         Err(error) => error_response(&error),
     }
 }
 
-fn pdf_response(filename: &str, bytes: &[u8]) -> Response {
+fn pdf_response(filename: &str, bytes: Vec<u8>) -> Response {
     let length = bytes.len();
-    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
-        bytes.chunks(CHUNK).map(|c| Ok(c.to_vec())).collect();
-    let mut response = Body::from_stream(futures_util::stream::iter(chunks)).into_response();
+    // The body takes the rendered buffer over: nothing is copied on the way out.
+    let mut response = Body::from(bytes).into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,

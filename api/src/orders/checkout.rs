@@ -448,7 +448,7 @@ pub async fn add_line(
         .delivery_date
         .map(|d| super::model::parse_delivery_date(d, edit.now, "deliveryDate"))
         .transpose()?;
-    edit.seller_edits()?;
+    edit.seller_edits().await?;
     if edit.lines.len() >= 500 {
         return Err(AppError::validation(
             "orderId",
@@ -781,10 +781,14 @@ pub async fn create_from_quote(
     row.shipping_vat_bp = service::bp(input.adjustments.shipping_vat_rate, "shippingVatRate")?;
     row.discount_bp = service::bp(input.adjustments.discount_percent, "discountPercent")?;
     let row = store::insert_order(&**tx, row).await?;
-    let mut lines = Vec::with_capacity(input.lines.len());
-    for (index, line) in input.lines.into_iter().enumerate() {
+    // Stock rows are locked in one global order (product, variant), as at checkout.
+    let mut by_stock: Vec<usize> = (0..input.lines.len()).collect();
+    by_stock.sort_by_key(|&i| (input.lines[i].product_id, input.lines[i].variant_id));
+    let mut reserved = vec![0; input.lines.len()];
+    for index in by_stock {
+        let line = &input.lines[index];
         let field = format!("lines.{index}");
-        let reserved = match take(
+        reserved[index] = match take(
             tx,
             line.product_id,
             line.variant_id,
@@ -807,6 +811,9 @@ pub async fn create_from_quote(
             }
             other => other?,
         };
+    }
+    let mut lines = Vec::with_capacity(input.lines.len());
+    for (index, (line, reserved)) in input.lines.into_iter().zip(reserved).enumerate() {
         lines.push(
             store::insert_line(
                 &**tx,

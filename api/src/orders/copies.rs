@@ -106,7 +106,12 @@ pub async fn copy(
     now: DateTime<Utc>,
 ) -> Result<Copied, AppError> {
     let staff = principal.require_staff()?;
-    let source = find_for(&**tx, principal, request.source_id).await?;
+    let source = find_for(&**tx, principal, request.source_id)
+        .await
+        .map_err(|e| match e {
+            AppError::NotFound { .. } => AppError::not_found("order", "orderId"),
+            other => other,
+        })?;
     let source_row = store::find(&**tx, source.id)
         .await?
         .ok_or_else(|| AppError::not_found("order", "orderId"))?;
@@ -159,7 +164,13 @@ pub async fn copy(
         .collect();
     let (pairs, lines) = copy_lines(tx, row.id, wanted, free, now).await?;
     if request.only_line.is_some() && pairs.is_empty() {
-        return Err(AppError::not_found("order line", "lineId"));
+        // The line is named by what the caller passed: a claim (the one caller of `only_line`).
+        let field = if request.claim_id.is_some() {
+            "claimId"
+        } else {
+            "lineId"
+        };
+        return Err(AppError::not_found("order line", field));
     }
     keep_derived(&mut row, &lines)?;
     let row = store::update_order(&**tx, row).await?;
@@ -204,19 +215,26 @@ async fn copy_lines(
     free: bool,
     now: DateTime<Utc>,
 ) -> Result<(Vec<(Uuid, Uuid)>, Vec<OrderLine>), AppError> {
-    let mut pairs = Vec::new();
-    let mut lines = Vec::new();
-    for (index, line) in wanted.into_iter().enumerate() {
-        let field = format!("lines.{index}");
-        let reserved = take(
+    // Stock rows are locked in the global order checkout and `release_stock` use (product,
+    // variant), whatever the lines' order: two transactions never wait on each other in a circle.
+    let mut by_stock: Vec<usize> = (0..wanted.len()).collect();
+    by_stock.sort_by_key(|&i| (wanted[i].product_id, wanted[i].variant_id));
+    let mut reserved = vec![0; wanted.len()];
+    for index in by_stock {
+        let line = &wanted[index];
+        reserved[index] = take(
             tx,
             line.product_id,
             line.variant_id,
             line.quantity,
-            &field,
+            &format!("lines.{index}"),
             &line.name,
         )
         .await?;
+    }
+    let mut pairs = Vec::new();
+    let mut lines = Vec::new();
+    for (index, (line, reserved)) in wanted.into_iter().zip(reserved).enumerate() {
         let copied = store::insert_line(
             &**tx,
             order_line::Model {

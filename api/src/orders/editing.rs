@@ -69,7 +69,7 @@ pub async fn update_line(
         MaybeUndefined::Null => Some(None),
         MaybeUndefined::Undefined => None,
     };
-    edit.seller_edits()?;
+    edit.seller_edits().await?;
     let index = edit
         .lines
         .iter()
@@ -158,7 +158,7 @@ pub async fn remove_line(
 ) -> Result<Order, AppError> {
     principal.require_staff()?;
     let mut edit = Edit::open(state, principal, order_id, Some(version)).await?;
-    edit.seller_edits()?;
+    edit.seller_edits().await?;
     let index = edit
         .lines
         .iter()
@@ -241,7 +241,7 @@ pub async fn update_order(
         .map(|d| super::service::bp(d, "discountPercent"))
         .transpose()?;
     let mut edit = Edit::open(state, principal, order_id, Some(version)).await?;
-    edit.seller_edits()?;
+    edit.seller_edits().await?;
     macro_rules! set_text {
         ($value:expr, $column:ident, $field:literal) => {
             if let Some(value) = $value {
@@ -312,6 +312,9 @@ pub async fn propose(
         return Err(AppError::validation("id", "the order has no lines"));
     }
     let was_draft = edit.status() == OrderStatus::Draft;
+    // Proposing again reopens the terms: not while an invoice prints them.
+    edit.refuse_if_invoiced(OrderStatus::Proposed.as_str())
+        .await?;
     edit.set_status(OrderStatus::Proposed)?;
     if let Some(message) = &message {
         edit.change("message", None, Some(message.clone()));
@@ -417,6 +420,7 @@ pub async fn reply(
     if !matches!(status, OrderStatus::Proposed | OrderStatus::Submitted) {
         return Err(super::model::invalid_transition(status, "REPLY"));
     }
+    edit.refuse_if_invoiced("REPLY").await?;
     for (index, (line_id, quantity)) in quantities.into_iter().enumerate() {
         let field = format!("lines.{index}.quantity");
         let quantity = parse_quantity(quantity, &field, false)?;
@@ -521,6 +525,8 @@ pub async fn cancel(
             OrderStatus::Cancelled.as_str(),
         ));
     }
+    edit.refuse_if_invoiced(OrderStatus::Cancelled.as_str())
+        .await?;
     edit.set_status(OrderStatus::Cancelled)?;
     edit.release_stock().await?;
     edit.details.insert("reason".to_owned(), json!(reason));

@@ -59,6 +59,20 @@ pub async fn find_for(
     }
 }
 
+/// Like [`find_for`], with the order row locked until the end of the caller's transaction (what
+/// other contexts use before writing something the order's edits must see, like an invoice).
+pub async fn find_for_update(
+    db: &impl sea_orm::ConnectionTrait,
+    principal: &Principal,
+    id: Uuid,
+) -> Result<Order, AppError> {
+    principal.require_user()?;
+    match store::find_for_update(db, id).await? {
+        Some(row) if may_see(principal, &row) => store::to_order(row),
+        _ => Err(order_not_found()),
+    }
+}
+
 /// An order for the caller; staff opening it adds it to their recently viewed orders.
 pub async fn order(state: &AppState, principal: &Principal, id: Uuid) -> Result<Order, AppError> {
     let order = find_for(state.db.read(), principal, id).await?;
@@ -325,13 +339,28 @@ impl Edit {
         Ok(())
     }
 
-    /// Before a seller change to lines or terms: refused once production started; a confirmed
-    /// order goes back to the customer for acceptance.
-    pub fn seller_edits(&mut self) -> Result<(), AppError> {
+    /// Refuses `to` while the order has a standing invoice: the invoice prints the order as it
+    /// was, so its content and its cancellation wait for a credit note. Read with the order row
+    /// locked (`open`), as `documents::invoices::issue` locks it before its check and insert.
+    pub async fn refuse_if_invoiced(&self, to: &str) -> Result<(), AppError> {
+        if crate::documents::invoices::has_standing(&*self.tx, self.row.id).await? {
+            return Err(AppError::TransitionBlocked {
+                from: self.status().as_str(),
+                to: to.to_owned(),
+                first: "the order has a standing invoice; issue a credit note first",
+            });
+        }
+        Ok(())
+    }
+
+    /// Before a seller change to lines or terms: refused once production started or while an
+    /// invoice stands; a confirmed order goes back to the customer for acceptance.
+    pub async fn seller_edits(&mut self) -> Result<(), AppError> {
         let status = self.status();
         if !status.seller_may_edit() {
             return Err(invalid_transition(status, "EDIT"));
         }
+        self.refuse_if_invoiced("EDIT").await?;
         if status == OrderStatus::Confirmed {
             self.set_status(OrderStatus::Proposed)?;
         }

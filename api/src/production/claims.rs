@@ -330,11 +330,7 @@ pub async fn copy_order(
         },
         now,
     )
-    .await
-    .map_err(|e| match e {
-        AppError::NotFound { .. } => AppError::not_found("order", "orderId"),
-        other => other,
-    })?;
+    .await?;
     if kind == CopyKind::Reprint {
         files::copy_to(&tx, copied.order.id, &copied.lines, now).await?;
     }

@@ -341,7 +341,9 @@ pub async fn copy_to(
                 size: file.size,
                 sha256: file.sha256.clone(),
                 storage_key: file.storage_key.clone(),
-                certified_at: file.certified_at.map(|_| now),
+                // The certification is the source's, as it happened: who checked this content,
+                // and when (the copy does not re-certify it in anyone's name).
+                certified_at: file.certified_at,
                 certified_by: file.certified_by,
                 uploaded_by: file.uploaded_by,
                 created_at: now,

@@ -271,7 +271,21 @@ pub async fn request_for_configuration(
     begin.settle(state, tx, created).await
 }
 
-/// Size and type limits of an uploaded file; PDF, PNG and JPEG must look like what they claim.
+/// Whether `content` begins as a file of type `media` does: PDF (`%PDF-`), PNG (its 8-byte
+/// signature), JPEG (`FF D8 FF`), TIFF (`II*\0` or `MM\0*`). Other accepted types have no
+/// signature to check.
+pub fn looks_like(media: &str, content: &[u8]) -> bool {
+    match media {
+        "application/pdf" => content.starts_with(b"%PDF-"),
+        "image/png" => content.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "image/jpeg" => content.starts_with(b"\xFF\xD8\xFF"),
+        "image/tiff" => content.starts_with(b"II*\0") || content.starts_with(b"MM\0*"),
+        _ => true,
+    }
+}
+
+/// Size and type limits of an uploaded file; PDF, PNG, JPEG and TIFF must look like what they
+/// claim.
 pub fn check_file(
     config: &crate::config::Config,
     file: &UploadedFile,
@@ -293,13 +307,7 @@ pub fn check_file(
             format!("type {media} is not accepted"),
         ));
     }
-    let magic: &[u8] = match media.as_str() {
-        "application/pdf" => b"%PDF",
-        "image/png" => b"\x89PNG",
-        "image/jpeg" => b"\xFF\xD8\xFF",
-        _ => b"",
-    };
-    if !file.content.starts_with(magic) {
+    if !looks_like(&media, &file.content) {
         return Err(AppError::validation(
             field,
             format!("the content is not {media}"),

@@ -16,7 +16,8 @@ pub struct SellerProfileInput {
     /// Printed under the address; empty removes it.
     pub email: Option<String>,
     pub payment_terms: Option<String>,
-    /// A PNG or JPEG of at most 512 KiB (multipart upload).
+    /// A PNG or JPEG (by its content) of at most 512 KiB and 4096 × 4096 pixels (multipart
+    /// upload).
     pub logo: Option<Upload>,
     /// Removes the logo.
     #[graphql(default)]
@@ -61,7 +62,8 @@ impl DocumentsMutation {
     }
 
     /// Staff: issues the invoice of a confirmed (or later) order, numbered without gaps
-    /// (`INV-2026-000001`). One standing invoice per order (`CONFLICT`).
+    /// (`INV-2026-000001`). One standing invoice per order (`CONFLICT`). While it stands, the
+    /// order's lines and terms are not edited, proposed or cancelled (`INVALID_TRANSITION`).
     async fn issue_invoice(&self, ctx: &Context<'_>, order_id: ID) -> Result<InvoiceObject> {
         let order_id = ids::decode(Kind::Order, &order_id, "orderId")?;
         Ok(InvoiceObject(
@@ -70,7 +72,7 @@ impl DocumentsMutation {
     }
 
     /// Staff: cancels an invoice with a credit note (`CN-2026-000001`); the order may then be
-    /// invoiced again.
+    /// edited, cancelled or invoiced again.
     async fn issue_credit_note(
         &self,
         ctx: &Context<'_>,

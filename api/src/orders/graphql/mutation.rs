@@ -163,6 +163,8 @@ impl OrdersMutation {
     }
 
     /// Staff: changes the order's terms (title, references, delivery, shipping, discount).
+    /// Like every line edit, refused while the order has a standing invoice
+    /// (`INVALID_TRANSITION`: issue a credit note first).
     async fn update_order(
         &self,
         ctx: &Context<'_>,
@@ -281,7 +283,8 @@ impl OrdersMutation {
     }
 
     /// Cancels the order (its stock goes back): staff before shipping, the customer while it is
-    /// `SUBMITTED` or `PROPOSED`.
+    /// `SUBMITTED` or `PROPOSED`; not while it has a standing invoice (`INVALID_TRANSITION`:
+    /// issue a credit note first).
     async fn cancel_order(
         &self,
         ctx: &Context<'_>,
