@@ -1,53 +1,29 @@
-//! The alias limit, checked right after parsing on every transport. Aliases multiply the work
+//! The alias limit, checked right after parsing on every transport (by the schema's one
+//! extension, `error_codes::Rules`). Aliases multiply the work
 //! of one request without raising its depth; fragments are expanded where they are spread, so
 //! nesting fragments does not hide aliases.
 
-use std::{
-    collections::{HashMap, HashSet},
-    sync::Arc,
-};
+use std::collections::{HashMap, HashSet};
 
 use async_graphql::{
-    ServerError, ServerResult, Variables,
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery},
+    ServerError, ServerResult,
     parser::types::{ExecutableDocument, Selection, SelectionSet},
 };
 
 use crate::error::ErrorCode;
 
-pub struct AliasLimit(pub usize);
-
-impl ExtensionFactory for AliasLimit {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(AliasLimitExtension(self.0))
+/// `VALIDATION` when a document has more aliased fields than `max`.
+pub fn check_aliases(document: &ExecutableDocument, max: usize) -> ServerResult<()> {
+    let count = count_aliases(document);
+    if count > max {
+        let mut error =
+            ServerError::new(format!("too many aliases ({count}, at most {max})"), None);
+        let mut extensions = async_graphql::ErrorExtensionValues::default();
+        extensions.set("code", ErrorCode::Validation.as_str());
+        error.extensions = Some(extensions);
+        return Err(error);
     }
-}
-
-struct AliasLimitExtension(usize);
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for AliasLimitExtension {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        let count = count_aliases(&document);
-        if count > self.0 {
-            let mut error = ServerError::new(
-                format!("too many aliases ({count}, at most {})", self.0),
-                None,
-            );
-            let mut extensions = async_graphql::ErrorExtensionValues::default();
-            extensions.set("code", ErrorCode::Validation.as_str());
-            error.extensions = Some(extensions);
-            return Err(error);
-        }
-        Ok(document)
-    }
+    Ok(())
 }
 
 /// Aliased fields as executed: each spread counts its fragment's aliases again. Cycles (refused

@@ -83,8 +83,9 @@ pub fn schema(state: AppState) -> AppSchema {
         .limit_complexity(config.max_query_complexity)
         .limit_recursive_depth(64)
         .limit_directives(16)
-        .extension(error_codes::ErrorCodes)
-        .extension(limits::AliasLimit(config.max_aliases))
+        .extension(error_codes::Rules {
+            max_aliases: config.max_aliases,
+        })
         .data(state)
         .finish()
 }

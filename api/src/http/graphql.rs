@@ -347,11 +347,19 @@ async fn execute(
         StatusCode::OK
     };
     let body = if batched {
-        Value::Array(bodies)
+        let mut joined = b"[".to_vec();
+        for (i, body) in bodies.iter().enumerate() {
+            if i > 0 {
+                joined.push(b',');
+            }
+            joined.extend_from_slice(body);
+        }
+        joined.push(b']');
+        joined
     } else {
-        bodies.pop().unwrap_or(Value::Null)
+        bodies.pop().unwrap_or_else(|| b"null".to_vec())
     };
-    let mut response = (status, body.to_string()).into_response();
+    let mut response = (status, body).into_response();
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, format.content_type());
@@ -366,15 +374,17 @@ fn is_request_error(response: &Response) -> bool {
         && response.errors.iter().all(|error| error.path.is_empty())
 }
 
-fn response_body(response: &Response, format: Format, request_error: bool) -> Value {
-    let mut body = serde_json::to_value(response).unwrap_or_else(|_| json!({}));
-    if request_error
-        && format == Format::GraphqlResponseJson
-        && let Value::Object(map) = &mut body
-    {
-        map.remove("data");
+/// A response as JSON bytes, written straight from the result (no intermediate tree: a catalog
+/// page is large). A request error under `application/graphql-response+json` has no `data`.
+fn response_body(response: &Response, format: Format, request_error: bool) -> Vec<u8> {
+    if request_error && format == Format::GraphqlResponseJson {
+        let mut body = serde_json::to_value(response).unwrap_or_else(|_| json!({}));
+        if let Value::Object(map) = &mut body {
+            map.remove("data");
+        }
+        return serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
     }
-    body
+    serde_json::to_vec(response).unwrap_or_else(|_| b"{}".to_vec())
 }
 
 fn is_json(headers: &HeaderMap) -> bool {
