@@ -259,7 +259,7 @@ impl Loader<Uuid> for ItemAvailability {
     type Error = LoadError;
 
     async fn load(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, i32>, LoadError> {
-        Ok(crate::rental::service::availability_of_items(&self.db, ids, self.clock.now()).await?)
+        Ok(crate::rental::queries::availability_of_items(&self.db, ids, self.clock.now()).await?)
     }
 }
 

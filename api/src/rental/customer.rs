@@ -5,12 +5,10 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{
+    create::{finish_new, item_row, new_project, require_rental},
     desk::cancel_open,
     model::{Contact, Project, ProjectSource, ProjectStatus},
-    service::{
-        Edit, email_contact, find_for, finish_new, item_row, new_project, require_rental,
-        template_data,
-    },
+    service::{Edit, email_contact, find_for, template_data},
     store,
 };
 use crate::{

@@ -8,12 +8,10 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{
+    create::{finish_new, item_row, new_project, require_rental},
     ledger::{Ledger, Lock},
     model::{Contact, ItemStatus, Project, ProjectSource, ProjectStatus},
-    service::{
-        Edit, email_contact, finish_new, insufficient, item_row, new_project, parse_note,
-        refresh_drafts, require_rental, template_data,
-    },
+    service::{Edit, email_contact, insufficient, parse_note, refresh_drafts, template_data},
     store,
 };
 use crate::{

@@ -16,11 +16,13 @@
 //!   with other projects are shown to staff only.
 
 pub mod availability;
+mod create;
 pub mod customer;
 pub mod desk;
 pub mod graphql;
 mod ledger;
 pub mod model;
+pub mod queries;
 pub mod service;
 pub mod store;
 pub mod storefront;

@@ -9,10 +9,9 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{
+    create::{finish_new, item_row, new_project, require_rental},
     model::{Contact, Project, ProjectSource},
-    service::{
-        self, email_contact, finish_new, item_row, new_project, require_rental, template_data,
-    },
+    service::{self, email_contact, template_data},
     store,
 };
 use crate::{

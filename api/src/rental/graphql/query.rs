@@ -16,6 +16,7 @@ use crate::{
         pagination::PageRequest,
     },
     rental::{
+        queries,
         service::{self, ListQuery},
         store::ProjectFilter,
     },
@@ -41,7 +42,7 @@ impl RentalQuery {
             .enumerate()
             .map(|(i, id)| ids::decode(Kind::Product, id, &format!("productIds.{i}")))
             .collect::<Result<Vec<_>, _>>()?;
-        let rows = service::availability(state(ctx), principal(ctx), &ids, from, to).await?;
+        let rows = queries::availability(state(ctx), principal(ctx), &ids, from, to).await?;
         Ok(rows.into_iter().map(RentalAvailabilityObject).collect())
     }
 
@@ -55,7 +56,7 @@ impl RentalQuery {
         to: NaiveDate,
     ) -> Result<AvailabilityCalendar> {
         let id = ids::decode(Kind::Product, &product_id, "productId")?;
-        let (product, days) = service::calendar(state(ctx), principal(ctx), id, from, to).await?;
+        let (product, days) = queries::calendar(state(ctx), principal(ctx), id, from, to).await?;
         Ok(AvailabilityCalendar {
             product: ProductObject(product),
             days: days

@@ -21,7 +21,7 @@ use crate::{
     pricing::Totals,
     rental::{
         model::{Change, Contact, Item, Project, Shortage, totals},
-        service::ProductAvailability,
+        queries::ProductAvailability,
     },
 };
 
