@@ -17,6 +17,17 @@ pub struct PageRequest {
 }
 
 impl PageRequest {
+    /// `after` as the ID of the last row seen (lists ordered by ID).
+    pub fn after_id(&self) -> Result<Option<Uuid>, AppError> {
+        self.after
+            .as_deref()
+            .map(|raw| {
+                Uuid::try_parse(raw)
+                    .map_err(|_| AppError::validation("after", "not a valid cursor"))
+            })
+            .transpose()
+    }
+
     pub fn parse(first: Option<i32>, after: Option<String>) -> Result<Self, AppError> {
         let limit = match first {
             None => DEFAULT_PAGE_SIZE,
@@ -45,6 +56,16 @@ pub struct Page<T> {
 }
 
 impl<T> Page<T> {
+    /// No items at all (a caller with nothing to list).
+    pub fn empty() -> Self {
+        Self {
+            items: Vec::new(),
+            has_next_page: false,
+            has_previous_page: false,
+            total_count: 0,
+        }
+    }
+
     /// A page from rows fetched with `LIMIT limit + 1` (one more than shown tells whether more
     /// follow), converted with `convert`.
     pub fn from_rows<R, E>(

@@ -153,12 +153,7 @@ pub async fn my_orders(
 ) -> Result<Page<(String, Order)>, AppError> {
     let user = principal.require_user()?;
     let Some(customer_id) = user.customer_id else {
-        return Ok(Page {
-            items: Vec::new(),
-            has_next_page: false,
-            has_previous_page: false,
-            total_count: 0,
-        });
+        return Ok(Page::empty());
     };
     let query = ListQuery {
         filter: OrderFilter {

@@ -352,22 +352,11 @@ pub async fn list(
         match user.customer_id {
             Some(id) => Some(id),
             None => {
-                return Ok(Page {
-                    items: Vec::new(),
-                    has_next_page: false,
-                    has_previous_page: false,
-                    total_count: 0,
-                });
+                return Ok(Page::empty());
             }
         }
     };
-    let after = page
-        .after
-        .as_deref()
-        .map(|raw| {
-            Uuid::try_parse(raw).map_err(|_| AppError::validation("after", "not a valid cursor"))
-        })
-        .transpose()?;
+    let after = page.after_id()?;
     let (rows, total) =
         store::list_claims(state.db.read(), customer_id, status, after, page.limit).await?;
     Page::from_rows(rows, page.limit, after.is_some(), total, |row| {

@@ -93,12 +93,7 @@ pub async fn my_projects(
 ) -> Result<Page<(String, Project)>, AppError> {
     let user = principal.require_user()?;
     let Some(customer_id) = user.customer_id else {
-        return Ok(Page {
-            items: Vec::new(),
-            has_next_page: false,
-            has_previous_page: false,
-            total_count: 0,
-        });
+        return Ok(Page::empty());
     };
     let query = ListQuery {
         filter: ProjectFilter {
