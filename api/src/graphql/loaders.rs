@@ -1,7 +1,16 @@
 //! Per-request `DataLoader`s. They are built for each request (and each WebSocket operation) with
 //! the caller's principal, so a loader never serves one user's rows to another.
+//!
+//! A request carries one [`Loaders`]: the scope the loaders are built from and an empty slot per
+//! loader kind, filled on first use. A catalog page touches two of the thirty kinds, and an idle
+//! subscription none, so building them all up front cost every request and every WebSocket
+//! operation for nothing.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    any::Any,
+    collections::HashMap,
+    sync::{Arc, OnceLock},
+};
 
 use async_graphql::{
     Context,
@@ -15,80 +24,127 @@ use crate::{
     catalog::{self, ProductOption, Variant, settings::StoreSettings},
     customers::{self, Address, Contact, Customer},
     error::AppError,
+    kernel::time::SharedClock,
     state::AppState,
 };
 
 pub type LoadError = Arc<AppError>;
 
-/// Attaches fresh loaders for `principal` to a request.
+/// What the loaders of one request are built from.
+pub struct Scope {
+    db: DatabaseConnection,
+    principal: Principal,
+    clock: SharedClock,
+}
+
+/// A loader kind: its slot in [`Loaders`] and how it is built.
+pub trait RequestScoped: Loader<Uuid> + Sized {
+    const SLOT: usize;
+    fn build(scope: &Scope) -> Self;
+}
+
+/// Declares the loader kinds: each gets a slot of its own.
+macro_rules! loader_kinds {
+    ($($kind:ident => |$scope:ident| $build:expr),* $(,)?) => {
+        #[allow(clippy::enum_variant_names)]
+        enum Slot { $($kind,)* }
+        const SLOTS: usize = [$(Slot::$kind),*].len();
+        $(impl RequestScoped for $kind {
+            const SLOT: usize = Slot::$kind as usize;
+            fn build($scope: &Scope) -> Self {
+                $build
+            }
+        })*
+    };
+}
+
+loader_kinds! {
+    VariantsOfProduct => |s| Self { db: s.db.clone(), public: !s.principal.is_staff() },
+    OptionsOfProduct => |s| Self { db: s.db.clone() },
+    CustomerLoader => |s| Self { db: s.db.clone(), principal: s.principal },
+    ContactsOfCustomer => |s| Self { db: s.db.clone() },
+    AddressesOfCustomer => |s| Self { db: s.db.clone() },
+    TimelineOfCustomer => |s| Self { db: s.db.clone() },
+    TimelineOfOrder => |s| Self { db: s.db.clone() },
+    LinesOfOrder => |s| Self { db: s.db.clone() },
+    ChangesOfOrder => |s| Self { db: s.db.clone() },
+    NotesOfOrder => |s| Self { db: s.db.clone() },
+    PaymentsOfOrder => |s| Self { db: s.db.clone() },
+    CallsOfOrder => |s| Self { db: s.db.clone() },
+    LinesOfQuote => |s| Self { db: s.db.clone() },
+    AttachmentsOfQuote => |s| Self { db: s.db.clone() },
+    RevisionsOfQuote => |s| Self { db: s.db.clone() },
+    ItemsOfProject => |s| Self { db: s.db.clone() },
+    ChangesOfProject => |s| Self { db: s.db.clone() },
+    ProjectsOfCustomer => |s| Self { db: s.db.clone() },
+    TimelineOfProject => |s| Self { db: s.db.clone() },
+    ItemAvailability => |s| Self { db: s.db.clone(), clock: s.clock.clone() },
+    InvoicesOfOrder => |s| Self { db: s.db.clone() },
+    FilesOfOrder => |s| Self { db: s.db.clone() },
+    CommentsOfFile => |s| Self { db: s.db.clone() },
+    ClaimsOfOrder => |s| Self { db: s.db.clone() },
+    PhotosOfClaim => |s| Self { db: s.db.clone() },
+    CopySourceOfOrder => |s| Self { db: s.db.clone() },
+    CopiesOfOrder => |s| Self { db: s.db.clone() },
+    OrderLoader => |s| Self { db: s.db.clone(), principal: s.principal },
+    UserLoader => |s| Self { db: s.db.clone() },
+}
+
+/// The loaders of one request (one caller), each built on first use.
+pub struct Loaders {
+    scope: Scope,
+    slots: [OnceLock<Box<dyn Any + Send + Sync>>; SLOTS],
+}
+
+impl Loaders {
+    fn new(state: &AppState, principal: Principal) -> Self {
+        Self {
+            scope: Scope {
+                db: state.db.read().clone(),
+                principal,
+                clock: state.clock.clone(),
+            },
+            slots: std::array::from_fn(|_| OnceLock::new()),
+        }
+    }
+
+    fn get<L: RequestScoped>(&self) -> Option<&RequestLoader<L>> {
+        self.slots[L::SLOT]
+            .get_or_init(|| {
+                Box::new(DataLoader::with_cache(
+                    L::build(&self.scope),
+                    tokio::spawn,
+                    HashMapCache::default(),
+                ))
+            })
+            .downcast_ref()
+    }
+}
+
+/// Attaches this request's (empty) loaders for `principal`.
 pub fn attach(
     request: async_graphql::Request,
     state: &AppState,
     principal: Principal,
 ) -> async_graphql::Request {
-    fn cached<L>(loader: L) -> RequestLoader<L>
-    where
-        L: Send + Sync + 'static,
-    {
-        DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default())
-    }
-    let db = state.db.read().clone();
-    let public = !principal.is_staff();
     request
         .data(RequestSettings::default())
-        .data(cached(VariantsOfProduct {
-            db: db.clone(),
-            public,
-        }))
-        .data(cached(OptionsOfProduct { db: db.clone() }))
-        .data(cached(CustomerLoader {
-            db: db.clone(),
-            principal,
-        }))
-        .data(cached(ContactsOfCustomer { db: db.clone() }))
-        .data(cached(AddressesOfCustomer { db: db.clone() }))
-        .data(cached(TimelineOfCustomer { db: db.clone() }))
-        .data(cached(TimelineOfOrder { db: db.clone() }))
-        .data(cached(LinesOfOrder { db: db.clone() }))
-        .data(cached(ChangesOfOrder { db: db.clone() }))
-        .data(cached(NotesOfOrder { db: db.clone() }))
-        .data(cached(PaymentsOfOrder { db: db.clone() }))
-        .data(cached(CallsOfOrder { db: db.clone() }))
-        .data(cached(LinesOfQuote { db: db.clone() }))
-        .data(cached(AttachmentsOfQuote { db: db.clone() }))
-        .data(cached(RevisionsOfQuote { db: db.clone() }))
-        .data(cached(ItemsOfProject { db: db.clone() }))
-        .data(cached(ChangesOfProject { db: db.clone() }))
-        .data(cached(ProjectsOfCustomer { db: db.clone() }))
-        .data(cached(TimelineOfProject { db: db.clone() }))
-        .data(cached(ItemAvailability {
-            db: db.clone(),
-            clock: state.clock.clone(),
-        }))
-        .data(cached(InvoicesOfOrder { db: db.clone() }))
-        .data(cached(FilesOfOrder { db: db.clone() }))
-        .data(cached(CommentsOfFile { db: db.clone() }))
-        .data(cached(ClaimsOfOrder { db: db.clone() }))
-        .data(cached(PhotosOfClaim { db: db.clone() }))
-        .data(cached(CopySourceOfOrder { db: db.clone() }))
-        .data(cached(CopiesOfOrder { db: db.clone() }))
-        .data(cached(OrderLoader {
-            db: db.clone(),
-            principal,
-        }))
-        .data(cached(UserLoader { db }))
+        .data(Loaders::new(state, principal))
 }
 
 /// A request's loader: every loader caches for the length of one request (one caller).
 pub type RequestLoader<L> = DataLoader<L, HashMapCache>;
 
 /// The loader `L` of this request.
-pub fn loader<'a, L: Send + Sync + 'static>(
+pub fn loader<'a, L: RequestScoped>(
     ctx: &Context<'a>,
 ) -> Result<&'a RequestLoader<L>, async_graphql::Error> {
-    ctx.data::<RequestLoader<L>>().map_err(|_| {
-        AppError::internal(anyhow::anyhow!("loader missing from the request")).to_graphql()
-    })
+    ctx.data::<Loaders>()
+        .ok()
+        .and_then(Loaders::get::<L>)
+        .ok_or_else(|| {
+            AppError::internal(anyhow::anyhow!("loader missing from the request")).to_graphql()
+        })
 }
 
 pub fn load_error(error: &LoadError) -> async_graphql::Error {
