@@ -160,10 +160,29 @@ const REPLAY_LIMIT: u64 = 1000;
 /// reads the event from the log and hands it to its own subscribers.
 #[derive(Clone, Debug)]
 pub struct EventBus {
-    sender: broadcast::Sender<Arc<StoredEvent>>,
+    channels: Channels,
     postgres: Option<Postgres>,
     /// Wakes this instance's outbox worker when a transaction that wrote messages commits.
     outbox: Arc<tokio::sync::Notify>,
+}
+
+/// This process's subscribers: those of every event, and those of account events only (each
+/// WebSocket connection watches its account; waking 10,000 of them for every order event would
+/// double the work of a fan-out).
+#[derive(Clone, Debug)]
+struct Channels {
+    all: broadcast::Sender<Arc<StoredEvent>>,
+    accounts: broadcast::Sender<Arc<StoredEvent>>,
+}
+
+impl Channels {
+    fn deliver(&self, event: Arc<StoredEvent>) {
+        if event.object_type == crate::auth::service::USER_OBJECT {
+            // An error only means nobody is listening right now.
+            drop(self.accounts.send(Arc::clone(&event)));
+        }
+        drop(self.all.send(event));
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -175,9 +194,11 @@ struct Postgres {
 impl EventBus {
     /// A bus for this process only.
     pub fn local() -> Self {
-        let (sender, _) = broadcast::channel(CHANNEL_CAPACITY);
         Self {
-            sender,
+            channels: Channels {
+                all: broadcast::channel(CHANNEL_CAPACITY).0,
+                accounts: broadcast::channel(CHANNEL_CAPACITY).0,
+            },
             postgres: None,
             outbox: Arc::new(tokio::sync::Notify::new()),
         }
@@ -200,7 +221,7 @@ impl EventBus {
             .listen(&channel)
             .await
             .map_err(|e| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e.into())))?;
-        tokio::spawn(listen(listener, conn.clone(), bus.sender.clone()));
+        tokio::spawn(listen(listener, conn.clone(), bus.channels.clone()));
         bus.postgres = Some(Postgres { db: conn, channel });
         Ok(bus)
     }
@@ -209,8 +230,7 @@ impl EventBus {
     pub async fn publish(&self, events: Vec<StoredEvent>) {
         let Some(postgres) = &self.postgres else {
             for event in events {
-                // An error only means nobody is listening right now.
-                drop(self.sender.send(Arc::new(event)));
+                self.channels.deliver(Arc::new(event));
             }
             return;
         };
@@ -236,18 +256,20 @@ impl EventBus {
         self.outbox.notify_one();
     }
 
+    /// Every event, as it commits.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<StoredEvent>> {
-        self.sender.subscribe()
+        self.channels.all.subscribe()
+    }
+
+    /// Events of user accounts only (role, password, blocking), as they commit.
+    pub fn subscribe_accounts(&self) -> broadcast::Receiver<Arc<StoredEvent>> {
+        self.channels.accounts.subscribe()
     }
 }
 
 /// This instance's listener: a notification carries an event ID; the event is read from the log
 /// and handed to local subscribers. Ends when the pool closes.
-async fn listen(
-    mut listener: PgListener,
-    db: DatabaseConnection,
-    sender: broadcast::Sender<Arc<StoredEvent>>,
-) {
+async fn listen(mut listener: PgListener, db: DatabaseConnection, channels: Channels) {
     loop {
         let notification = match listener.recv().await {
             Ok(notification) => notification,
@@ -262,7 +284,7 @@ async fn listen(
             continue;
         };
         match store::find(&db, id).await {
-            Ok(Some(event)) => drop(sender.send(Arc::new(event))),
+            Ok(Some(event)) => channels.deliver(Arc::new(event)),
             Ok(None) => tracing::warn!(event = id, "notified event not in the log"),
             Err(error) => tracing::warn!(%error, event = id, "cannot read notified event"),
         }

@@ -200,7 +200,7 @@ impl Connection {
         ping.tick().await;
         let mut last_seen = Instant::now();
         let shutdown = self.state.shutdown.clone();
-        let mut account_events = BroadcastStream::new(self.state.app.events.subscribe());
+        let mut account_events = BroadcastStream::new(self.state.app.events.subscribe_accounts());
         let far = tokio::time::Instant::now() + Duration::from_hours(365 * 24);
         loop {
             let revoked_at = self.revoked_at.unwrap_or(far);
