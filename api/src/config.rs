@@ -230,6 +230,16 @@ pub struct Config {
     #[arg(long, env = "COMPTOIR_METRICS", default_value_t = false, action = clap::ArgAction::Set, global = true)]
     pub metrics: bool,
 
+    /// Memory for whole responses to catalog reads (products, product, storeSettings), kept
+    /// while the catalog is unchanged; 0 turns the cache off.
+    #[arg(
+        long,
+        env = "COMPTOIR_RESPONSE_CACHE_MB",
+        default_value_t = 32,
+        global = true
+    )]
+    pub response_cache_mb: u64,
+
     /// Run the outbox worker in this process (turn off to run senders elsewhere).
     #[arg(long, env = "COMPTOIR_OUTBOX_WORKER", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub outbox_worker: bool,

@@ -17,6 +17,7 @@ mod m20261123_000009_add_order_shown_flag;
 mod m20261130_000010_create_rental_tables;
 mod m20261130_000020_create_document_tables;
 mod m20261130_000021_index_production_lists;
+mod m20261130_000022_create_cache_epoch;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000010_create_rental_tables::Migration),
             Box::new(m20261130_000020_create_document_tables::Migration),
             Box::new(m20261130_000021_index_production_lists::Migration),
+            Box::new(m20261130_000022_create_cache_epoch::Migration),
         ]
     }
 }

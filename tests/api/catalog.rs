@@ -255,6 +255,8 @@ db_test! {
     async fn a_page_of_products_costs_the_same_statements_whatever_its_size(app) with |config| {
         // The outbox worker polls in the background; its statements would blur the count.
         config.outbox_worker = false;
+        // What rendering a page costs (kept responses: `response_cache.rs`).
+        config.response_cache_mb = 0;
     } {
         let m = app.user(Role::Manager).await;
         let t = m.access.as_str();

@@ -27,6 +27,7 @@ mod production;
 mod quote_desk;
 mod quotes;
 mod rental;
+mod response_cache;
 mod schema_file;
 mod tokens;
 mod websocket;

@@ -26,7 +26,7 @@ use serde_json::{Map, Value, json};
 use super::{HttpState, auth};
 use crate::{
     error::{AppError, ErrorCode},
-    graphql::{context::ClientAddr, loaders},
+    graphql::{context::ClientAddr, loaders, response_cache::Lookup},
 };
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -145,7 +145,7 @@ pub async fn post(
     };
     let peer = connect_info.map(|Extension(ConnectInfo(peer))| peer);
     match handle_post(&state, peer, &headers, body).await {
-        Ok((requests, batched)) => execute(&state, requests, batched, format).await,
+        Ok((caller, batched)) => execute(&state, caller, batched, format).await,
         Err(refusal) => refusal.into_response(format),
     }
 }
@@ -155,7 +155,7 @@ async fn handle_post(
     peer: Option<SocketAddr>,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<(Vec<Request>, bool), Refusal> {
+) -> Result<(Caller, bool), Refusal> {
     // A browser may post multipart forms cross-site without a CORS preflight: uploads must
     // carry a header that forces one (the convention of Apollo clients).
     let multipart = is_multipart(headers) && headers.contains_key("apollo-require-preflight");
@@ -205,8 +205,8 @@ async fn handle_post(
             _ => Err(Refusal::bad_request("each request must be a JSON object")),
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let requests = attach_caller(state, headers, peer, requests).await?;
-    Ok((requests, batched))
+    let caller = attach_caller(state, headers, peer, requests).await?;
+    Ok((caller, batched))
 }
 
 pub async fn get(
@@ -249,7 +249,7 @@ pub async fn get(
     }
     .await;
     match result {
-        Ok(requests) => execute(&state, requests, false, format).await,
+        Ok(caller) => execute(&state, caller, false, format).await,
         Err(refusal) => refusal.into_response(format),
     }
 }
@@ -316,30 +316,58 @@ async fn attach_caller(
     headers: &HeaderMap,
     peer: Option<SocketAddr>,
     requests: Vec<Request>,
-) -> Result<Vec<Request>, Refusal> {
+) -> Result<Caller, Refusal> {
     let principal = auth::principal(&state.app, headers)
         .await
         .map_err(|error| Refusal::from_auth(&error))?;
     let addr = ClientAddr(auth::client_addr(&state.app.config, headers, peer));
-    Ok(requests
-        .into_iter()
-        .map(|request| loaders::attach(request.data(principal).data(addr), &state.app, principal))
-        .collect())
+    Ok(Caller {
+        requests: requests
+            .into_iter()
+            .map(|request| {
+                loaders::attach(request.data(principal).data(addr), &state.app, principal)
+            })
+            .collect(),
+        staff: principal.is_staff(),
+    })
 }
 
-async fn execute(
-    state: &HttpState,
+/// A caller's requests, ready to run.
+struct Caller {
     requests: Vec<Request>,
-    batched: bool,
-    format: Format,
-) -> HttpResponse {
-    let mut bodies = Vec::with_capacity(requests.len());
+    /// Whether the caller is staff (what kept responses depend on).
+    staff: bool,
+}
+
+async fn execute(state: &HttpState, caller: Caller, batched: bool, format: Format) -> HttpResponse {
+    let mut bodies = Vec::with_capacity(caller.requests.len());
     let mut all_request_errors = true;
-    for request in requests {
+    for mut request in caller.requests {
+        let lookup = state
+            .responses
+            .lookup(state.app.db.read(), &mut request, caller.staff)
+            .await;
+        let ticket = match lookup {
+            Ok(Lookup::Hit(body)) => {
+                all_request_errors = false;
+                bodies.push(body.to_vec());
+                continue;
+            }
+            Ok(Lookup::Miss(ticket)) => ticket,
+            Err(error) => {
+                // The cache is only a shortcut: answer as if it were not there.
+                tracing::warn!(%error, "cannot read the catalog epoch");
+                None
+            }
+        };
         let response = state.schema.execute(request).await;
         let request_error = is_request_error(&response);
         all_request_errors &= request_error;
-        bodies.push(response_body(&response, format, request_error));
+        let body = response_body(&response, format, request_error);
+        if let Some(ticket) = ticket.filter(|_| response.errors.is_empty()) {
+            state.responses.keep(ticket, &body);
+        }
+        bodies.push(body);
     }
     let status = if format == Format::GraphqlResponseJson && all_request_errors {
         StatusCode::BAD_REQUEST
@@ -423,7 +451,7 @@ async fn receive_multipart(
     peer: Option<SocketAddr>,
     headers: &HeaderMap,
     body: Bytes,
-) -> Result<(Vec<Request>, bool), Refusal> {
+) -> Result<(Caller, bool), Refusal> {
     let config = &state.app.config;
     let options = async_graphql::http::MultipartOptions::default()
         .max_file_size(config.max_upload_bytes)
@@ -465,8 +493,8 @@ async fn receive_multipart(
             "the GraphQL document is too large",
         ));
     }
-    let requests = attach_caller(state, headers, peer, requests).await?;
-    Ok((requests, batched))
+    let caller = attach_caller(state, headers, peer, requests).await?;
+    Ok((caller, batched))
 }
 
 fn wants_html(headers: &HeaderMap) -> bool {

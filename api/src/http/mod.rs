@@ -31,7 +31,11 @@ use tower_http::{
 };
 use tracing::Level;
 
-use crate::{config::Config, graphql::AppSchema, state::AppState};
+use crate::{
+    config::Config,
+    graphql::{AppSchema, response_cache::ResponseCache},
+    state::AppState,
+};
 
 /// Longest time one HTTP request may take, body included.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -47,6 +51,8 @@ pub(crate) struct HttpState {
     pub shutdown: CancellationToken,
     /// WebSocket connections, which outlive their HTTP request: shutdown waits for them.
     pub sockets: TaskTracker,
+    /// Responses to catalog reads, kept while the catalog is unchanged.
+    pub responses: Arc<ResponseCache>,
 }
 
 /// The full HTTP application.
@@ -62,6 +68,9 @@ fn router_with_shutdown(
     let config = app.config.clone();
     let schema = crate::graphql::schema(app.clone());
     let state = HttpState {
+        responses: Arc::new(ResponseCache::new(
+            config.response_cache_mb.saturating_mul(1024 * 1024),
+        )),
         app,
         schema,
         shutdown,

@@ -1,0 +1,305 @@
+//! Whole responses to catalog reads, kept while the catalog is unchanged.
+//!
+//! A storefront asks the same few catalog questions over and over (a page of products, a product
+//! by reference, a search), and the answer changes only when the catalog does. A query whose
+//! every root field is a catalog read ([`CACHEABLE_ROOTS`]) is answered from here, as the bytes
+//! sent last time, when the catalog's *epoch* is still the one the response was rendered under.
+//!
+//! The epoch is a counter row (`cache_epoch`, name `catalog`) that database triggers bump in every
+//! transaction that writes a product, a variant, an option, an option value, a reference or the
+//! store settings: no code path can forget it. On PostgreSQL the trigger is deferred to commit
+//! (the counter row is the last lock a transaction takes, so it cannot deadlock) and bumps once per
+//! transaction. Each request reads the epoch (one statement, before anything else), so an instance
+//! never answers with a response older than the latest catalog change it can see, whichever
+//! instance made it: nothing is invalidated by messages.
+//!
+//! Invariants:
+//! - Every field reachable from the cacheable roots depends only on those tables, on the store
+//!   settings, and on whether the caller is staff (part of the key). A field that depends on the
+//!   caller, the clock or another table must not be reachable from them;
+//!   `cacheable_roots_reach_only_catalog_types` fails when a new type becomes reachable.
+//! - A response with errors is never kept.
+//! - Store settings come through their own cache (at most a minute behind another instance's
+//!   change), so a kept response lives at most as long ([`TIME_TO_LIVE`]).
+
+use std::{sync::Arc, time::Duration};
+
+use async_graphql::{
+    Request,
+    parser::types::{DocumentOperations, ExecutableDocument, OperationType, Selection},
+};
+use sea_orm::{ConnectionTrait, DbErr, Statement};
+
+/// Root fields whose answers may be kept: catalog reads.
+pub const CACHEABLE_ROOTS: &[&str] = &["products", "product", "storeSettings", "__typename"];
+
+/// How long a response is kept at most, whatever the epoch (see the module's invariants).
+pub const TIME_TO_LIVE: Duration = Duration::from_mins(1);
+
+/// Documents whose verdict is remembered.
+const VERDICTS: u64 = 10_000;
+
+/// The responses kept, and which documents may be kept at all.
+pub struct ResponseCache {
+    /// Document text (with its operation name) → whether its responses may be kept.
+    verdicts: moka::sync::Cache<String, bool>,
+    /// Key (see [`key`]) → the response and the epoch it was rendered under.
+    responses: Option<moka::sync::Cache<String, Kept>>,
+}
+
+#[derive(Clone)]
+struct Kept {
+    epoch: i64,
+    body: Arc<[u8]>,
+}
+
+/// What a lookup found.
+pub enum Lookup {
+    /// The response, as sent before.
+    Hit(Arc<[u8]>),
+    /// Render it; if `Some`, keep it with [`ResponseCache::keep`].
+    Miss(Option<Ticket>),
+}
+
+/// Where a response rendered after a miss is kept.
+pub struct Ticket {
+    key: String,
+    epoch: i64,
+}
+
+impl ResponseCache {
+    /// A cache of at most `max_bytes` of responses (0: keep nothing).
+    pub fn new(max_bytes: u64) -> Self {
+        let responses = (max_bytes > 0).then(|| {
+            moka::sync::Cache::builder()
+                .max_capacity(max_bytes)
+                .weigher(|key: &String, kept: &Kept| {
+                    u32::try_from(key.len() + kept.body.len()).unwrap_or(u32::MAX)
+                })
+                .time_to_live(TIME_TO_LIVE)
+                .build()
+        });
+        Self {
+            verdicts: moka::sync::Cache::new(VERDICTS),
+            responses,
+        }
+    }
+
+    /// The kept response to `request` by a caller who is `staff` or not, if the catalog has not
+    /// changed since; otherwise whether (and where) to keep the response about to be rendered.
+    pub async fn lookup(
+        &self,
+        db: &impl ConnectionTrait,
+        request: &mut Request,
+        staff: bool,
+    ) -> Result<Lookup, DbErr> {
+        let Some(responses) = &self.responses else {
+            return Ok(Lookup::Miss(None));
+        };
+        if !self.may_keep(request) {
+            return Ok(Lookup::Miss(None));
+        }
+        let epoch = catalog_epoch(db).await?;
+        let key = key(request, staff);
+        if let Some(kept) = responses.get(&key).filter(|kept| kept.epoch == epoch) {
+            return Ok(Lookup::Hit(kept.body));
+        }
+        Ok(Lookup::Miss(Some(Ticket { key, epoch })))
+    }
+
+    /// Keeps a response rendered after a miss (never one with errors: the caller checks).
+    pub fn keep(&self, ticket: Ticket, body: &[u8]) {
+        if let Some(responses) = &self.responses {
+            responses.insert(
+                ticket.key,
+                Kept {
+                    epoch: ticket.epoch,
+                    body: body.into(),
+                },
+            );
+        }
+    }
+
+    /// Whether responses to this document may be kept, decided once per document (the parse is
+    /// the one execution uses).
+    fn may_keep(&self, request: &mut Request) -> bool {
+        let document_key = document_key(request);
+        if let Some(verdict) = self.verdicts.get(&document_key) {
+            return verdict;
+        }
+        let operation = request.operation_name.clone();
+        let verdict = request
+            .parsed_query()
+            .is_ok_and(|document| only_catalog_reads(document, operation.as_deref()));
+        self.verdicts.insert(document_key, verdict);
+        verdict
+    }
+}
+
+/// The catalog's epoch: bumped by every committed change to the catalog.
+pub async fn catalog_epoch(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
+    let statement = Statement::from_string(
+        db.get_database_backend(),
+        "SELECT version FROM cache_epoch WHERE name = 'catalog'",
+    );
+    let row = db
+        .query_one_raw(statement)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("cache epoch `catalog`".to_owned()))?;
+    row.try_get("", "version")
+}
+
+fn document_key(request: &Request) -> String {
+    let operation = request.operation_name.as_deref().unwrap_or_default();
+    let mut key = String::with_capacity(operation.len() + 1 + request.query.len());
+    key.push_str(operation);
+    key.push('\0');
+    key.push_str(&request.query);
+    key
+}
+
+/// Everything the response depends on: the document, the operation, the variables and whether
+/// the caller is staff.
+fn key(request: &Request, staff: bool) -> String {
+    let variables = serde_json::to_string(&request.variables).unwrap_or_default();
+    let mut key = document_key(request);
+    key.push('\0');
+    key.push_str(&variables);
+    key.push('\0');
+    key.push(if staff { 'S' } else { 'P' });
+    key
+}
+
+/// A query whose root selections are all plain fields among [`CACHEABLE_ROOTS`].
+fn only_catalog_reads(document: &ExecutableDocument, operation: Option<&str>) -> bool {
+    let operation = match (&document.operations, operation) {
+        (DocumentOperations::Single(operation), _) => operation,
+        (DocumentOperations::Multiple(operations), Some(name)) => {
+            match operations.iter().find(|(n, _)| n.as_str() == name) {
+                Some((_, operation)) => operation,
+                None => return false,
+            }
+        }
+        // A named operation alone in its document runs without being named.
+        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {
+            match operations.values().next() {
+                Some(operation) => operation,
+                None => return false,
+            }
+        }
+        (DocumentOperations::Multiple(_), None) => return false,
+    };
+    let items = &operation.node.selection_set.node.items;
+    operation.node.ty == OperationType::Query
+        && !items.is_empty()
+        && items.iter().all(|selection| match &selection.node {
+            Selection::Field(field) => CACHEABLE_ROOTS.contains(&field.node.name.node.as_str()),
+            Selection::FragmentSpread(_) | Selection::InlineFragment(_) => false,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    fn verdict(query: &str, operation: Option<&str>) -> bool {
+        let document = async_graphql::parser::parse_query(query).expect("parses");
+        only_catalog_reads(&document, operation)
+    }
+
+    #[test]
+    fn only_queries_of_catalog_roots_are_kept() {
+        assert!(verdict("{ products(first: 2) { totalCount } }", None));
+        assert!(verdict(
+            "query Q($r: String) { p: product(reference: $r) { id } __typename }",
+            None
+        ));
+        assert!(!verdict("{ products { totalCount } me { id } }", None));
+        assert!(!verdict(
+            "{ ...F } fragment F on Query { products { totalCount } }",
+            None
+        ));
+        assert!(!verdict("mutation { products }", None));
+        assert!(!verdict("{ __schema { types { name } } }", None));
+        assert!(verdict(
+            "query A { me { id } } query B { product(id: \"x\") { id } }",
+            Some("B")
+        ));
+        assert!(!verdict(
+            "query A { me { id } } query B { product(id: \"x\") { id } }",
+            Some("A")
+        ));
+        assert!(!verdict(
+            "query A { me { id } } query B { product(id: \"x\") { id } }",
+            None
+        ));
+    }
+
+    /// Every type reachable from the cacheable roots, by introspection of the real schema. A new
+    /// one means a new field: check it depends only on the catalog tables the epoch covers,
+    /// the store settings and the staff flag, then add it here.
+    #[tokio::test]
+    async fn cacheable_roots_reach_only_catalog_types() {
+        const KNOWN: &[&str] = &[
+            "Boolean",
+            "Characteristic",
+            "DateTime",
+            "Decimal",
+            "ID",
+            "Int",
+            "Money",
+            "OptionKind",
+            "PageInfo",
+            "Product",
+            "ProductConnection",
+            "ProductEdge",
+            "ProductKind",
+            "ProductOption",
+            "ProductOptionValue",
+            "ProductVariant",
+            "StoreSettings",
+            "String",
+        ];
+        let schema = crate::graphql::builder().finish();
+        let response = schema
+            .execute(
+                "{ __schema { queryType { name } types { name fields { name type { ...T } } } } }
+                 fragment T on __Type { name ofType { name ofType { name ofType { name } } } }",
+            )
+            .await;
+        assert!(response.errors.is_empty(), "{:?}", response.errors);
+        let introspection = response.data.into_json().expect("introspection");
+        let types = introspection["__schema"]["types"]
+            .as_array()
+            .expect("types")
+            .clone();
+        let fields_of = |name: &str| -> Vec<serde_json::Value> {
+            types
+                .iter()
+                .find(|t| t["name"] == name)
+                .and_then(|t| t["fields"].as_array().cloned())
+                .unwrap_or_default()
+        };
+        fn named(mut ty: &serde_json::Value) -> String {
+            while ty["name"].is_null() {
+                ty = &ty["ofType"];
+            }
+            ty["name"].as_str().unwrap_or_default().to_owned()
+        }
+        let mut seen = BTreeSet::new();
+        let mut queue: Vec<String> = fields_of("QueryRoot")
+            .iter()
+            .filter(|f| CACHEABLE_ROOTS.contains(&f["name"].as_str().unwrap_or_default()))
+            .map(|f| named(&f["type"]))
+            .collect();
+        while let Some(name) = queue.pop() {
+            if seen.insert(name.clone()) {
+                queue.extend(fields_of(&name).iter().map(|f| named(&f["type"])));
+            }
+        }
+        let known: BTreeSet<String> = KNOWN.iter().map(|&s| s.to_owned()).collect();
+        assert_eq!(seen, known);
+    }
+}
