@@ -103,7 +103,7 @@ pub async fn add_line(
     let line = prepare_line(&*tx, principal, input, now).await?;
     let cart = cart_for_write(&tx, principal, token, now).await?;
     add_prepared(&tx, &cart, line, now).await?;
-    finish(tx, cart, now).await
+    finish(state, tx, cart, now).await
 }
 
 /// Quick add by reference: a product's or a variant's.
@@ -149,14 +149,14 @@ pub async fn update_line(
         .ok_or_else(|| AppError::not_found("cart line", "lineId"))?;
     if quantity == Some(0) {
         line.delete(&*tx).await?;
-        return finish(tx, cart, now).await;
+        return finish(state, tx, cart, now).await;
     }
     let Some((start, end)) = rental_period else {
         // Quantity only: the line keeps its identity.
         if let Some(quantity) = quantity {
             store::set_quantity(&*tx, line, quantity).await?;
         }
-        return finish(tx, cart, now).await;
+        return finish(state, tx, cart, now).await;
     };
     if line.rental_start.is_none() {
         return Err(AppError::validation(
@@ -184,7 +184,7 @@ pub async fn update_line(
     // A new period is a new line; if another line already holds that period, they merge.
     line.delete(&*tx).await?;
     store::add_line(&*tx, cart.id, new, now).await?;
-    finish(tx, cart, now).await
+    finish(state, tx, cart, now).await
 }
 
 pub async fn remove_line(
@@ -200,7 +200,7 @@ pub async fn remove_line(
         .await?
         .ok_or_else(|| AppError::not_found("cart line", "lineId"))?;
     line.delete(&*tx).await?;
-    finish(tx, cart, now).await
+    finish(state, tx, cart, now).await
 }
 
 pub async fn clear(
@@ -212,7 +212,7 @@ pub async fn clear(
     let tx = state.db.begin(&state.events).await?;
     let cart = cart_for_write(&tx, principal, token, now).await?;
     store::delete_lines(&*tx, cart.id).await?;
-    finish(tx, cart, now).await
+    finish(state, tx, cart, now).await
 }
 
 /// At login: moves the lines of the anonymous cart `token` into the user's cart (same things add
@@ -395,11 +395,18 @@ async fn user_cart(
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("user cart vanished")))
 }
 
-async fn finish(tx: WriteTx, cart: cart::Model, now: DateTime<Utc>) -> Result<CartView, AppError> {
+/// Commits a change to `cart` and prices the cart as it now stands. The pricing reads (four
+/// statements) run after the commit, on the read pool: the single SQLite writer is held only for
+/// the change itself.
+async fn finish(
+    state: &AppState,
+    tx: WriteTx,
+    cart: cart::Model,
+    now: DateTime<Utc>,
+) -> Result<CartView, AppError> {
     let cart = store::touch(&*tx, cart, now).await?;
-    let view = view(&*tx, cart).await?;
     tx.commit().await?;
-    Ok(view)
+    view(state.db.read(), cart).await
 }
 
 /// Prices a cart from the current catalog: four statements whatever its size (lines, products,
