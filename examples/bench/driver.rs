@@ -202,6 +202,15 @@ fn spawn(
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("COMPTOIR_BIND", format!("127.0.0.1:{port}"))
         .stdout(Stdio::null());
+    // Settings to try: the benchmark's own COMPTOIR_* and MIMALLOC_* variables reach the server
+    // (those the benchmark sets itself win).
+    for (key, value) in std::env::vars() {
+        if key.starts_with("COMPTOIR_") && key != "COMPTOIR_TEST_DATABASE_URL"
+            || key.starts_with("MIMALLOC_")
+        {
+            process.env(key, value);
+        }
+    }
     for (key, value) in env {
         process.env(key, value);
     }
@@ -926,6 +935,41 @@ async fn cold_start(
     Ok(took.as_secs_f64() * 1000.0)
 }
 
+/// Runs `name` (the catalog page) while four clients repeat `beside` nonstop; also returns how
+/// many of theirs succeeded per second.
+async fn alongside(
+    probe: &Probe,
+    name: &str,
+    catalog: Step,
+    beside: Step,
+    c: usize,
+    s: f64,
+) -> (Row, f64) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicU64::new(0));
+    let others: Vec<_> = (0..4)
+        .map(|connection| {
+            let (stop, done, beside) = (Arc::clone(&stop), Arc::clone(&done), Arc::clone(&beside));
+            tokio::spawn(async move {
+                let mut iteration = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    if beside(connection, iteration).await.1 {
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                    iteration += 1;
+                }
+            })
+        })
+        .collect();
+    let row = measure(probe, name, catalog, c, s).await;
+    stop.store(true, Ordering::Relaxed);
+    for other in others {
+        drop(other.await);
+    }
+    #[allow(clippy::cast_precision_loss)]
+    (row, done.load(Ordering::Relaxed) as f64 / s)
+}
+
 /// The catalog load with a login flood beside it (argon2id on every login).
 #[allow(clippy::too_many_arguments)]
 async fn login_flood(
@@ -938,35 +982,54 @@ async fn login_flood(
     s: f64,
     report: &mut Report,
 ) -> Row {
-    let flood_stop = Arc::new(AtomicBool::new(false));
-    let logins = Arc::new(AtomicU64::new(0));
-    let flood: Vec<_> = (0..4).map(|i| {
-        let client = client.clone();
-        let url = url.to_owned();
-        let stop = Arc::clone(&flood_stop);
-        let logins = Arc::clone(&logins);
-        let login = body("mutation($e: String!, $p: String!) { login(input: { email: $e, password: $p }) { accessToken } }",
-            &json!({ "e": format!("customer{:03}@bench.test", i % customers), "p": PASSWORD }));
-        tokio::spawn(async move {
-            while !stop.load(Ordering::Relaxed) {
-                if send(post(&client, &url, None, &login)).await {
-                    logins.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        })
-    }).collect();
-    let flooded = measure(probe, "catalog page during a login flood", catalog, c, s).await;
-    flood_stop.store(true, Ordering::Relaxed);
-    for task in flood {
-        drop(task.await);
-    }
-    #[allow(clippy::cast_precision_loss)]
+    let logins = (0..4).map(|i| (None, body("mutation($e: String!, $p: String!) { login(input: { email: $e, password: $p }) { accessToken } }",
+        &json!({ "e": format!("customer{:03}@bench.test", i % customers), "p": PASSWORD })))).collect();
+    let (row, per_second) = alongside(
+        probe,
+        "catalog page during a login flood",
+        catalog,
+        simple(client, url, logins),
+        c,
+        s,
+    )
+    .await;
     report.notes.push(format!(
-        "the login flood ran {:.0} logins/s (argon2id) beside the catalog load",
-        logins.load(Ordering::Relaxed) as f64 / s
+        "the login flood ran {per_second:.0} logins/s (argon2id) beside the catalog load"
     ));
-    flooded
+    row
 }
+
+/// The catalog page while four clients check out nonstop: every checkout takes stock, which
+/// changes the catalog, so kept pages are rendered again after each one.
+#[allow(clippy::too_many_arguments)]
+async fn beside_checkouts(
+    probe: &Probe,
+    client: &reqwest::Client,
+    url: &str,
+    fixture: &Fixture,
+    catalog: Step,
+    c: usize,
+    s: f64,
+    report: &mut Report,
+) -> Row {
+    let checkout = with_cart(client, url, fixture, CHECKOUT_ONE);
+    let (row, per_second) = alongside(
+        probe,
+        "catalog page beside checkouts",
+        catalog,
+        checkout,
+        c,
+        s,
+    )
+    .await;
+    report.notes.push(format!(
+        "beside the catalog load, 4 clients placed {per_second:.0} orders/s, each one a catalog change"
+    ));
+    row
+}
+
+/// A checkout of the connection's cart (one unit of the plentiful product).
+const CHECKOUT_ONE: &str = "mutation($cart: ID!) { checkout(cartId: $cart, input: { contact: { name: \"Bench Buyer\", email: \"buyer@bench.test\" }, deliveryAddress: { line1: \"1 rue de la Paix\", postalCode: \"75002\", city: \"Paris\", country: \"FR\" } }) { id } }";
 
 /// Checkouts under load, and the units oversold (stock taken beyond the orders placed).
 async fn checkout_load(
@@ -985,7 +1048,14 @@ async fn checkout_load(
     }
     let stock_before = stock_of(api, &fixture.manager, &fixture.plentiful).await?;
     let orders_before = ordered_units(api, &fixture.manager).await?;
-    let row = measure(probe, "checkout (cart filled untimed)", with_cart(client, url, fixture, "mutation($cart: ID!) { checkout(cartId: $cart, input: { contact: { name: \"Bench Buyer\", email: \"buyer@bench.test\" }, deliveryAddress: { line1: \"1 rue de la Paix\", postalCode: \"75002\", city: \"Paris\", country: \"FR\" } }) { id } }"), c, s).await;
+    let row = measure(
+        probe,
+        "checkout (cart filled untimed)",
+        with_cart(client, url, fixture, CHECKOUT_ONE),
+        c,
+        s,
+    )
+    .await;
     let stock_after = stock_of(api, &fixture.manager, &fixture.plentiful).await?;
     let orders_after = ordered_units(api, &fixture.manager).await?;
     // Every order takes exactly one unit of the plentiful product: stock taken = orders placed.
@@ -1103,9 +1173,20 @@ async fn run_on(
         .await,
     );
 
-    let catalog_flood =
-        login_flood(&probe, url, client, catalog, customers, c, s, &mut report).await;
+    let catalog_flood = login_flood(
+        &probe,
+        url,
+        client,
+        Arc::clone(&catalog),
+        customers,
+        c,
+        s,
+        &mut report,
+    )
+    .await;
     report.rows.push(catalog_flood);
+    let mixed = beside_checkouts(&probe, client, url, &fixture, catalog, c, s, &mut report).await;
+    report.rows.push(mixed);
 
     fanout(&server, &api, &probe, &fixture, options, &mut report).await?;
     drop(fixture.admin);

@@ -30,7 +30,7 @@ async fn the_benchmark_runs_every_workload_without_errors(backend: Backend) {
     };
     let report = driver::run(options).await.expect("the benchmark runs");
     println!("{}", report.render());
-    assert_eq!(report.rows.len(), 10, "every workload reported");
+    assert_eq!(report.rows.len(), 11, "every workload reported");
     for row in &report.rows {
         assert!(row.requests > 0, "{} sent no request", row.workload);
         assert_eq!(row.errors, 0, "{} had errors", row.workload);

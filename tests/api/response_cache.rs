@@ -138,3 +138,24 @@ db_test! {
         assert!(statements >= 3, "rendered again: {statements} statements");
     }
 }
+
+db_test! {
+    async fn parallel_requests_for_a_stale_page_wait_for_one_rendering(app) with |config| {
+        // The outbox worker polls in the background; its statements would blur the count.
+        config.outbox_worker = false;
+    } {
+        let manager = app.user(Role::Manager).await;
+        for i in 0..5 {
+            product(&app, &manager.access, json!({ "reference": format!("P-{i}") })).await;
+        }
+        // The store settings, which the process then keeps.
+        app.data(None, "{ storeSettings { currencyCode } }", json!({})).await;
+        let before = app.state.db.statements();
+        let pages: Vec<_> = (0..16).map(|_| app.data(None, PAGE, json!({}))).collect();
+        let pages = futures_util::future::join_all(pages).await;
+        let statements = app.state.db.statements() - before;
+        assert!(pages.iter().all(|page| page["products"]["totalCount"] == 5));
+        // Each request reads the epoch; the page itself is rendered once (three statements).
+        assert_eq!(statements, 16 + 3);
+    }
+}

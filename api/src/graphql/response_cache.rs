@@ -22,7 +22,7 @@
 //! - Store settings come through their own cache (at most a minute behind another instance's
 //!   change), so a kept response lives at most as long ([`TIME_TO_LIVE`]).
 
-use std::{sync::Arc, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use async_graphql::{
     Request,
@@ -43,38 +43,31 @@ const VERDICTS: u64 = 10_000;
 pub struct ResponseCache {
     /// Document text (with its operation name) → whether its responses may be kept.
     verdicts: moka::sync::Cache<String, bool>,
-    /// Key (see [`key`]) → the response and the epoch it was rendered under.
-    responses: Option<moka::sync::Cache<String, Kept>>,
+    /// Key (see [`key`]) with the epoch it was rendered under → the response.
+    responses: Option<moka::future::Cache<String, Arc<[u8]>>>,
 }
 
-#[derive(Clone)]
-struct Kept {
-    epoch: i64,
-    body: Arc<[u8]>,
-}
-
-/// What a lookup found.
-pub enum Lookup {
-    /// The response, as sent before.
-    Hit(Arc<[u8]>),
-    /// Render it; if `Some`, keep it with [`ResponseCache::keep`].
-    Miss(Option<Ticket>),
-}
-
-/// Where a response rendered after a miss is kept.
+/// A response that may be kept, and where.
 pub struct Ticket {
     key: String,
-    epoch: i64,
+}
+
+/// A response rendered for a ticket but not kept (it had errors): what every request that
+/// waited for it answers.
+pub struct NotKept {
+    pub body: Vec<u8>,
+    /// The operation never ran (see `http::graphql`).
+    pub request_error: bool,
 }
 
 impl ResponseCache {
     /// A cache of at most `max_bytes` of responses (0: keep nothing).
     pub fn new(max_bytes: u64) -> Self {
         let responses = (max_bytes > 0).then(|| {
-            moka::sync::Cache::builder()
+            moka::future::Cache::builder()
                 .max_capacity(max_bytes)
-                .weigher(|key: &String, kept: &Kept| {
-                    u32::try_from(key.len() + kept.body.len()).unwrap_or(u32::MAX)
+                .weigher(|key: &String, body: &Arc<[u8]>| {
+                    u32::try_from(key.len() + body.len()).unwrap_or(u32::MAX)
                 })
                 .time_to_live(TIME_TO_LIVE)
                 .build()
@@ -85,38 +78,36 @@ impl ResponseCache {
         }
     }
 
-    /// The kept response to `request` by a caller who is `staff` or not, if the catalog has not
-    /// changed since; otherwise whether (and where) to keep the response about to be rendered.
-    pub async fn lookup(
+    /// Where the response to `request`, by a caller who is `staff` or not, in the response
+    /// format `format`, is kept at the catalog's current epoch; `None` when it never is.
+    pub async fn ticket(
         &self,
         db: &impl ConnectionTrait,
         request: &mut Request,
         staff: bool,
-    ) -> Result<Lookup, DbErr> {
-        let Some(responses) = &self.responses else {
-            return Ok(Lookup::Miss(None));
-        };
-        if !self.may_keep(request) {
-            return Ok(Lookup::Miss(None));
+        format: &str,
+    ) -> Result<Option<Ticket>, DbErr> {
+        if self.responses.is_none() || !self.may_keep(request) {
+            return Ok(None);
         }
         let epoch = catalog_epoch(db).await?;
-        let key = key(request, staff);
-        if let Some(kept) = responses.get(&key).filter(|kept| kept.epoch == epoch) {
-            return Ok(Lookup::Hit(kept.body));
-        }
-        Ok(Lookup::Miss(Some(Ticket { key, epoch })))
+        Ok(Some(Ticket {
+            key: key(request, staff, format, epoch),
+        }))
     }
 
-    /// Keeps a response rendered after a miss (never one with errors: the caller checks).
-    pub fn keep(&self, ticket: Ticket, body: &[u8]) {
-        if let Some(responses) = &self.responses {
-            responses.insert(
-                ticket.key,
-                Kept {
-                    epoch: ticket.epoch,
-                    body: body.into(),
-                },
-            );
+    /// The response kept for `ticket`, or the one `render` makes, kept unless it had errors.
+    /// Requests that arrive with the same ticket while it renders wait for it instead of
+    /// rendering it again (after a catalog change, thirty-two clients asking for the same page
+    /// cost one rendering, not thirty-two).
+    pub async fn get_or_render(
+        &self,
+        ticket: Ticket,
+        render: impl Future<Output = Result<Arc<[u8]>, NotKept>>,
+    ) -> Result<Arc<[u8]>, Arc<NotKept>> {
+        match &self.responses {
+            Some(responses) => responses.try_get_with(ticket.key, render).await,
+            None => render.await.map_err(Arc::new),
         }
     }
 
@@ -158,15 +149,20 @@ fn document_key(request: &Request) -> String {
     key
 }
 
-/// Everything the response depends on: the document, the operation, the variables and whether
-/// the caller is staff.
-fn key(request: &Request, staff: bool) -> String {
+/// Everything the response depends on (the document, the operation, the variables, whether the
+/// caller is staff, the response format), and the epoch it is rendered under.
+fn key(request: &Request, staff: bool, format: &str, epoch: i64) -> String {
     let variables = serde_json::to_string(&request.variables).unwrap_or_default();
     let mut key = document_key(request);
-    key.push('\0');
-    key.push_str(&variables);
-    key.push('\0');
-    key.push(if staff { 'S' } else { 'P' });
+    for part in [
+        variables.as_str(),
+        if staff { "staff" } else { "public" },
+        format,
+        &epoch.to_string(),
+    ] {
+        key.push('\0');
+        key.push_str(part);
+    }
     key
 }
 

@@ -26,7 +26,7 @@ use serde_json::{Map, Value, json};
 use super::{HttpState, auth};
 use crate::{
     error::{AppError, ErrorCode},
-    graphql::{context::ClientAddr, loaders, response_cache::Lookup},
+    graphql::{context::ClientAddr, loaders, response_cache::NotKept},
 };
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -40,6 +40,14 @@ enum Format {
 }
 
 impl Format {
+    /// What the format is called in keys of kept responses.
+    fn name(self) -> &'static str {
+        match self {
+            Self::GraphqlResponseJson => "graphql-response+json",
+            Self::Json => "json",
+        }
+    }
+
     fn content_type(self) -> HeaderValue {
         HeaderValue::from_static(match self {
             Self::GraphqlResponseJson => "application/graphql-response+json; charset=utf-8",
@@ -343,30 +351,44 @@ async fn execute(state: &HttpState, caller: Caller, batched: bool, format: Forma
     let mut bodies = Vec::with_capacity(caller.requests.len());
     let mut all_request_errors = true;
     for mut request in caller.requests {
-        let lookup = state
+        let ticket = state
             .responses
-            .lookup(state.app.db.read(), &mut request, caller.staff)
-            .await;
-        let ticket = match lookup {
-            Ok(Lookup::Hit(body)) => {
-                all_request_errors = false;
-                bodies.push(body.to_vec());
-                continue;
-            }
-            Ok(Lookup::Miss(ticket)) => ticket,
-            Err(error) => {
-                // The cache is only a shortcut: answer as if it were not there.
+            .ticket(
+                state.app.db.read(),
+                &mut request,
+                caller.staff,
+                format.name(),
+            )
+            .await
+            .unwrap_or_else(|error| {
+                // Kept responses are only a shortcut: answer as if they were not there.
                 tracing::warn!(%error, "cannot read the catalog epoch");
                 None
+            });
+        let (body, request_error) = match ticket {
+            None => {
+                let rendered = render(state, request, format).await;
+                (rendered.body, rendered.request_error)
+            }
+            Some(ticket) => {
+                let kept = state.responses.get_or_render(ticket, async {
+                    let rendered = render(state, request, format).await;
+                    if rendered.clean {
+                        Ok(rendered.body.into())
+                    } else {
+                        Err(NotKept {
+                            body: rendered.body,
+                            request_error: rendered.request_error,
+                        })
+                    }
+                });
+                match kept.await {
+                    Ok(body) => (body.to_vec(), false),
+                    Err(not_kept) => (not_kept.body.clone(), not_kept.request_error),
+                }
             }
         };
-        let response = state.schema.execute(request).await;
-        let request_error = is_request_error(&response);
         all_request_errors &= request_error;
-        let body = response_body(&response, format, request_error);
-        if let Some(ticket) = ticket.filter(|_| response.errors.is_empty()) {
-            state.responses.keep(ticket, &body);
-        }
         bodies.push(body);
     }
     let status = if format == Format::GraphqlResponseJson && all_request_errors {
@@ -392,6 +414,25 @@ async fn execute(state: &HttpState, caller: Caller, batched: bool, format: Forma
         .headers_mut()
         .insert(header::CONTENT_TYPE, format.content_type());
     response
+}
+
+/// A response as sent.
+struct Rendered {
+    body: Vec<u8>,
+    /// The operation never ran (see [`is_request_error`]).
+    request_error: bool,
+    /// No error at all: the response may be kept.
+    clean: bool,
+}
+
+async fn render(state: &HttpState, request: Request, format: Format) -> Rendered {
+    let response = state.schema.execute(request).await;
+    let request_error = is_request_error(&response);
+    Rendered {
+        body: response_body(&response, format, request_error),
+        request_error,
+        clean: response.errors.is_empty(),
+    }
 }
 
 /// A request error: the operation never ran (it did not parse, validate or coerce its
