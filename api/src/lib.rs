@@ -29,7 +29,8 @@ mod telemetry;
 // Measured under the catalog load: glibc's allocator took a third of the server's CPU time
 // (malloc, free, consolidation) and kept freed memory resident (argon2's 19 MiB blocks stayed
 // in its arenas). mimalloc allocates faster and returns what is freed. Every program linking the
-// server (the binary, the benchmark, the tests) runs on it.
+// server (the binary, the benchmark, the tests) runs on it, C code included (the `override`
+// feature: SQLite's allocations went to glibc, whose arena locks topped the checkout profile).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
