@@ -11,7 +11,7 @@ use super::{
     model::{Contact, OrderSource, OrderStatus, PostalAddress},
     service::{
         self, Edit, PostalAddressInput, copy_address, email_contact, keep_derived, order_event,
-        template_data,
+        template_data_with,
     },
     store,
 };
@@ -149,7 +149,7 @@ pub async fn checkout(
 }
 
 async fn require_verified_email(state: &AppState, user_id: Uuid) -> Result<(), AppError> {
-    let settings = catalog::settings::get(state.db.read()).await?;
+    let settings = state.settings.get(state.db.read()).await?;
     if !settings.require_verified_email {
         return Ok(());
     }
@@ -187,6 +187,7 @@ async fn place(
     let user_email = crate::auth::service::user_by_id(state, user.id)
         .await?
         .map(|u| u.email);
+    let settings = state.settings.get(state.db.read()).await?;
     let now = state.clock.now();
     let mut tx = state.db.begin(&state.events).await?;
     // Again inside the transaction: on SQLite a parallel retry that waited for the writer finds
@@ -238,8 +239,8 @@ async fn place(
     let lines = insert_cart_lines(&tx, row.id, cart.lines, now).await?;
     carts::service::empty(&tx, cart.id).await?;
     let row = finish_new(&mut tx, row, &lines, "ORDER_SUBMITTED", Some(user.id), now).await?;
-    notify_seller(&mut tx, &row, now).await?;
-    let data = template_data(&tx, &row).await?;
+    let data = template_data_with(&tx, &settings, &row).await?;
+    notify_seller(&mut tx, &settings, data.clone(), now).await?;
     email_contact(&mut tx, &row, "order_received", data, now).await?;
     tx.commit().await?;
     store::to_order(row)
@@ -686,18 +687,17 @@ async fn finish_new(
 /// Announces a new order to the seller's order desk address, when one is set.
 async fn notify_seller(
     tx: &mut WriteTx,
-    row: &sales_order::Model,
+    settings: &catalog::settings::StoreSettings,
+    data: serde_json::Value,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
-    let settings = catalog::settings::get(&**tx).await?;
-    let Some(address) = settings.orders_email else {
+    let Some(address) = &settings.orders_email else {
         return Ok(());
     };
-    let data = template_data(tx, row).await?;
     outbox::enqueue(
         tx,
         NewMessage {
-            recipient: Recipient::email(&address, "ordersEmail")?,
+            recipient: Recipient::email(address, "ordersEmail")?,
             template: "order_submitted",
             language: "en".to_owned(),
             data,

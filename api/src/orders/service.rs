@@ -603,6 +603,15 @@ pub(super) async fn template_data(
     row: &sales_order::Model,
 ) -> Result<Value, AppError> {
     let settings = catalog::settings::get(&**tx).await?;
+    template_data_with(tx, &settings, row).await
+}
+
+/// [`template_data`] with store settings the caller already holds.
+pub(super) async fn template_data_with(
+    tx: &WriteTx,
+    settings: &catalog::settings::StoreSettings,
+    row: &sales_order::Model,
+) -> Result<Value, AppError> {
     let lines: Vec<OrderLine> = store::lines_of(&**tx, &[row.id])
         .await?
         .into_iter()
