@@ -6,9 +6,10 @@
 //! password, blocking): a connection whose token died is closed with 4403 once in-flight events
 //! are out, and one whose token expires is closed then too.
 //!
-//! Each operation runs in its own task and writes through a bounded channel. Control frames never
-//! wait: if the client does not read and the queue is full, the connection is dropped, so a dead
-//! peer cannot stall the read loop, pings or shutdown.
+//! Each operation runs in its own task and writes its frames to the socket itself, under the
+//! socket's lock (one task wake-up per event and subscriber, not two). Control frames go through
+//! a bounded queue to a writer task and never wait: if the client does not read and the queue is
+//! full, the connection is dropped, so a dead peer cannot stall the read loop, pings or shutdown.
 
 use std::{
     collections::HashMap,
@@ -26,7 +27,10 @@ use axum::{
     http::HeaderMap,
     response::{IntoResponse, Response as HttpResponse},
 };
-use futures_util::{SinkExt, StreamExt, stream::SplitStream};
+use futures_util::{
+    SinkExt, StreamExt,
+    stream::{SplitSink, SplitStream},
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::{sync::mpsc, task::AbortHandle};
@@ -105,6 +109,18 @@ enum Outgoing {
     Close(u16, String),
 }
 
+/// The socket's sending half, shared by the writer task (control frames) and the operations.
+type Sink = std::sync::Arc<tokio::sync::Mutex<SplitSink<WebSocket, Message>>>;
+
+/// Sends one frame; `false` when the peer is gone or has not taken it within [`SEND_TIMEOUT`].
+async fn send_frame(sink: &Sink, message: Message) -> bool {
+    let mut sink = sink.lock().await;
+    matches!(
+        tokio::time::timeout(SEND_TIMEOUT, sink.send(message)).await,
+        Ok(Ok(()))
+    )
+}
+
 /// Why the read loop ended: a close code to send, or the peer is gone.
 enum End {
     Close(u16, String),
@@ -129,6 +145,7 @@ struct Connection {
     protocol: Protocol,
     addr: ClientAddr,
     out: mpsc::Sender<Outgoing>,
+    sink: Sink,
     done_tx: mpsc::UnboundedSender<Finished>,
     token: Option<String>,
     /// When the token stops being valid (its `exp`).
@@ -143,19 +160,21 @@ struct Connection {
 
 impl Connection {
     async fn run(state: HttpState, socket: WebSocket, protocol: Protocol, addr: ClientAddr) {
-        let (mut sink, stream) = socket.split();
+        let (sink, stream) = socket.split();
+        let sink: Sink = std::sync::Arc::new(tokio::sync::Mutex::new(sink));
         let (out, mut out_rx) = mpsc::channel::<Outgoing>(OUTGOING_QUEUE);
+        let writer_sink = std::sync::Arc::clone(&sink);
         let writer = tokio::spawn(async move {
             while let Some(outgoing) = out_rx.recv().await {
                 let (message, last) = match outgoing {
                     Outgoing::Frame(message) => (message, false),
                     Outgoing::Close(code, reason) => (close_message(code, &reason), true),
                 };
-                let sent = tokio::time::timeout(SEND_TIMEOUT, sink.send(message)).await;
-                if last || !matches!(sent, Ok(Ok(()))) {
+                if !send_frame(&writer_sink, message).await || last {
                     break;
                 }
             }
+            let mut sink = writer_sink.lock().await;
             drop(tokio::time::timeout(SEND_TIMEOUT, sink.close()).await);
         });
         let (done_tx, done_rx) = mpsc::unbounded_channel();
@@ -164,6 +183,7 @@ impl Connection {
             protocol,
             addr,
             out,
+            sink,
             done_tx,
             token: None,
             token_expires: None,
@@ -481,7 +501,7 @@ impl Connection {
         self.next_generation += 1;
         let generation = self.next_generation;
         let schema = self.state.schema.clone();
-        let out = self.out.clone();
+        let sink = std::sync::Arc::clone(&self.sink);
         let done = self.done_tx.clone();
         let protocol = self.protocol;
         let task_id = id.clone();
@@ -505,7 +525,7 @@ impl Connection {
                     next_message(protocol, &task_id, &response)
                 };
                 first = false;
-                if out.send(Outgoing::Frame(message)).await.is_err() || failed {
+                if !send_frame(&sink, message).await || failed {
                     break;
                 }
             }
