@@ -233,6 +233,14 @@ mod tests {
         ));
     }
 
+    /// The named type under a field's wrappers (lists, non-null).
+    fn named(mut ty: &serde_json::Value) -> String {
+        while ty["name"].is_null() {
+            ty = &ty["ofType"];
+        }
+        ty["name"].as_str().unwrap_or_default().to_owned()
+    }
+
     /// Every type reachable from the cacheable roots, by introspection of the real schema. A new
     /// one means a new field: check it depends only on the catalog tables the epoch covers,
     /// the store settings and the staff flag, then add it here.
@@ -278,12 +286,6 @@ mod tests {
                 .and_then(|t| t["fields"].as_array().cloned())
                 .unwrap_or_default()
         };
-        fn named(mut ty: &serde_json::Value) -> String {
-            while ty["name"].is_null() {
-                ty = &ty["ofType"];
-            }
-            ty["name"].as_str().unwrap_or_default().to_owned()
-        }
         let mut seen = BTreeSet::new();
         let mut queue: Vec<String> = fields_of("QueryRoot")
             .iter()
