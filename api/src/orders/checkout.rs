@@ -253,14 +253,8 @@ async fn insert_cart_lines(
     cart_lines: Vec<carts::LineView>,
     now: DateTime<Utc>,
 ) -> Result<Vec<order_line::Model>, AppError> {
-    // Stock rows are locked in one global order (product, variant): two transactions taking
-    // the same products never wait on each other in a circle.
-    let mut order: Vec<usize> = (0..cart_lines.len()).collect();
-    order.sort_by_key(|&i| {
-        (
-            cart_lines[i].product.id,
-            cart_lines[i].variant.as_ref().map(|v| v.id),
-        )
+    let order = super::model::stock_order(&cart_lines, |l| {
+        (l.product.id, l.variant.as_ref().map(|v| v.id))
     });
     let mut reserved = vec![0; cart_lines.len()];
     for &index in &order {
@@ -781,9 +775,7 @@ pub async fn create_from_quote(
     row.shipping_vat_bp = service::bp(input.adjustments.shipping_vat_rate, "shippingVatRate")?;
     row.discount_bp = service::bp(input.adjustments.discount_percent, "discountPercent")?;
     let row = store::insert_order(&**tx, row).await?;
-    // Stock rows are locked in one global order (product, variant), as at checkout.
-    let mut by_stock: Vec<usize> = (0..input.lines.len()).collect();
-    by_stock.sort_by_key(|&i| (input.lines[i].product_id, input.lines[i].variant_id));
+    let by_stock = super::model::stock_order(&input.lines, |l| (l.product_id, l.variant_id));
     let mut reserved = vec![0; input.lines.len()];
     for index in by_stock {
         let line = &input.lines[index];

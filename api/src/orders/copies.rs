@@ -215,10 +215,7 @@ async fn copy_lines(
     free: bool,
     now: DateTime<Utc>,
 ) -> Result<(Vec<(Uuid, Uuid)>, Vec<OrderLine>), AppError> {
-    // Stock rows are locked in the global order checkout and `release_stock` use (product,
-    // variant), whatever the lines' order: two transactions never wait on each other in a circle.
-    let mut by_stock: Vec<usize> = (0..wanted.len()).collect();
-    by_stock.sort_by_key(|&i| (wanted[i].product_id, wanted[i].variant_id));
+    let by_stock = super::model::stock_order(&wanted, |l| (l.product_id, l.variant_id));
     let mut reserved = vec![0; wanted.len()];
     for index in by_stock {
         let line = &wanted[index];

@@ -283,6 +283,15 @@ pub fn parse_delivery_date(
     Ok(value)
 }
 
+/// The positions of `items` in the one global order stock rows are taken in, (product,
+/// variant): transactions that take stock for several lines never wait on each other in a
+/// circle, whatever the order of their lines.
+pub fn stock_order<T>(items: &[T], key: impl Fn(&T) -> (Uuid, Option<Uuid>)) -> Vec<usize> {
+    let mut positions: Vec<usize> = (0..items.len()).collect();
+    positions.sort_by_key(|&i| key(&items[i]));
+    positions
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
