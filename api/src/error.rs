@@ -136,6 +136,16 @@ impl AppError {
         }
     }
 
+    /// A `NOT_FOUND` from a shared finder, named after the argument this caller was given
+    /// (`orderId`…); any other error unchanged.
+    #[must_use]
+    pub fn not_found_as(self, what: &'static str, field: &str) -> Self {
+        match self {
+            Self::NotFound { .. } => Self::not_found(what, field),
+            other => other,
+        }
+    }
+
     /// An edit based on an old version: `CONFLICT` with the current version in the message.
     pub fn stale(current_version: i32) -> Self {
         Self::Conflict {

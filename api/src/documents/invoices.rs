@@ -50,10 +50,7 @@ pub async fn issue(
     // for a standing invoice on the locked row).
     let order = orders::service::find_for_update(&*tx, principal, order_id)
         .await
-        .map_err(|e| match e {
-            AppError::NotFound { .. } => AppError::not_found("order", "orderId"),
-            other => other,
-        })?;
+        .map_err(|e| e.not_found_as("order", "orderId"))?;
     if !matches!(
         order.status,
         OrderStatus::Confirmed

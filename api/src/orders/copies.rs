@@ -108,10 +108,7 @@ pub async fn copy(
     let staff = principal.require_staff()?;
     let source = find_for(&**tx, principal, request.source_id)
         .await
-        .map_err(|e| match e {
-            AppError::NotFound { .. } => AppError::not_found("order", "orderId"),
-            other => other,
-        })?;
+        .map_err(|e| e.not_found_as("order", "orderId"))?;
     let source_row = store::find(&**tx, source.id)
         .await?
         .ok_or_else(|| AppError::not_found("order", "orderId"))?;

@@ -65,10 +65,7 @@ pub async fn create_project(
     let mut tx = state.db.begin(&state.events).await?;
     let customer = customers::service::find_for(&*tx, principal, input.customer_id)
         .await
-        .map_err(|error| match error {
-            AppError::NotFound { .. } => AppError::not_found("customer", "customerId"),
-            other => other,
-        })?;
+        .map_err(|e| e.not_found_as("customer", "customerId"))?;
     if customer.blocked {
         return Err(AppError::CustomerBlocked);
     }
