@@ -431,10 +431,10 @@ db_test! {
         let client = app.user(Role::AccountClient).await;
         let query = "subscription { orderEvents { kind status cursor changes } }";
         let mut sockets = Vec::new();
-        for _ in 0..3 {
+        for n in 0..3 {
             let mut ws = Ws::connect(&app, "graphql-transport-ws").await;
             ws.init(Some(&manager.access)).await;
-            ws.send(json!({ "id": "desk", "type": "subscribe", "payload": { "query": query } })).await;
+            ws.send(json!({ "id": format!("desk-{n}"), "type": "subscribe", "payload": { "query": query } })).await;
             ws.send(json!({ "type": "ping" })).await;
             assert_eq!(ws.next().await["type"], "pong");
             sockets.push(ws);
@@ -443,14 +443,61 @@ db_test! {
         add_to_cart(&app, &client.access, &pen, 1).await;
         checkout(&app, &client.access, None).await;
         let mut payloads = Vec::new();
-        for ws in &mut sockets {
+        for (n, ws) in sockets.iter_mut().enumerate() {
             let message = ws.next().await;
+            assert_eq!(message["id"], format!("desk-{n}"), "{message}");
+            assert_eq!(message["type"], "next", "{message}");
             assert_eq!(message["payload"]["data"]["orderEvents"]["kind"], "ORDER_SUBMITTED", "{message}");
             payloads.push(message["payload"].to_string());
         }
         assert!(payloads.windows(2).all(|w| w[0] == w[1]), "{payloads:?}");
         let after = app.state.frames.stats();
-        assert_eq!((after.0 - before.0, after.1 - before.1), (2, 1), "rendered once, reused twice");
+        assert_eq!((after.reused - before.reused, after.rendered - before.rendered), (2, 1), "rendered once, reused twice");
+    }
+}
+
+db_test! {
+    async fn a_subscriber_whose_document_already_rendered_an_event_gets_it_without_resolving_it(app) {
+        let manager = app.user(Role::Manager).await;
+        let pen = product(&app, &manager.access, json!({ "reference": "PEN" })).await;
+        let client = app.user(Role::AccountClient).await;
+        add_to_cart(&app, &client.access, &pen, 1).await;
+        checkout(&app, &client.access, None).await;
+        let log = app.data(Some(&manager.access), "{ events(first: 100) { edges { node { cursor } } } }", json!({})).await;
+        let cursor = log["events"]["edges"].as_array().and_then(|e| e.last()).expect("an event")["node"]["cursor"].clone();
+        let query = "subscription($after: String) { orderEvents(after: $after) { kind status cursor changes } }";
+        let subscribe = |id: &str| json!({ "id": id, "type": "subscribe", "payload": { "query": query, "variables": { "after": cursor } } });
+
+        let mut first = Ws::connect(&app, "graphql-transport-ws").await;
+        first.init(Some(&manager.access)).await;
+        first.send(subscribe("first")).await;
+        first.send(json!({ "type": "ping" })).await;
+        assert_eq!(first.next().await["type"], "pong");
+        add_to_cart(&app, &client.access, &pen, 1).await;
+        checkout(&app, &client.access, None).await;
+        let rendered = first.next().await;
+        assert_eq!(rendered["payload"]["data"]["orderEvents"]["kind"], "ORDER_SUBMITTED", "{rendered}");
+
+        // The second subscriber replays the same event from the log: its document's rendering is
+        // there, so the event is sent as it is, under the second operation's ID.
+        let before = app.state.frames.stats();
+        let mut second = Ws::connect(&app, "graphql-transport-ws").await;
+        second.init(Some(&manager.access)).await;
+        second.send(subscribe("second")).await;
+        let replayed = second.next().await;
+        assert_eq!(replayed["type"], "next", "{replayed}");
+        assert_eq!(replayed["id"], "second", "{replayed}");
+        assert_eq!(replayed["payload"], rendered["payload"]);
+        let after = app.state.frames.stats();
+        assert_eq!((after.unresolved - before.unresolved, after.rendered - before.rendered), (1, 0));
+
+        // Another document still resolves the event itself.
+        let mut third = Ws::connect(&app, "graphql-transport-ws").await;
+        third.init(Some(&manager.access)).await;
+        third.send(json!({ "id": "third", "type": "subscribe", "payload": { "query": "subscription($after: String) { orderEvents(after: $after) { kind } }", "variables": { "after": cursor } } })).await;
+        let own = third.next().await;
+        assert_eq!(own["payload"], json!({ "data": { "orderEvents": { "kind": "ORDER_SUBMITTED" } } }), "{own}");
+        assert_eq!(app.state.frames.stats().rendered - after.rendered, 1);
     }
 }
 

@@ -1,7 +1,9 @@
-//! Serialise once, send to many: the JSON payload of an event, as one subscription document
-//! selects it, is rendered by the first subscriber that gets the event and reused, byte for
-//! byte, by every other subscriber with the same document (10,000 clients following the same
-//! orders cost one serialisation per event, not 10,000).
+//! Resolve and serialise once, send to many: the JSON payload of an event, as one subscription
+//! document selects it, is resolved and rendered by the first subscriber that gets the event and
+//! reused, byte for byte, by every other subscriber with the same document (10,000 clients
+//! following the same orders cost one resolution and one serialisation per event, not 10,000).
+//! A subscriber that finds the payload already rendered sends it from its event stream
+//! ([`SharedFrames`]) and never hands the event to the GraphQL executor.
 //!
 //! Each subscriber still receives only events it may see (checked per event); the rendering is
 //! shared between subscribers whose documents are identical and who are both staff or both not.
@@ -11,6 +13,7 @@
 
 use std::{
     collections::{HashMap, VecDeque},
+    fmt,
     hash::{DefaultHasher, Hash, Hasher},
     sync::{
         Arc, Mutex,
@@ -44,6 +47,45 @@ impl EventMarker {
     }
 }
 
+/// Sends a payload someone else rendered to this operation's socket, as its next frame; `false`
+/// when the peer is gone.
+pub type SendPayload =
+    Arc<dyn Fn(Arc<str>) -> futures_util::future::BoxFuture<'static, bool> + Send + Sync>;
+
+/// An operation's way past the executor (set by the WebSocket transport in the request data):
+/// the renderings of its document, and how to send one.
+#[derive(Clone)]
+pub struct SharedFrames {
+    fingerprint: u64,
+    cache: Arc<FrameCache>,
+    send: SendPayload,
+}
+
+impl fmt::Debug for SharedFrames {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SharedFrames")
+            .field("fingerprint", &self.fingerprint)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SharedFrames {
+    pub fn new(fingerprint: u64, cache: Arc<FrameCache>, send: SendPayload) -> Self {
+        Self {
+            fingerprint,
+            cache,
+            send,
+        }
+    }
+
+    /// Sends event `event_id` if its payload for this document is already rendered: `None`
+    /// when it is not (the caller resolves it), else whether the peer took it.
+    pub async fn send_rendered(&self, event_id: i64) -> Option<bool> {
+        let payload = self.cache.rendered(self.fingerprint, event_id)?;
+        Some((self.send)(payload).await)
+    }
+}
+
 /// What identifies a rendering: the document, its operation and variables, and whether the
 /// subscriber is staff (a field may show staff more).
 pub fn fingerprint(
@@ -72,14 +114,24 @@ pub struct FrameCache {
     inner: Mutex<Inner>,
     hits: AtomicU64,
     misses: AtomicU64,
+    unresolved: AtomicU64,
+}
+
+/// What the shared renderings saved since start.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FrameStats {
+    /// Payloads taken from the cache instead of serialising them again.
+    pub reused: u64,
+    /// Payloads serialised.
+    pub rendered: u64,
+    /// Of the reused ones, those sent without resolving the event at all.
+    pub unresolved: u64,
 }
 
 impl std::fmt::Debug for FrameCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (hits, misses) = self.stats();
         f.debug_struct("FrameCache")
-            .field("hits", &hits)
-            .field("misses", &misses)
+            .field("stats", &self.stats())
             .finish_non_exhaustive()
     }
 }
@@ -113,12 +165,22 @@ impl FrameCache {
         rendered
     }
 
-    /// (payloads reused, payloads rendered) since start.
-    pub fn stats(&self) -> (u64, u64) {
-        (
-            self.hits.load(Ordering::Relaxed),
-            self.misses.load(Ordering::Relaxed),
-        )
+    /// The payload of event `event_id` for documents of `fingerprint`, if rendered.
+    pub fn rendered(&self, fingerprint: u64, event_id: i64) -> Option<Arc<str>> {
+        let found = self.lock().payloads.get(&(fingerprint, event_id)).cloned();
+        if found.is_some() {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+            self.unresolved.fetch_add(1, Ordering::Relaxed);
+        }
+        found
+    }
+
+    pub fn stats(&self) -> FrameStats {
+        FrameStats {
+            reused: self.hits.load(Ordering::Relaxed),
+            rendered: self.misses.load(Ordering::Relaxed),
+            unresolved: self.unresolved.load(Ordering::Relaxed),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -144,6 +206,14 @@ mod tests {
         }
         cache.payload(2, 7, || "{}".to_owned());
         assert_eq!(renders, 1);
-        assert_eq!(cache.stats(), (2, 2));
+        let stats = |reused, rendered, unresolved| FrameStats {
+            reused,
+            rendered,
+            unresolved,
+        };
+        assert_eq!(cache.stats(), stats(2, 2, 0));
+        assert_eq!(cache.rendered(2, 7).as_deref(), Some("{}"));
+        assert_eq!(cache.rendered(2, 8), None);
+        assert_eq!(cache.stats(), stats(3, 2, 1));
     }
 }

@@ -14,7 +14,14 @@ use crate::{
 };
 
 /// One entry of the event log.
-pub struct EventObject(pub StoredEvent);
+/// Shared, not copied, between the subscribers an event reaches.
+pub struct EventObject(pub std::sync::Arc<StoredEvent>);
+
+impl EventObject {
+    pub fn new(event: StoredEvent) -> Self {
+        Self(std::sync::Arc::new(event))
+    }
+}
 
 #[Object(name = "Event")]
 impl EventObject {
@@ -71,7 +78,7 @@ impl EventsQuery {
             .await
             .map_err(AppError::from)?;
         let page = Page::from_rows(rows, page.limit, after.is_some(), total, Ok::<_, AppError>)?;
-        Ok(connection(page, |e| e.id.to_string(), EventObject))
+        Ok(connection(page, |e| e.id.to_string(), EventObject::new))
     }
 }
 
@@ -96,8 +103,12 @@ pub async fn object_events(
     Ok(event_stream(ctx, stream))
 }
 
-/// A subscription's events as GraphQL objects; each one marks the operation's `EventMarker`
-/// (when the transport set one) so that its rendering can be shared.
+/// A subscription's events as GraphQL objects. Each one marks the operation's `EventMarker`
+/// (when the transport set one) so that its rendering can be shared; an event another subscriber
+/// with the same document already rendered is sent through the operation's [`SharedFrames`]
+/// instead, without resolving it again.
+///
+/// [`SharedFrames`]: super::frames::SharedFrames
 pub fn event_stream<S>(
     ctx: &Context<'_>,
     stream: S,
@@ -105,15 +116,41 @@ pub fn event_stream<S>(
 where
     S: futures_util::Stream<Item = Result<std::sync::Arc<StoredEvent>, AppError>> + Send + 'static,
 {
-    use futures_util::StreamExt;
+    use futures_util::{StreamExt, future::ready};
+
+    enum Step {
+        Resolve(Result<EventObject>),
+        Sent,
+        Gone,
+    }
+
     let marker = ctx.data_opt::<super::frames::EventMarker>().cloned();
-    stream.map(move |item| {
-        item.map(|event| {
-            if let Some(marker) = &marker {
-                marker.set(event.id);
+    let shared = ctx.data_opt::<super::frames::SharedFrames>().cloned();
+    stream
+        .then(move |item| {
+            let marker = marker.clone();
+            let shared = shared.clone();
+            async move {
+                let event = match item {
+                    Ok(event) => event,
+                    Err(error) => return Step::Resolve(Err(error.into())),
+                };
+                if let Some(shared) = &shared
+                    && let Some(taken) = shared.send_rendered(event.id).await
+                {
+                    return if taken { Step::Sent } else { Step::Gone };
+                }
+                if let Some(marker) = &marker {
+                    marker.set(event.id);
+                }
+                Step::Resolve(Ok(EventObject(event)))
             }
-            EventObject((*event).clone())
         })
-        .map_err(Into::into)
-    })
+        .take_while(|step| ready(!matches!(step, Step::Gone)))
+        .filter_map(|step| {
+            ready(match step {
+                Step::Resolve(item) => Some(item),
+                Step::Sent | Step::Gone => None,
+            })
+        })
 }

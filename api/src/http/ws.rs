@@ -14,6 +14,7 @@
 use std::{
     collections::HashMap,
     net::SocketAddr,
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -110,7 +111,7 @@ enum Outgoing {
 }
 
 /// The socket's sending half, shared by the writer task (control frames) and the operations.
-type Sink = std::sync::Arc<tokio::sync::Mutex<SplitSink<WebSocket, Message>>>;
+type Sink = Arc<tokio::sync::Mutex<SplitSink<WebSocket, Message>>>;
 
 /// Sends one frame; `false` when the peer is gone or has not taken it within [`SEND_TIMEOUT`].
 async fn send_frame(sink: &Sink, message: Message) -> bool {
@@ -161,9 +162,9 @@ struct Connection {
 impl Connection {
     async fn run(state: HttpState, socket: WebSocket, protocol: Protocol, addr: ClientAddr) {
         let (sink, stream) = socket.split();
-        let sink: Sink = std::sync::Arc::new(tokio::sync::Mutex::new(sink));
+        let sink: Sink = Arc::new(tokio::sync::Mutex::new(sink));
         let (out, mut out_rx) = mpsc::channel::<Outgoing>(OUTGOING_QUEUE);
-        let writer_sink = std::sync::Arc::clone(&sink);
+        let writer_sink = Arc::clone(&sink);
         let writer = tokio::spawn(async move {
             while let Some(outgoing) = out_rx.recv().await {
                 let (message, last) = match outgoing {
@@ -487,10 +488,27 @@ impl Connection {
             principal.is_staff(),
         );
         let marker = crate::events::frames::EventMarker::default();
+        let shared = {
+            let sink = Arc::clone(&self.sink);
+            let (protocol, id) = (self.protocol, Arc::<str>::from(id.as_str()));
+            let send: crate::events::frames::SendPayload = Arc::new(move |payload| {
+                let sink = Arc::clone(&sink);
+                let id = Arc::clone(&id);
+                Box::pin(async move {
+                    send_frame(&sink, shared_next_message(protocol, &id, &payload)).await
+                })
+            });
+            crate::events::frames::SharedFrames::new(
+                fingerprint,
+                Arc::clone(&self.state.app.frames),
+                send,
+            )
+        };
         let request = Request::new(payload.query)
             .data(principal)
             .data(self.addr)
-            .data(marker.clone());
+            .data(marker.clone())
+            .data(shared);
         let mut request = loaders::attach(request, &self.state.app, principal);
         if let Some(name) = payload.operation_name {
             request = request.operation_name(name);
@@ -501,11 +519,11 @@ impl Connection {
         self.next_generation += 1;
         let generation = self.next_generation;
         let schema = self.state.schema.clone();
-        let sink = std::sync::Arc::clone(&self.sink);
+        let sink = Arc::clone(&self.sink);
         let done = self.done_tx.clone();
         let protocol = self.protocol;
         let task_id = id.clone();
-        let frames = std::sync::Arc::clone(&self.state.app.frames);
+        let frames = Arc::clone(&self.state.app.frames);
         let handle = tokio::spawn(async move {
             let mut responses = schema.execute_stream(request);
             let mut first = true;

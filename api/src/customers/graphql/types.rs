@@ -137,7 +137,7 @@ impl CustomerObject {
         Ok(events
             .unwrap_or_default()
             .into_iter()
-            .map(EventObject)
+            .map(EventObject::new)
             .collect())
     }
     /// Its rental projects, newest first (the latest 100; `totalCount` counts them all).

@@ -343,7 +343,7 @@ impl OrderObject {
             .unwrap_or_default()
             .into_iter()
             .filter(|e| audience.may_see(e))
-            .map(EventObject)
+            .map(EventObject::new)
             .collect())
     }
     /// Staff only: the customer's sales representative (null for customers).

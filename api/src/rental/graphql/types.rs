@@ -215,7 +215,7 @@ impl RentalProjectObject {
             .unwrap_or_default()
             .into_iter()
             .filter(|e| audience.may_see(e))
-            .map(EventObject)
+            .map(EventObject::new)
             .collect())
     }
     /// A short-lived signed link to the project's confirmation PDF (no headers needed).
