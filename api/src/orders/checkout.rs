@@ -8,10 +8,11 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{
+    OrderLine,
     model::{Contact, OrderSource, OrderStatus, PostalAddress},
     service::{
-        self, Edit, PostalAddressInput, copy_address, email_contact, keep_derived, order_event,
-        template_data_with,
+        self, Edit, PostalAddressInput, copy_address, email_contact_in, keep_derived, order_event,
+        template_data_of,
     },
     store,
 };
@@ -235,19 +236,29 @@ async fn place(
     )
     .await?;
     row.idempotency_key = key;
-    let row = store::insert_order(&*tx, row).await?;
-    let lines = insert_cart_lines(&tx, row.id, cart.lines, now).await?;
+    let lines = cart_order_lines(&tx, row.id, cart.lines, now).await?;
     carts::service::empty(&tx, cart.id).await?;
-    let row = finish_new(&mut tx, row, &lines, "ORDER_SUBMITTED", Some(user.id), now).await?;
-    let data = template_data_with(&tx, &settings, &row).await?;
+    let (row, lines) =
+        insert_new(&mut tx, row, lines, "ORDER_SUBMITTED", Some(user.id), now).await?;
+    // The lines and the customer just written are at hand: no need to read them back.
+    let data = template_data_of(&settings, &row, &lines)?;
     notify_seller(&mut tx, &settings, data.clone(), now).await?;
-    email_contact(&mut tx, &row, "order_received", data, now).await?;
+    email_contact_in(
+        &mut tx,
+        &row,
+        &customer.language,
+        "order_received",
+        data,
+        Vec::new(),
+        now,
+    )
+    .await?;
     tx.commit().await?;
     store::to_order(row)
 }
 
-/// The cart's lines as order lines, stock taken for each.
-async fn insert_cart_lines(
+/// The cart's lines as order lines of `order_id` (not yet written), stock taken for each.
+async fn cart_order_lines(
     tx: &WriteTx,
     order_id: Uuid,
     cart_lines: Vec<carts::LineView>,
@@ -302,35 +313,29 @@ async fn insert_cart_lines(
             .variant
             .as_ref()
             .map_or_else(|| line.product.reference.clone(), |v| v.reference.clone());
-        lines.push(
-            store::insert_line(
-                &**tx,
-                order_line::Model {
-                    id: Uuid::now_v7(),
-                    order_id,
-                    position: i32::try_from(index).unwrap_or(i32::MAX),
-                    product_id: line.product.id,
-                    variant_id: line.variant.as_ref().map(|v| v.id),
-                    configuration: serde_json::to_value(&line.configuration).unwrap_or_default(),
-                    reference,
-                    name,
-                    kind: line.product.kind.as_str().to_owned(),
-                    quantity: line.quantity,
-                    unit_price_e4: to_e4(line.amount.unit_price, "unitPrice")?,
-                    discount_bp: 0,
-                    discount_amount_e4: 0,
-                    vat_bp: service::bp(line.product.vat_rate, "vatRate")?,
-                    delivery_date: None,
-                    instructions: String::new(),
-                    on_hold: false,
-                    rental_start: None,
-                    rental_end: None,
-                    reserved_stock: reserved,
-                    created_at: now,
-                },
-            )
-            .await?,
-        );
+        lines.push(order_line::Model {
+            id: Uuid::now_v7(),
+            order_id,
+            position: i32::try_from(index).unwrap_or(i32::MAX),
+            product_id: line.product.id,
+            variant_id: line.variant.as_ref().map(|v| v.id),
+            configuration: serde_json::to_value(&line.configuration).unwrap_or_default(),
+            reference,
+            name,
+            kind: line.product.kind.as_str().to_owned(),
+            quantity: line.quantity,
+            unit_price_e4: to_e4(line.amount.unit_price, "unitPrice")?,
+            discount_bp: 0,
+            discount_amount_e4: 0,
+            vat_bp: service::bp(line.product.vat_rate, "vatRate")?,
+            delivery_date: None,
+            instructions: String::new(),
+            on_hold: false,
+            rental_start: None,
+            rental_end: None,
+            reserved_stock: reserved,
+            created_at: now,
+        });
     }
     Ok(lines)
 }
@@ -397,8 +402,15 @@ pub async fn create_order(
         now,
     )
     .await?;
-    let row = store::insert_order(&*tx, row).await?;
-    let row = finish_new(&mut tx, row, &[], "ORDER_CREATED", Some(staff.id), now).await?;
+    let (row, _) = insert_new(
+        &mut tx,
+        row,
+        Vec::new(),
+        "ORDER_CREATED",
+        Some(staff.id),
+        now,
+    )
+    .await?;
     tx.commit().await?;
     store::to_order(row)
 }
@@ -660,22 +672,25 @@ async fn new_row(
     })
 }
 
-/// A new order's derived columns and its first event.
-async fn finish_new(
+/// Writes a new order and its lines, the order's totals and search text derived from them (one
+/// insert each, no update after), and records its first event. Returns the row and the lines as
+/// the domain sees them.
+async fn insert_new(
     tx: &mut WriteTx,
     mut row: sales_order::Model,
-    lines: &[order_line::Model],
+    lines: Vec<order_line::Model>,
     kind: &'static str,
     actor: Option<Uuid>,
     now: DateTime<Utc>,
-) -> Result<sales_order::Model, AppError> {
-    let lines: Vec<_> = lines.iter().cloned().map(store::to_line).collect();
-    keep_derived(&mut row, &lines)?;
-    let row = store::update_order(&**tx, row).await?;
+) -> Result<(sales_order::Model, Vec<OrderLine>), AppError> {
+    let domain: Vec<_> = lines.iter().cloned().map(store::to_line).collect();
+    keep_derived(&mut row, &domain)?;
+    let row = store::insert_order(&**tx, row).await?;
+    store::insert_lines(&**tx, lines).await?;
     let changes = json!({ "number": row.number, "source": row.source });
     tx.record(order_event(&row, kind, actor, changes, now))
         .await?;
-    Ok(row)
+    Ok((row, domain))
 }
 
 /// Announces a new order to the seller's order desk address, when one is set.
@@ -774,7 +789,6 @@ pub async fn create_from_quote(
     row.shipping_e4 = to_e4(input.adjustments.shipping, "shipping")?;
     row.shipping_vat_bp = service::bp(input.adjustments.shipping_vat_rate, "shippingVatRate")?;
     row.discount_bp = service::bp(input.adjustments.discount_percent, "discountPercent")?;
-    let row = store::insert_order(&**tx, row).await?;
     let by_stock = super::model::stock_order(&input.lines, |l| (l.product_id, l.variant_id));
     let mut reserved = vec![0; input.lines.len()];
     for index in by_stock {
@@ -806,37 +820,32 @@ pub async fn create_from_quote(
     }
     let mut lines = Vec::with_capacity(input.lines.len());
     for (index, (line, reserved)) in input.lines.into_iter().zip(reserved).enumerate() {
-        lines.push(
-            store::insert_line(
-                &**tx,
-                order_line::Model {
-                    id: Uuid::now_v7(),
-                    order_id: row.id,
-                    position: i32::try_from(index).unwrap_or(i32::MAX),
-                    product_id: line.product_id,
-                    variant_id: line.variant_id,
-                    configuration: line.configuration,
-                    reference: line.reference,
-                    name: line.name,
-                    kind: line.kind,
-                    quantity: line.quantity,
-                    unit_price_e4: to_e4(line.unit_price, "unitPrice")?,
-                    discount_bp: service::bp(line.discount_percent, "discountPercent")?,
-                    discount_amount_e4: to_e4(line.discount_amount, "discountAmount")?,
-                    vat_bp: service::bp(line.vat_rate, "vatRate")?,
-                    delivery_date: None,
-                    instructions: String::new(),
-                    on_hold: false,
-                    rental_start: None,
-                    rental_end: None,
-                    reserved_stock: reserved,
-                    created_at: now,
-                },
-            )
-            .await?,
-        );
+        lines.push(order_line::Model {
+            id: Uuid::now_v7(),
+            order_id: row.id,
+            position: i32::try_from(index).unwrap_or(i32::MAX),
+            product_id: line.product_id,
+            variant_id: line.variant_id,
+            configuration: line.configuration,
+            reference: line.reference,
+            name: line.name,
+            kind: line.kind,
+            quantity: line.quantity,
+            unit_price_e4: to_e4(line.unit_price, "unitPrice")?,
+            discount_bp: service::bp(line.discount_percent, "discountPercent")?,
+            discount_amount_e4: to_e4(line.discount_amount, "discountAmount")?,
+            vat_bp: service::bp(line.vat_rate, "vatRate")?,
+            delivery_date: None,
+            instructions: String::new(),
+            on_hold: false,
+            rental_start: None,
+            rental_end: None,
+            reserved_stock: reserved,
+            created_at: now,
+        });
     }
-    let row = finish_new(tx, row, &lines, "ORDER_CONFIRMED", Some(input.actor), now).await?;
+    let (row, lines) =
+        insert_new(tx, row, lines, "ORDER_CONFIRMED", Some(input.actor), now).await?;
     service::email_confirmation(tx, &row, &lines, now).await?;
     store::to_order(row)
 }

@@ -390,7 +390,8 @@ pub async fn accept(
 
 async fn confirmed(mut edit: Edit) -> Result<Order, AppError> {
     let row = edit.row.clone();
-    super::service::email_confirmation(&mut edit.tx, &row, &edit.lines, edit.now).await?;
+    let lines: Vec<_> = edit.lines.iter().cloned().map(store::to_line).collect();
+    super::service::email_confirmation(&mut edit.tx, &row, &lines, edit.now).await?;
     edit.finish("ORDER_CONFIRMED", true).await
 }
 

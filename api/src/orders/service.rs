@@ -553,17 +553,16 @@ pub(super) async fn email_contact(
 pub(super) async fn email_confirmation(
     tx: &mut WriteTx,
     row: &sales_order::Model,
-    lines: &[order_line::Model],
+    lines: &[OrderLine],
     now: DateTime<Utc>,
 ) -> Result<Option<Uuid>, AppError> {
     if row.contact_email.is_none() {
         return Ok(None);
     }
-    let data = template_data(tx, row).await?;
-    let lines: Vec<OrderLine> = lines.iter().cloned().map(store::to_line).collect();
+    let settings = catalog::settings::get(&**tx).await?;
+    let data = template_data_of(&settings, row, lines)?;
     let order = store::to_order(row.clone())?;
-    let pdf =
-        crate::documents::service::confirmation_attachment(&**tx, &order, &lines, now).await?;
+    let pdf = crate::documents::service::confirmation_attachment(&**tx, &order, lines, now).await?;
     email_contact_with(tx, row, "order_confirmed", data, vec![pdf], now).await
 }
 
@@ -576,11 +575,28 @@ pub(super) async fn email_contact_with(
     attachments: Vec<crate::notifications::model::Attachment>,
     now: DateTime<Utc>,
 ) -> Result<Option<Uuid>, AppError> {
+    if row.contact_email.is_none() {
+        return Ok(None);
+    }
+    let language = customers::service::language_of(tx, row.customer_id).await?;
+    email_contact_in(tx, row, &language, template, data, attachments, now).await
+}
+
+/// Like [`email_contact_with`], in a language the caller already knows (the customer's).
+pub(super) async fn email_contact_in(
+    tx: &mut WriteTx,
+    row: &sales_order::Model,
+    language: &str,
+    template: &'static str,
+    data: Value,
+    attachments: Vec<crate::notifications::model::Attachment>,
+    now: DateTime<Utc>,
+) -> Result<Option<Uuid>, AppError> {
     let Some(email) = row.contact_email.as_deref() else {
         return Ok(None);
     };
     let recipient = Recipient::email(email, "contact.email")?;
-    let language = customers::service::language_of(tx, row.customer_id).await?;
+    let language = language.to_owned();
     let id = outbox::enqueue(
         tx,
         NewMessage {
@@ -617,8 +633,17 @@ pub(super) async fn template_data_with(
         .into_iter()
         .map(store::to_line)
         .collect();
+    template_data_of(settings, row, &lines)
+}
+
+/// [`template_data`] with the store settings and the order's lines the caller already holds.
+pub(super) fn template_data_of(
+    settings: &catalog::settings::StoreSettings,
+    row: &sales_order::Model,
+    lines: &[OrderLine],
+) -> Result<Value, AppError> {
     let order = store::to_order(row.clone())?;
-    let totals = totals(&lines, order.adjustments);
+    let totals = totals(lines, order.adjustments);
     Ok(json!({
         "store_name": settings.name,
         "currency": settings.currency,

@@ -225,6 +225,21 @@ pub async fn insert_line(
     row.into_active_model().reset_all().insert(db).await
 }
 
+/// Writes new lines in one statement.
+pub async fn insert_lines(
+    db: &impl ConnectionTrait,
+    rows: Vec<order_line::Model>,
+) -> Result<(), DbErr> {
+    use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel};
+    if rows.is_empty() {
+        return Ok(());
+    }
+    order_line::Entity::insert_many(rows.into_iter().map(|r| r.into_active_model().reset_all()))
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
 pub async fn update_line(
     db: &impl ConnectionTrait,
     row: order_line::Model,
