@@ -49,6 +49,10 @@ struct Args {
     /// Size of the catalog relative to the reference shape (1.0: 324 products).
     #[arg(long, default_value_t = 1.0)]
     scale: f64,
+    /// Runs only these workloads (comma-separated): catalog, search, reference, cart, checkout,
+    /// quote, rental, flood, mixed, fanout. All of them by default.
+    #[arg(long, value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(driver::WORKLOADS))]
+    only: Vec<String>,
 }
 
 fn main() -> ExitCode {
@@ -80,6 +84,7 @@ fn main() -> ExitCode {
         subscribers: args.subscribers,
         rounds: args.rounds.max(1),
         scale: args.scale,
+        only: args.only,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -27,6 +27,7 @@ async fn the_benchmark_runs_every_workload_without_errors(backend: Backend) {
         subscribers: 20,
         rounds: 2,
         scale: 0.05,
+        only: Vec::new(),
     };
     let report = driver::run(options).await.expect("the benchmark runs");
     println!("{}", report.render());
