@@ -122,8 +122,9 @@ db_test! {
             assert_eq!(data["me"]["email"], client.email.as_str());
             statements.push(app.state.db.statements() - before);
         }
-        assert_eq!(statements[0], statements[1], "the second ran in full, not from the cache");
-        assert!(statements[1] > 1);
+        // A kept response costs one statement (the epoch); this document runs in full each time
+        // (the count, the page, the user). Background jobs may add to the counter, never take.
+        assert!(statements.iter().all(|&n| n >= 3), "each ran in full, not from the cache: {statements:?}");
     }
 }
 
