@@ -313,10 +313,7 @@ async fn cart_order_lines(
             .variant
             .as_ref()
             .map_or_else(|| line.product.reference.clone(), |v| v.reference.clone());
-        lines.push(order_line::Model {
-            id: Uuid::now_v7(),
-            order_id,
-            position: i32::try_from(index).unwrap_or(i32::MAX),
+        let line = QuotedLine {
             product_id: line.product.id,
             variant_id: line.variant.as_ref().map(|v| v.id),
             configuration: serde_json::to_value(&line.configuration).unwrap_or_default(),
@@ -324,18 +321,12 @@ async fn cart_order_lines(
             name,
             kind: line.product.kind.as_str().to_owned(),
             quantity: line.quantity,
-            unit_price_e4: to_e4(line.amount.unit_price, "unitPrice")?,
-            discount_bp: 0,
-            discount_amount_e4: 0,
-            vat_bp: service::bp(line.product.vat_rate, "vatRate")?,
-            delivery_date: None,
-            instructions: String::new(),
-            on_hold: false,
-            rental_start: None,
-            rental_end: None,
-            reserved_stock: reserved,
-            created_at: now,
-        });
+            unit_price: line.amount.unit_price,
+            discount_percent: Decimal::ZERO,
+            discount_amount: Decimal::ZERO,
+            vat_rate: line.product.vat_rate,
+        };
+        lines.push(line_row(order_id, index, line, reserved, now)?);
     }
     Ok(lines)
 }
@@ -693,6 +684,39 @@ async fn insert_new(
     Ok((row, domain))
 }
 
+/// The row of a new order's line at `index`, holding `reserved` units of stock.
+fn line_row(
+    order_id: Uuid,
+    index: usize,
+    line: QuotedLine,
+    reserved: i32,
+    now: DateTime<Utc>,
+) -> Result<order_line::Model, AppError> {
+    Ok(order_line::Model {
+        id: Uuid::now_v7(),
+        order_id,
+        position: i32::try_from(index).unwrap_or(i32::MAX),
+        product_id: line.product_id,
+        variant_id: line.variant_id,
+        configuration: line.configuration,
+        reference: line.reference,
+        name: line.name,
+        kind: line.kind,
+        quantity: line.quantity,
+        unit_price_e4: to_e4(line.unit_price, "unitPrice")?,
+        discount_bp: service::bp(line.discount_percent, "discountPercent")?,
+        discount_amount_e4: to_e4(line.discount_amount, "discountAmount")?,
+        vat_bp: service::bp(line.vat_rate, "vatRate")?,
+        delivery_date: None,
+        instructions: String::new(),
+        on_hold: false,
+        rental_start: None,
+        rental_end: None,
+        reserved_stock: reserved,
+        created_at: now,
+    })
+}
+
 /// Announces a new order to the seller's order desk address, when one is set.
 async fn notify_seller(
     tx: &mut WriteTx,
@@ -719,7 +743,7 @@ async fn notify_seller(
     Ok(())
 }
 
-/// A line of an accepted quote, as the order takes it.
+/// A line as a new order takes it: from an accepted quote, or from a cart (no discounts).
 #[derive(Clone, Debug)]
 pub struct QuotedLine {
     pub product_id: Uuid,
@@ -820,29 +844,7 @@ pub async fn create_from_quote(
     }
     let mut lines = Vec::with_capacity(input.lines.len());
     for (index, (line, reserved)) in input.lines.into_iter().zip(reserved).enumerate() {
-        lines.push(order_line::Model {
-            id: Uuid::now_v7(),
-            order_id: row.id,
-            position: i32::try_from(index).unwrap_or(i32::MAX),
-            product_id: line.product_id,
-            variant_id: line.variant_id,
-            configuration: line.configuration,
-            reference: line.reference,
-            name: line.name,
-            kind: line.kind,
-            quantity: line.quantity,
-            unit_price_e4: to_e4(line.unit_price, "unitPrice")?,
-            discount_bp: service::bp(line.discount_percent, "discountPercent")?,
-            discount_amount_e4: to_e4(line.discount_amount, "discountAmount")?,
-            vat_bp: service::bp(line.vat_rate, "vatRate")?,
-            delivery_date: None,
-            instructions: String::new(),
-            on_hold: false,
-            rental_start: None,
-            rental_end: None,
-            reserved_stock: reserved,
-            created_at: now,
-        });
+        lines.push(line_row(row.id, index, line, reserved, now)?);
     }
     let (row, lines) =
         insert_new(tx, row, lines, "ORDER_CONFIRMED", Some(input.actor), now).await?;

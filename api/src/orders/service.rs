@@ -619,21 +619,12 @@ pub(super) async fn template_data(
     row: &sales_order::Model,
 ) -> Result<Value, AppError> {
     let settings = catalog::settings::get(&**tx).await?;
-    template_data_with(tx, &settings, row).await
-}
-
-/// [`template_data`] with store settings the caller already holds.
-pub(super) async fn template_data_with(
-    tx: &WriteTx,
-    settings: &catalog::settings::StoreSettings,
-    row: &sales_order::Model,
-) -> Result<Value, AppError> {
     let lines: Vec<OrderLine> = store::lines_of(&**tx, &[row.id])
         .await?
         .into_iter()
         .map(store::to_line)
         .collect();
-    template_data_of(settings, row, &lines)
+    template_data_of(&settings, row, &lines)
 }
 
 /// [`template_data`] with the store settings and the order's lines the caller already holds.
