@@ -181,38 +181,12 @@ impl std::ops::Deref for WriteTx {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use chrono::Utc;
-    use serde_json::json;
-    use uuid::Uuid;
-
-    use crate::{config::Config, events::NewEvent, state::AppState};
-
-    fn event(kind: &'static str) -> NewEvent {
-        NewEvent {
-            kind,
-            object_type: "Test",
-            object_id: Uuid::now_v7(),
-            owner_user_id: None,
-            owner_customer_id: None,
-            internal: false,
-            actor_id: None,
-            status: None,
-            changes: json!({}),
-            at: Utc::now(),
-        }
-    }
+    use crate::events::testing::{event, state};
 
     #[tokio::test]
     async fn events_are_published_only_when_their_transaction_commits() {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = Config::from_env().unwrap();
-        config.database_url = Some(format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("t.db").display()
-        ));
-        config.jwt_secret = Some("x".repeat(32).into());
-        let state = AppState::build(config).await.unwrap();
-        state.db.migrate().await.unwrap();
+        let state = state(&dir).await;
         let mut received = state.events.subscribe();
 
         let mut rolled_back = state.db.begin(&state.events).await.unwrap();

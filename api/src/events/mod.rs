@@ -119,6 +119,10 @@ impl Scope {
 /// the log), first those committed since. Each event is checked against the audience as it
 /// arrives; a subscriber that falls behind gets `LAGGED` and keeps going (it can read what it
 /// missed with `events(after:)`).
+///
+/// Without `after`, the stream starts at the log's end as read once listening: on PostgreSQL an
+/// event committed just before may still be on its way through `NOTIFY`, and must not arrive as
+/// if it were new.
 pub async fn follow(
     state: &AppState,
     audience: Audience,
@@ -128,13 +132,19 @@ pub async fn follow(
 {
     // Listen first, then read the log: an event committed in between is in one or the other.
     let live = BroadcastStream::new(state.events.subscribe());
-    let replayed = match after {
+    let (replayed, last) = match after {
         Some(after) => {
-            store::visible_after(state.db.read(), audience, &scope, after, REPLAY_LIMIT).await?
+            let replayed =
+                store::visible_after(state.db.read(), audience, &scope, after, REPLAY_LIMIT)
+                    .await?;
+            let last = replayed.last().map_or(after, |e| e.id);
+            (replayed, last)
         }
-        None => Vec::new(),
+        None => (
+            Vec::new(),
+            store::last_id(state.db.read()).await?.unwrap_or(i64::MIN),
+        ),
     };
-    let last = replayed.last().map(|e| e.id).or(after).unwrap_or(i64::MIN);
     let replayed = futures_util::stream::iter(replayed.into_iter().map(|e| Ok(Arc::new(e))));
     let live = live.filter_map(move |item| {
         std::future::ready(match item {
@@ -288,5 +298,74 @@ async fn listen(mut listener: PgListener, db: DatabaseConnection, channels: Chan
             Ok(None) => tracing::warn!(event = id, "notified event not in the log"),
             Err(error) => tracing::warn!(%error, event = id, "cannot read notified event"),
         }
+    }
+}
+
+/// A throwaway state on SQLite, and events to record in it, for the unit tests of the event log.
+#[cfg(test)]
+pub(crate) mod testing {
+    #![allow(clippy::unwrap_used)]
+
+    use chrono::Utc;
+    use serde_json::json;
+    use uuid::Uuid;
+
+    use super::NewEvent;
+    use crate::{config::Config, state::AppState};
+
+    pub fn event(kind: &'static str) -> NewEvent {
+        NewEvent {
+            kind,
+            object_type: "Test",
+            object_id: Uuid::now_v7(),
+            owner_user_id: None,
+            owner_customer_id: None,
+            internal: false,
+            actor_id: None,
+            status: None,
+            changes: json!({}),
+            at: Utc::now(),
+        }
+    }
+
+    /// A migrated state on a SQLite file in `dir`.
+    pub async fn state(dir: &tempfile::TempDir) -> AppState {
+        let mut config = Config::from_env().unwrap();
+        config.database_url = Some(format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("t.db").display()
+        ));
+        config.jwt_secret = Some("x".repeat(32).into());
+        let state = AppState::build(config).await.unwrap();
+        state.db.migrate().await.unwrap();
+        state
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::{testing::event, *};
+
+    /// On PostgreSQL an event reaches this instance through `NOTIFY` some time after its commit;
+    /// a subscription opened in between must not take it for a new one.
+    #[tokio::test]
+    async fn a_subscription_without_cursor_skips_events_committed_before_it_started() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = testing::state(&dir).await;
+        // Committed, its notification still on the way.
+        let late = store::insert(state.db.read(), event("BEFORE")).await.unwrap();
+
+        let stream = follow(&state, Audience::Staff, Scope::default(), None)
+            .await
+            .unwrap();
+        state.events.channels.deliver(Arc::new(late));
+        let mut tx = state.db.begin(&state.events).await.unwrap();
+        tx.record(event("AFTER")).await.unwrap();
+        tx.commit().await.unwrap();
+
+        let first = Box::pin(stream).next().await.unwrap().unwrap();
+        assert_eq!(first.kind, "AFTER");
     }
 }

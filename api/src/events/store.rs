@@ -30,6 +30,17 @@ pub async fn find(db: &impl ConnectionTrait, id: i64) -> Result<Option<StoredEve
     Ok(event::Entity::find_by_id(id).one(db).await?.map(from_row))
 }
 
+/// The position of the log's latest event; `None` while it is empty.
+pub async fn last_id(db: &impl ConnectionTrait) -> Result<Option<i64>, DbErr> {
+    event::Entity::find()
+        .select_only()
+        .column_as(event::Column::Id.max(), "last")
+        .into_tuple::<Option<i64>>()
+        .one(db)
+        .await
+        .map(Option::flatten)
+}
+
 fn from_row(row: event::Model) -> StoredEvent {
     StoredEvent {
         id: row.id,
