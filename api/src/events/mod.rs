@@ -355,7 +355,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let state = testing::state(&dir).await;
         // Committed, its notification still on the way.
-        let late = store::insert(state.db.read(), event("BEFORE")).await.unwrap();
+        let late = store::insert(state.db.read(), event("BEFORE"))
+            .await
+            .unwrap();
 
         let stream = follow(&state, Audience::Staff, Scope::default(), None)
             .await
