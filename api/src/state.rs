@@ -27,6 +27,8 @@ pub struct AppState {
     pub frames: Arc<crate::events::frames::FrameCache>,
     /// The store settings every amount shows, kept while unchanged.
     pub settings: crate::catalog::settings::Cache,
+    /// Catalog rows kept per catalog epoch, for carts.
+    pub catalog: Arc<crate::catalog::snapshot::CatalogRows>,
 }
 
 impl AppState {
@@ -65,6 +67,7 @@ impl AppState {
             clock: Arc::new(Clock::default()),
             frames: Arc::default(),
             settings,
+            catalog: Arc::default(),
             config: Arc::new(config),
         })
     }

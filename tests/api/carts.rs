@@ -346,3 +346,35 @@ db_test! {
         app.data(Some(&user.access), "mutation { cartCreate { cart { id } } }", json!({})).await;
     }
 }
+
+db_test! {
+    async fn adding_to_a_cart_reads_the_catalog_once_per_change_of_it(app) with |config| {
+        // The outbox worker polls in the background; its statements would blur the count.
+        config.outbox_worker = false;
+    } {
+        let (manager, pen) = catalog(&app).await;
+        let client = app.user(Role::AccountClient).await;
+        let add = |reference: &'static str| {
+            let (app, token) = (&app, client.access.clone());
+            async move { app.data(Some(&token), &quick_add(), json!({ "r": reference, "q": 1 })).await["cartQuickAdd"].clone() }
+        };
+        add("BOOK").await;
+        add("PEN").await;
+        // The cart's products (pen and book) are kept at this epoch: adding reads none of them.
+        let before = app.state.db.statements();
+        let cart = add("PEN").await;
+        let statements = app.state.db.statements() - before;
+        assert_eq!(line(&cart, "PEN")["quantity"], 2);
+        assert_eq!(line(&cart, "PEN")["unitPrice"]["amount"], "0.333");
+        // Caller, reference, epoch, cart, its lines, the line, the cart's time, its lines again.
+        assert!(statements <= 8, "{statements} statements");
+
+        // A price change is a new epoch: the next change to the cart shows the new price.
+        let update = "mutation($id: ID!) { updateProduct(id: $id, version: 1, input: { unitPrice: \"0.50\" }) { version } }";
+        app.data(Some(&manager), update, json!({ "id": pen })).await;
+        let cart = add("BOOK").await;
+        assert_eq!(line(&cart, "PEN")["unitPrice"]["amount"], "0.50");
+        assert_eq!(line(&cart, "BOOK")["quantity"], 2);
+        assert_eq!(line(&cart, "PEN")["lineTotal"]["amount"], "1.00");
+    }
+}

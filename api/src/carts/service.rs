@@ -1,8 +1,6 @@
 //! Cart use cases. A cart is reached with its token (anonymous carts) or as the caller's own
 //! (logged-in users); lines are validated against the catalog when added and priced on every read.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use comptoir_entity::{cart, cart_line};
 use rust_decimal::Decimal;
@@ -16,9 +14,10 @@ use super::{
 use crate::{
     auth::Principal,
     catalog::{
-        self, Configuration, Product, ProductKind, Variant,
+        self, Configuration, ProductKind,
         model::{RawSelection, describe, price_configuration},
         service::Referenced,
+        snapshot::{self, Snapshot},
     },
     db::WriteTx,
     error::AppError,
@@ -68,7 +67,8 @@ pub async fn create(
         let cart = store::insert_cart(&*tx, Some(secret_token::hash(&token)), None, now).await?;
         (cart, Some(token))
     };
-    let view = view(&*tx, cart).await?;
+    let catalog = state.catalog.at(&*tx).await?;
+    let view = view(&*tx, Some(&catalog), cart).await?;
     tx.commit().await?;
     Ok((view, token))
 }
@@ -77,7 +77,9 @@ pub async fn create(
 pub async fn by_token(state: &AppState, token: &str) -> Result<Option<CartView>, AppError> {
     let db = state.db.read();
     match store::find_by_token_hash(db, &secret_token::hash(token)).await? {
-        Some(cart) => Ok(Some(view(db, cart).await?)),
+        Some(cart) => Ok(Some(
+            view(db, Some(&state.catalog.at(db).await?), cart).await?,
+        )),
         None => Ok(None),
     }
 }
@@ -87,7 +89,9 @@ pub async fn mine(state: &AppState, principal: &Principal) -> Result<Option<Cart
     let user = principal.require_user()?;
     let db = state.db.read();
     match store::find_user_cart(db, user.id).await? {
-        Some(cart) => Ok(Some(view(db, cart).await?)),
+        Some(cart) => Ok(Some(
+            view(db, Some(&state.catalog.at(db).await?), cart).await?,
+        )),
         None => Ok(None),
     }
 }
@@ -100,10 +104,11 @@ pub async fn add_line(
 ) -> Result<CartView, AppError> {
     let now = state.clock.now();
     let tx = state.db.begin(&state.events).await?;
-    let line = prepare_line(&*tx, principal, input, now).await?;
+    let catalog = state.catalog.at(&*tx).await?;
+    let line = prepare_line(&*tx, &catalog, principal, input, now).await?;
     let cart = cart_for_write(&tx, principal, token, now).await?;
     add_prepared(&tx, &cart, line, now).await?;
-    finish(state, tx, cart, now).await
+    finish_at(state, tx, cart, now, &catalog).await
 }
 
 /// Quick add by reference: a product's or a variant's.
@@ -255,33 +260,33 @@ pub async fn merge_into_user(
 /// period and nothing else does.
 pub(super) async fn prepare_line(
     db: &impl ConnectionTrait,
+    catalog: &Snapshot<'_>,
     principal: &Principal,
     input: LineInput,
     now: DateTime<Utc>,
 ) -> Result<NewLine, AppError> {
     let quantity = parse_quantity(input.quantity, "quantity", false)?;
-    let product = catalog::service::products_by_ids(db, &[input.product_id])
+    let rows = catalog
+        .product(db, input.product_id)
         .await?
-        .into_iter()
-        .next()
-        .filter(|p| principal.is_staff() || p.is_public())
+        .filter(|rows| principal.is_staff() || rows.product.is_public())
         .ok_or_else(|| AppError::not_found("product", "productId"))?;
+    let product = &rows.product;
     if !product.active || product.archived {
         return Err(AppError::validation(
             "productId",
             "this product is not for sale",
         ));
     }
-    let variants = catalog::service::variants_of(db, &[product.id], true).await?;
+    let mut variants = rows.variants.iter().filter(|v| v.active).peekable();
     let variant_id = match input.variant_id {
         Some(id) => Some(
             variants
-                .iter()
                 .find(|v| v.id == id)
                 .map(|v| v.id)
                 .ok_or_else(|| AppError::not_found("variant of this product", "variantId"))?,
         ),
-        None if !variants.is_empty() => {
+        None if variants.peek().is_some() => {
             return Err(AppError::validation(
                 "variantId",
                 "this product has variants: choose one",
@@ -289,9 +294,8 @@ pub(super) async fn prepare_line(
         }
         None => None,
     };
-    let options = catalog::service::options_of(db, &[product.id]).await?;
     let (configuration, _) =
-        price_configuration(product.unit_price, &options, &input.configuration)?;
+        price_configuration(product.unit_price, &rows.options, &input.configuration)?;
     let period = match (product.kind, input.rental_period) {
         (ProductKind::Rental, Some((start, end))) => {
             Some(RentalPeriod::parse(start, end, now, "rentalPeriod")?)
@@ -395,9 +399,8 @@ async fn user_cart(
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("user cart vanished")))
 }
 
-/// Commits a change to `cart` and prices the cart as it now stands. The pricing reads (four
-/// statements) run after the commit, on the read pool: the single SQLite writer is held only for
-/// the change itself.
+/// Commits a change to `cart` and prices the cart as it now stands. The pricing reads run after
+/// the commit, on the read pool: the single SQLite writer is held only for the change itself.
 async fn finish(
     state: &AppState,
     tx: WriteTx,
@@ -406,14 +409,33 @@ async fn finish(
 ) -> Result<CartView, AppError> {
     let cart = store::touch(&*tx, cart, now).await?;
     tx.commit().await?;
-    view(state.db.read(), cart).await
+    let db = state.db.read();
+    view(db, Some(&state.catalog.at(db).await?), cart).await
 }
 
-/// Prices a cart from the current catalog: four statements whatever its size (lines, products,
-/// variants, options with values).
-pub async fn view(db: &impl ConnectionTrait, cart: cart::Model) -> Result<CartView, AppError> {
+/// [`finish`] for a change that already read the catalog at `catalog`: the cart is priced at
+/// that epoch, with the rows the change read.
+async fn finish_at(
+    state: &AppState,
+    tx: WriteTx,
+    cart: cart::Model,
+    now: DateTime<Utc>,
+    catalog: &Snapshot<'_>,
+) -> Result<CartView, AppError> {
+    let cart = store::touch(&*tx, cart, now).await?;
+    tx.commit().await?;
+    view(state.db.read(), Some(catalog), cart).await
+}
+
+/// Prices a cart: its lines (one statement), and its products as `catalog` keeps them, or, with
+/// no snapshot, as `db` shows them now (three statements whatever their number).
+pub async fn view(
+    db: &impl ConnectionTrait,
+    catalog: Option<&Snapshot<'_>>,
+    cart: cart::Model,
+) -> Result<CartView, AppError> {
     let lines = store::lines_of(db, cart.id).await?;
-    let lines = price_lines(db, lines).await?;
+    let lines = price_lines(db, catalog, lines).await?;
     let totals = pricing::totals(lines.iter().map(|l| &l.amount));
     Ok(CartView {
         id: cart.id,
@@ -426,39 +448,27 @@ pub async fn view(db: &impl ConnectionTrait, cart: cart::Model) -> Result<CartVi
 
 async fn price_lines(
     db: &impl ConnectionTrait,
+    catalog: Option<&Snapshot<'_>>,
     lines: Vec<cart_line::Model>,
 ) -> Result<Vec<LineView>, AppError> {
     if lines.is_empty() {
         return Ok(Vec::new());
     }
     let product_ids: Vec<Uuid> = lines.iter().map(|l| l.product_id).collect();
-    let variant_ids: Vec<Uuid> = lines.iter().filter_map(|l| l.variant_id).collect();
-    let products: HashMap<Uuid, Product> = catalog::service::products_by_ids(db, &product_ids)
-        .await?
-        .into_iter()
-        .map(|p| (p.id, p))
-        .collect();
-    let variants: HashMap<Uuid, Variant> = if variant_ids.is_empty() {
-        HashMap::new()
-    } else {
-        catalog::service::variants_by_ids(db, &variant_ids)
-            .await?
-            .into_iter()
-            .map(|v| (v.id, v))
-            .collect()
+    let products = match catalog {
+        Some(catalog) => catalog.products(db, &product_ids).await?,
+        None => snapshot::read(db, &product_ids).await?,
     };
-    let options = catalog::service::options_of(db, &product_ids).await?;
     let mut views = Vec::with_capacity(lines.len());
     for line in lines {
-        let Some(product) = products.get(&line.product_id).cloned() else {
+        let Some(rows) = products.get(&line.product_id) else {
             continue;
         };
-        let variant = line.variant_id.and_then(|id| variants.get(&id).cloned());
-        let product_options: Vec<_> = options
-            .iter()
-            .filter(|o| o.product_id == product.id)
-            .cloned()
-            .collect();
+        let product = rows.product.clone();
+        let variant = line
+            .variant_id
+            .and_then(|id| rows.variants.iter().find(|v| v.id == id).cloned());
+        let product_options = &rows.options;
         let stored: Configuration =
             serde_json::from_value(line.configuration.clone()).unwrap_or_default();
         let mut warnings = Vec::new();
@@ -471,7 +481,7 @@ async fn price_lines(
         let base = variant
             .as_ref()
             .map_or(product.unit_price, |v| v.unit_price);
-        let mut unit_price = match price_configuration(base, &product_options, &stored.to_raw()) {
+        let mut unit_price = match price_configuration(base, product_options, &stored.to_raw()) {
             Ok((_, price)) => price,
             Err(error) => {
                 warnings.push(format!(
@@ -505,7 +515,7 @@ async fn price_lines(
         }
         views.push(LineView {
             id: line.id,
-            configuration: describe(&stored, &product_options),
+            configuration: describe(&stored, product_options),
             amount: pricing::line(unit_price, line.quantity, product.vat_rate),
             quantity: line.quantity,
             rental_period: period,
@@ -538,7 +548,9 @@ pub async fn for_order(
     let cart = store::lock(&**tx, cart.id)
         .await?
         .ok_or_else(|| AppError::not_found("cart", "cartId"))?;
-    let view = view(&**tx, cart).await?;
+    // Not through the kept rows: every checkout takes stock, so under checkouts the epoch is
+    // always new, and a snapshot would only add its epoch's statement.
+    let view = view(&**tx, None, cart).await?;
     if view.lines.is_empty() {
         return Err(AppError::validation("cartId", "the cart is empty"));
     }

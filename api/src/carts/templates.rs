@@ -92,6 +92,7 @@ pub async fn create(
     if let Some(customer_id) = customer_id {
         crate::customers::service::require_exists(&tx, customer_id, "customerId").await?;
     }
+    let catalog = state.catalog.at(&*tx).await?;
     let mut prepared = Vec::with_capacity(lines.len());
     for line in lines {
         if line.rental_period.is_some() {
@@ -100,12 +101,12 @@ pub async fn create(
                 "templates hold no rental lines",
             ));
         }
-        let line = prepare_line(&*tx, principal, line, now).await?;
+        let line = prepare_line(&*tx, &catalog, principal, line, now).await?;
         // Templates are for customers: only what the storefront sells.
-        let public = catalog::service::products_by_ids(&*tx, &[line.product_id])
+        let public = catalog
+            .product(&*tx, line.product_id)
             .await?
-            .first()
-            .is_some_and(Product::is_public);
+            .is_some_and(|rows| rows.product.is_public());
         if !public {
             return Err(AppError::validation(
                 "lines",
@@ -178,6 +179,7 @@ pub async fn load(
         .filter(|t| visible(principal, t))
         .ok_or_else(|| AppError::not_found("cart template", "templateId"))?;
     let cart = cart_for_write(&tx, principal, token, now).await?;
+    let catalog = state.catalog.at(&*tx).await?;
     for line in lines_of(&*tx, &[template.id]).await? {
         let configuration: Configuration =
             serde_json::from_value(line.configuration).unwrap_or_default();
@@ -189,14 +191,14 @@ pub async fn load(
             rental_period: None,
         };
         // A line the catalog no longer offers is left out; the others still load.
-        match prepare_line(&*tx, principal, input, now).await {
+        match prepare_line(&*tx, &catalog, principal, input, now).await {
             Ok(prepared) => add_prepared(&tx, &cart, prepared, now).await?,
             Err(AppError::Validation { .. } | AppError::NotFound { .. }) => {}
             Err(other) => return Err(other),
         }
     }
     let cart = store::touch(&*tx, cart, now).await?;
-    let view = view(&*tx, cart).await?;
+    let view = view(&*tx, Some(&catalog), cart).await?;
     tx.commit().await?;
     Ok(view)
 }

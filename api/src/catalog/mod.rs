@@ -11,6 +11,7 @@ pub mod graphql;
 pub mod model;
 pub mod service;
 pub mod settings;
+pub mod snapshot;
 pub(crate) mod store;
 
 pub use model::{Configuration, OptionKind, Product, ProductKind, ProductOption, Variant};

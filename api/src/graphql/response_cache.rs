@@ -28,7 +28,7 @@ use async_graphql::{
     Request,
     parser::types::{DocumentOperations, ExecutableDocument, OperationType, Selection},
 };
-use sea_orm::{ConnectionTrait, DbErr, Statement};
+use sea_orm::{ConnectionTrait, DbErr};
 
 /// Root fields whose answers may be kept: catalog reads.
 pub const CACHEABLE_ROOTS: &[&str] = &["products", "product", "storeSettings", "__typename"];
@@ -90,7 +90,7 @@ impl ResponseCache {
         if self.responses.is_none() || !self.may_keep(request) {
             return Ok(None);
         }
-        let epoch = catalog_epoch(db).await?;
+        let epoch = crate::catalog::snapshot::epoch(db).await?;
         Ok(Some(Ticket {
             key: key(request, staff, format, epoch),
         }))
@@ -125,19 +125,6 @@ impl ResponseCache {
         self.verdicts.insert(document_key, verdict);
         verdict
     }
-}
-
-/// The catalog's epoch: bumped by every committed change to the catalog.
-pub async fn catalog_epoch(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
-    let statement = Statement::from_string(
-        db.get_database_backend(),
-        "SELECT version FROM cache_epoch WHERE name = 'catalog'",
-    );
-    let row = db
-        .query_one_raw(statement)
-        .await?
-        .ok_or_else(|| DbErr::RecordNotFound("cache epoch `catalog`".to_owned()))?;
-    row.try_get("", "version")
 }
 
 fn document_key(request: &Request) -> String {

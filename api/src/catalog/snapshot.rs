@@ -1,0 +1,157 @@
+//! Catalog rows kept per catalog epoch, for the writes that check and price lines (carts).
+//!
+//! Adding a line to a cart read the product, its variants and its options inside the
+//! transaction, then all the cart's products again to price it. Those rows change only with the
+//! catalog's *epoch* (the counter that database triggers bump in every transaction writing the
+//! catalog, stock included: see `graphql::response_cache`), so they are kept here, per product,
+//! with the epoch they were read under. A caller reads the epoch (one statement) and takes the
+//! rows kept under it, reading only the products it lacks (three statements whatever their
+//! number).
+//!
+//! Invariants:
+//! - rows are read *after* the epoch they are kept under, so they are never older than it; a
+//!   caller that read a newer epoch never takes them. Nothing is invalidated by messages, so this
+//!   holds across instances;
+//! - a transaction reads rows through a [`Snapshot`] only if it has not written the catalog
+//!   itself: its own uncommitted rows would be kept under an epoch that does not include them.
+
+use std::{collections::HashMap, sync::Arc};
+
+use sea_orm::{ConnectionTrait, DbErr, Statement};
+use uuid::Uuid;
+
+use super::{
+    model::{Product, ProductOption, Variant},
+    service,
+};
+use crate::error::AppError;
+
+/// Products whose rows are kept at most (a product with its variants and options is about a
+/// kibibyte or two).
+const KEPT_PRODUCTS: u64 = 10_000;
+
+/// A product's rows as one epoch of the catalog shows them.
+#[derive(Debug)]
+pub struct ProductRows {
+    pub product: Product,
+    /// All its variants, inactive ones included, in display order.
+    pub variants: Vec<Variant>,
+    /// Its options with their values, in display order.
+    pub options: Vec<ProductOption>,
+}
+
+/// The rows kept, each with the epoch it was read under.
+pub struct CatalogRows {
+    kept: moka::sync::Cache<Uuid, (i64, Arc<ProductRows>)>,
+}
+
+impl Default for CatalogRows {
+    fn default() -> Self {
+        Self {
+            kept: moka::sync::Cache::new(KEPT_PRODUCTS),
+        }
+    }
+}
+
+impl CatalogRows {
+    /// The catalog as `db` sees it now: its epoch, read once.
+    pub async fn at(&self, db: &impl ConnectionTrait) -> Result<Snapshot<'_>, AppError> {
+        Ok(Snapshot {
+            rows: self,
+            epoch: epoch(db).await?,
+        })
+    }
+}
+
+/// The catalog at one epoch.
+pub struct Snapshot<'a> {
+    rows: &'a CatalogRows,
+    epoch: i64,
+}
+
+impl Snapshot<'_> {
+    /// The rows of these products (those that exist), read from `db` only for those not kept
+    /// under this epoch.
+    pub async fn products(
+        &self,
+        db: &impl ConnectionTrait,
+        ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, Arc<ProductRows>>, AppError> {
+        let mut found = HashMap::with_capacity(ids.len());
+        let mut missing = Vec::new();
+        for &id in ids {
+            if found.contains_key(&id) || missing.contains(&id) {
+                continue;
+            }
+            match self.rows.kept.get(&id) {
+                Some((epoch, rows)) if epoch == self.epoch => {
+                    found.insert(id, rows);
+                }
+                _ => missing.push(id),
+            }
+        }
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        for (id, rows) in read(db, &missing).await? {
+            self.rows.kept.insert(id, (self.epoch, Arc::clone(&rows)));
+            found.insert(id, rows);
+        }
+        Ok(found)
+    }
+
+    /// One product's rows; `None` when it does not exist.
+    pub async fn product(
+        &self,
+        db: &impl ConnectionTrait,
+        id: Uuid,
+    ) -> Result<Option<Arc<ProductRows>>, AppError> {
+        Ok(self.products(db, &[id]).await?.remove(&id))
+    }
+}
+
+/// The rows of these products (those that exist) as `db` shows them now, not kept: three
+/// statements whatever their number.
+pub async fn read(
+    db: &impl ConnectionTrait,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, Arc<ProductRows>>, AppError> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let products = service::products_by_ids(db, ids).await?;
+    let mut variants = service::variants_of(db, ids, false).await?;
+    let mut options = service::options_of(db, ids).await?;
+    Ok(products
+        .into_iter()
+        .map(|product| {
+            let id = product.id;
+            let rows = ProductRows {
+                variants: take_where(&mut variants, |v| v.product_id == id),
+                options: take_where(&mut options, |o| o.product_id == id),
+                product,
+            };
+            (id, Arc::new(rows))
+        })
+        .collect())
+}
+
+/// The items of `items` that match, in their order; the others stay.
+fn take_where<T>(items: &mut Vec<T>, matches: impl Fn(&T) -> bool) -> Vec<T> {
+    let (taken, kept) = std::mem::take(items).into_iter().partition(matches);
+    *items = kept;
+    taken
+}
+
+/// The catalog's epoch: bumped by every committed change to the catalog.
+pub async fn epoch(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
+    let statement = Statement::from_string(
+        db.get_database_backend(),
+        "SELECT version FROM cache_epoch WHERE name = 'catalog'",
+    );
+    let row = db
+        .query_one_raw(statement)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("cache epoch `catalog`".to_owned()))?;
+    row.try_get("", "version")
+}
