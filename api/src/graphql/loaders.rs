@@ -4,7 +4,8 @@
 //! A request carries one [`Loaders`]: the scope the loaders are built from and an empty slot per
 //! loader kind, filled on first use. A catalog page touches two of the thirty kinds, and an idle
 //! subscription none, so building them all up front cost every request and every WebSocket
-//! operation for nothing.
+//! operation for nothing. The slots themselves are allocated with the first loader: a
+//! subscription holds its request for as long as it lives, thousands of them at once.
 
 use std::{
     any::Any,
@@ -93,8 +94,10 @@ loader_kinds! {
 /// The loaders of one request (one caller), each built on first use.
 pub struct Loaders {
     scope: Scope,
-    slots: [OnceLock<Box<dyn Any + Send + Sync>>; SLOTS],
+    slots: OnceLock<Box<[LoaderSlot; SLOTS]>>,
 }
+
+type LoaderSlot = OnceLock<Box<dyn Any + Send + Sync>>;
 
 impl Loaders {
     fn new(state: &AppState, principal: Principal) -> Self {
@@ -104,12 +107,13 @@ impl Loaders {
                 principal,
                 clock: state.clock.clone(),
             },
-            slots: std::array::from_fn(|_| OnceLock::new()),
+            slots: OnceLock::new(),
         }
     }
 
     fn get<L: RequestScoped>(&self) -> Option<&RequestLoader<L>> {
-        self.slots[L::SLOT]
+        self.slots
+            .get_or_init(|| Box::new(std::array::from_fn(|_| OnceLock::new())))[L::SLOT]
             .get_or_init(|| {
                 Box::new(DataLoader::with_cache(
                     L::build(&self.scope),

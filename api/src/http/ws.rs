@@ -10,6 +10,11 @@
 //! socket's lock (one task wake-up per event and subscriber, not two). Control frames go through
 //! a bounded queue to a writer task and never wait: if the client does not read and the queue is
 //! full, the connection is dropped, so a dead peer cannot stall the read loop, pings or shutdown.
+//!
+//! Memory: thousands of connections sit idle, so what one holds while it waits counts (the
+//! benchmark prints it per connection). The read loop's future is kept small (the rarely taken,
+//! large steps are boxed while they run), the queues hold boxed frames, and finished operations
+//! are collected from their tasks rather than through a channel of their own.
 
 use std::{
     collections::HashMap,
@@ -34,7 +39,10 @@ use futures_util::{
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::{sync::mpsc, task::AbortHandle};
+use tokio::{
+    sync::mpsc,
+    task::{AbortHandle, JoinSet},
+};
 use tokio_stream::wrappers::BroadcastStream;
 
 use super::{HttpState, auth};
@@ -46,8 +54,10 @@ use crate::{
 
 const TRANSPORT_WS: &str = "graphql-transport-ws";
 const LEGACY_WS: &str = "graphql-ws";
-/// Small socket buffers: thousands of idle mobile clients must fit in memory.
-const SOCKET_BUFFER_BYTES: usize = 4 * 1024;
+/// Small socket buffers: thousands of idle mobile clients must fit in memory. A client's message
+/// longer than the read buffer grows it for as long as it needs.
+const READ_BUFFER_BYTES: usize = 1024;
+const WRITE_BUFFER_BYTES: usize = 4 * 1024;
 const OUTGOING_QUEUE: usize = 32;
 /// Operations one connection may run at once.
 const MAX_OPERATIONS: usize = 100;
@@ -89,8 +99,8 @@ pub async fn upgrade(
     );
     upgrade
         .protocols([TRANSPORT_WS, LEGACY_WS])
-        .read_buffer_size(SOCKET_BUFFER_BYTES)
-        .write_buffer_size(SOCKET_BUFFER_BYTES)
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(WRITE_BUFFER_BYTES)
         .max_message_size(state.app.config.max_body_bytes)
         .on_upgrade(move |socket| {
             let sockets = state.sockets.clone();
@@ -145,9 +155,11 @@ struct Connection {
     state: HttpState,
     protocol: Protocol,
     addr: ClientAddr,
-    out: mpsc::Sender<Outgoing>,
+    /// Boxed: the queue's first block holds 32 slots, allocated up front.
+    out: mpsc::Sender<Box<Outgoing>>,
     sink: Sink,
-    done_tx: mpsc::UnboundedSender<Finished>,
+    /// The operations' tasks; each ends with what [`Connection::finish`] needs.
+    tasks: JoinSet<Finished>,
     token: Option<String>,
     /// When the token stops being valid (its `exp`).
     token_expires: Option<tokio::time::Instant>,
@@ -163,11 +175,11 @@ impl Connection {
     async fn run(state: HttpState, socket: WebSocket, protocol: Protocol, addr: ClientAddr) {
         let (sink, stream) = socket.split();
         let sink: Sink = Arc::new(tokio::sync::Mutex::new(sink));
-        let (out, mut out_rx) = mpsc::channel::<Outgoing>(OUTGOING_QUEUE);
+        let (out, mut out_rx) = mpsc::channel::<Box<Outgoing>>(OUTGOING_QUEUE);
         let writer_sink = Arc::clone(&sink);
         let writer = tokio::spawn(async move {
             while let Some(outgoing) = out_rx.recv().await {
-                let (message, last) = match outgoing {
+                let (message, last) = match *outgoing {
                     Outgoing::Frame(message) => (message, false),
                     Outgoing::Close(code, reason) => (close_message(code, &reason), true),
                 };
@@ -178,14 +190,13 @@ impl Connection {
             let mut sink = writer_sink.lock().await;
             drop(tokio::time::timeout(SEND_TIMEOUT, sink.close()).await);
         });
-        let (done_tx, done_rx) = mpsc::unbounded_channel();
         let mut connection = Self {
             state,
             protocol,
             addr,
             out,
             sink,
-            done_tx,
+            tasks: JoinSet::new(),
             token: None,
             token_expires: None,
             principal: Principal::PUBLIC,
@@ -194,14 +205,12 @@ impl Connection {
             operations: HashMap::new(),
             revoked_at: None,
         };
-        let end = connection.read_loop(stream, done_rx).await;
-        for (_, handle) in connection.operations.values() {
-            handle.abort();
-        }
+        let end = connection.read_loop(stream).await;
+        connection.tasks.abort_all();
         match end {
             End::Close(code, reason) => {
                 // Queue the close frame even behind a full queue, but never wait long for it.
-                let close = connection.out.send(Outgoing::Close(code, reason));
+                let close = connection.out.send(Box::new(Outgoing::Close(code, reason)));
                 drop(tokio::time::timeout(SEND_TIMEOUT, close).await);
                 drop(connection);
                 drop(tokio::time::timeout(SEND_TIMEOUT, writer).await);
@@ -210,11 +219,7 @@ impl Connection {
         }
     }
 
-    async fn read_loop(
-        &mut self,
-        mut stream: SplitStream<WebSocket>,
-        mut done_rx: mpsc::UnboundedReceiver<Finished>,
-    ) -> End {
+    async fn read_loop(&mut self, mut stream: SplitStream<WebSocket>) -> End {
         let config = self.state.app.config.clone();
         let init_deadline = tokio::time::Instant::now() + config.ws_init_timeout;
         let mut ping = tokio::time::interval(config.ws_ping_interval);
@@ -248,8 +253,11 @@ impl Connection {
                         return End::Gone;
                     }
                 }
-                Some(finished) = done_rx.recv() => {
-                    if let Some(end) = self.finish(&finished) {
+                Some(joined) = self.tasks.join_next(), if !self.tasks.is_empty() => {
+                    // An aborted task (the client completed it) has nothing more to say.
+                    if let Ok(finished) = joined
+                        && let Some(end) = self.finish(&finished)
+                    {
                         return end;
                     }
                 }
@@ -260,7 +268,7 @@ impl Connection {
                         Ok(event) => event.object_type == USER_OBJECT && event.owner_user_id == self.principal.user_id(),
                         Err(_) => true,
                     };
-                    if mine && self.revoked_at.is_none() && self.authenticate().await.is_err() {
+                    if mine && self.revoked_at.is_none() && Box::pin(self.authenticate()).await.is_err() {
                         self.revoked_at = Some(tokio::time::Instant::now() + REVOCATION_GRACE);
                     }
                 }
@@ -273,7 +281,8 @@ impl Connection {
                         Message::Close(_) => return End::Gone,
                         Message::Ping(_) | Message::Pong(_) => continue,
                     };
-                    if let Some(end) = self.on_text(text.as_str()).await {
+                    // Boxed while it runs: the loop's own future stays small for idle connections.
+                    if let Some(end) = Box::pin(self.on_text(text.as_str())).await {
                         return end;
                     }
                 }
@@ -296,7 +305,7 @@ impl Connection {
         }
         let complete = Message::text(json!({ "type": "complete", "id": finished.id }).to_string());
         if let Err(mpsc::error::TrySendError::Full(frame)) =
-            self.out.try_send(Outgoing::Frame(complete))
+            self.out.try_send(Box::new(Outgoing::Frame(complete)))
         {
             // Behind the operation's own events: wait for room, but not forever.
             let out = self.out.clone();
@@ -520,11 +529,10 @@ impl Connection {
         let generation = self.next_generation;
         let schema = self.state.schema.clone();
         let sink = Arc::clone(&self.sink);
-        let done = self.done_tx.clone();
         let protocol = self.protocol;
         let task_id = id.clone();
         let frames = Arc::clone(&self.state.app.frames);
-        let handle = tokio::spawn(async move {
+        let handle = self.tasks.spawn(async move {
             let mut responses = schema.execute_stream(request);
             let mut first = true;
             let mut failed = false;
@@ -547,14 +555,13 @@ impl Connection {
                     break;
                 }
             }
-            drop(done.send(Finished {
+            Finished {
                 id: task_id,
                 generation,
                 failed,
-            }));
+            }
         });
-        self.operations
-            .insert(id, (generation, handle.abort_handle()));
+        self.operations.insert(id, (generation, handle));
         None
     }
 
@@ -572,7 +579,9 @@ impl Connection {
 
     /// Queues a control frame without waiting; `false` when the client is not reading.
     fn control(&self, message: Message) -> bool {
-        self.out.try_send(Outgoing::Frame(message)).is_ok()
+        self.out
+            .try_send(Box::new(Outgoing::Frame(message)))
+            .is_ok()
     }
 
     fn control_json(&self, value: &Value) -> bool {
