@@ -118,3 +118,18 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     let mut file = options.open(path)?;
     file.write_all(contents.as_bytes())
 }
+
+/// A migrated state on a SQLite file in `dir`, for unit tests.
+#[cfg(test)]
+pub(crate) async fn for_tests(dir: &tempfile::TempDir) -> AppState {
+    #![allow(clippy::unwrap_used)]
+    let mut config = Config::from_env().unwrap();
+    config.database_url = Some(format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("t.db").display()
+    ));
+    config.jwt_secret = Some("x".repeat(32).into());
+    let state = AppState::build(config).await.unwrap();
+    state.db.migrate().await.unwrap();
+    state
+}

@@ -95,21 +95,12 @@ mod tests {
     use super::*;
     use crate::{
         auth::{Role, service},
-        config::Config,
         state::AppState,
     };
 
     async fn state() -> (AppState, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = Config::from_env().unwrap();
-        config.database_url = Some(format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("t.db").display()
-        ));
-        config.jwt_secret = Some("x".repeat(32).into());
-        let state = AppState::build(config).await.unwrap();
-        state.db.migrate().await.unwrap();
-        (state, dir)
+        (crate::state::for_tests(&dir).await, dir)
     }
 
     #[tokio::test]

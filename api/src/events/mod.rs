@@ -301,7 +301,7 @@ async fn listen(mut listener: PgListener, db: DatabaseConnection, channels: Chan
     }
 }
 
-/// A throwaway state on SQLite, and events to record in it, for the unit tests of the event log.
+/// Events to record, and a throwaway state on SQLite to record them in, for unit tests.
 #[cfg(test)]
 pub(crate) mod testing {
     #![allow(clippy::unwrap_used)]
@@ -311,7 +311,7 @@ pub(crate) mod testing {
     use uuid::Uuid;
 
     use super::NewEvent;
-    use crate::{config::Config, state::AppState};
+    pub(crate) use crate::state::for_tests as state;
 
     pub fn event(kind: &'static str) -> NewEvent {
         NewEvent {
@@ -326,19 +326,6 @@ pub(crate) mod testing {
             changes: json!({}),
             at: Utc::now(),
         }
-    }
-
-    /// A migrated state on a SQLite file in `dir`.
-    pub async fn state(dir: &tempfile::TempDir) -> AppState {
-        let mut config = Config::from_env().unwrap();
-        config.database_url = Some(format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("t.db").display()
-        ));
-        config.jwt_secret = Some("x".repeat(32).into());
-        let state = AppState::build(config).await.unwrap();
-        state.db.migrate().await.unwrap();
-        state
     }
 }
 
