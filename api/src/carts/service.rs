@@ -106,9 +106,9 @@ pub async fn add_line(
     let tx = state.db.begin(&state.events).await?;
     let catalog = state.catalog.at(&*tx).await?;
     let line = prepare_line(&*tx, &catalog, principal, input, now).await?;
-    let cart = cart_for_write(&tx, principal, token, now).await?;
+    let cart = cart_to_change(&tx, principal, token, now).await?;
     add_prepared(&tx, &cart, line, now).await?;
-    finish_at(state, tx, cart, now, &catalog).await
+    finish_at(state, tx, cart, &catalog).await
 }
 
 /// Quick add by reference: a product's or a variant's.
@@ -148,20 +148,20 @@ pub async fn update_line(
         .transpose()?;
     let now = state.clock.now();
     let tx = state.db.begin(&state.events).await?;
-    let cart = cart_for_write(&tx, principal, token, now).await?;
+    let cart = cart_to_change(&tx, principal, token, now).await?;
     let line = store::find_line(&*tx, cart.id, line_id)
         .await?
         .ok_or_else(|| AppError::not_found("cart line", "lineId"))?;
     if quantity == Some(0) {
         line.delete(&*tx).await?;
-        return finish(state, tx, cart, now).await;
+        return finish(state, tx, cart).await;
     }
     let Some((start, end)) = rental_period else {
         // Quantity only: the line keeps its identity.
         if let Some(quantity) = quantity {
             store::set_quantity(&*tx, line, quantity).await?;
         }
-        return finish(state, tx, cart, now).await;
+        return finish(state, tx, cart).await;
     };
     if line.rental_start.is_none() {
         return Err(AppError::validation(
@@ -189,7 +189,7 @@ pub async fn update_line(
     // A new period is a new line; if another line already holds that period, they merge.
     line.delete(&*tx).await?;
     store::add_line(&*tx, cart.id, new, now).await?;
-    finish(state, tx, cart, now).await
+    finish(state, tx, cart).await
 }
 
 pub async fn remove_line(
@@ -200,12 +200,12 @@ pub async fn remove_line(
 ) -> Result<CartView, AppError> {
     let now = state.clock.now();
     let tx = state.db.begin(&state.events).await?;
-    let cart = cart_for_write(&tx, principal, token, now).await?;
+    let cart = cart_to_change(&tx, principal, token, now).await?;
     let line = store::find_line(&*tx, cart.id, line_id)
         .await?
         .ok_or_else(|| AppError::not_found("cart line", "lineId"))?;
     line.delete(&*tx).await?;
-    finish(state, tx, cart, now).await
+    finish(state, tx, cart).await
 }
 
 pub async fn clear(
@@ -215,9 +215,9 @@ pub async fn clear(
 ) -> Result<CartView, AppError> {
     let now = state.clock.now();
     let tx = state.db.begin(&state.events).await?;
-    let cart = cart_for_write(&tx, principal, token, now).await?;
+    let cart = cart_to_change(&tx, principal, token, now).await?;
     store::delete_lines(&*tx, cart.id).await?;
-    finish(state, tx, cart, now).await
+    finish(state, tx, cart).await
 }
 
 /// At login: moves the lines of the anonymous cart `token` into the user's cart (same things add
@@ -384,6 +384,26 @@ pub(super) async fn cart_for_write(
     }
 }
 
+/// [`cart_for_write`] for a change: the cart is marked changed (its time set to `now`) as it is
+/// found, in one statement; a user's first cart is created.
+pub(super) async fn cart_to_change(
+    tx: &WriteTx,
+    principal: &Principal,
+    token: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<cart::Model, AppError> {
+    use sea_orm::{ColumnTrait, Condition};
+    let condition = match (token, principal.user_id()) {
+        (Some(token), _) => cart::Column::TokenHash.eq(secret_token::hash(token)),
+        (None, Some(user_id)) => cart::Column::UserId.eq(user_id),
+        (None, None) => return cart_for_write(tx, principal, token, now).await,
+    };
+    match store::touch_where(&**tx, Condition::all().add(condition), now).await? {
+        Some(cart) => Ok(cart),
+        None => cart_for_write(tx, principal, token, now).await,
+    }
+}
+
 async fn user_cart(
     tx: &WriteTx,
     user_id: Uuid,
@@ -399,15 +419,10 @@ async fn user_cart(
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("user cart vanished")))
 }
 
-/// Commits a change to `cart` and prices the cart as it now stands. The pricing reads run after
-/// the commit, on the read pool: the single SQLite writer is held only for the change itself.
-async fn finish(
-    state: &AppState,
-    tx: WriteTx,
-    cart: cart::Model,
-    now: DateTime<Utc>,
-) -> Result<CartView, AppError> {
-    let cart = store::touch(&*tx, cart, now).await?;
+/// Commits a change to `cart` (found by [`cart_to_change`]) and prices the cart as it now stands.
+/// The pricing reads run after the commit, on the read pool: the single SQLite writer is held
+/// only for the change itself.
+async fn finish(state: &AppState, tx: WriteTx, cart: cart::Model) -> Result<CartView, AppError> {
     tx.commit().await?;
     let db = state.db.read();
     view(db, Some(&state.catalog.at(db).await?), cart).await
@@ -419,10 +434,8 @@ async fn finish_at(
     state: &AppState,
     tx: WriteTx,
     cart: cart::Model,
-    now: DateTime<Utc>,
     catalog: &Snapshot<'_>,
 ) -> Result<CartView, AppError> {
-    let cart = store::touch(&*tx, cart, now).await?;
     tx.commit().await?;
     view(state.db.read(), Some(catalog), cart).await
 }

@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use comptoir_entity::{cart, cart_line};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, Set, sea_query::Expr,
 };
 use uuid::Uuid;
 
@@ -20,6 +20,23 @@ pub async fn find_by_token_hash(
         .filter(cart::Column::Status.eq(ACTIVE))
         .one(db)
         .await
+}
+
+/// The active cart that `condition` names, its time set to `now`: found and marked changed in
+/// one statement, where a change to a cart starts.
+pub async fn touch_where(
+    db: &impl ConnectionTrait,
+    condition: Condition,
+    now: DateTime<Utc>,
+) -> Result<Option<cart::Model>, DbErr> {
+    Ok(cart::Entity::update_many()
+        .col_expr(cart::Column::UpdatedAt, Expr::value(now))
+        .filter(condition)
+        .filter(cart::Column::Status.eq(ACTIVE))
+        .exec_with_returning(db)
+        .await?
+        .into_iter()
+        .next())
 }
 
 pub async fn find_user_cart(

@@ -11,7 +11,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
-    service::{LineInput, add_prepared, cart_for_write, prepare_line, view},
+    service::{LineInput, add_prepared, cart_for_write, cart_to_change, prepare_line, view},
     store,
 };
 use crate::{
@@ -178,7 +178,7 @@ pub async fn load(
         .await?
         .filter(|t| visible(principal, t))
         .ok_or_else(|| AppError::not_found("cart template", "templateId"))?;
-    let cart = cart_for_write(&tx, principal, token, now).await?;
+    let cart = cart_to_change(&tx, principal, token, now).await?;
     let catalog = state.catalog.at(&*tx).await?;
     for line in lines_of(&*tx, &[template.id]).await? {
         let configuration: Configuration =
@@ -197,7 +197,6 @@ pub async fn load(
             Err(other) => return Err(other),
         }
     }
-    let cart = store::touch(&*tx, cart, now).await?;
     let view = view(&*tx, Some(&catalog), cart).await?;
     tx.commit().await?;
     Ok(view)
