@@ -181,7 +181,7 @@ impl std::ops::Deref for WriteTx {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use crate::events::testing::{event, state};
+    use crate::{events::testing::event, state::for_tests as state};
 
     #[tokio::test]
     async fn events_are_published_only_when_their_transaction_commits() {

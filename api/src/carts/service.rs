@@ -77,9 +77,7 @@ pub async fn create(
 pub async fn by_token(state: &AppState, token: &str) -> Result<Option<CartView>, AppError> {
     let db = state.db.read();
     match store::find_by_token_hash(db, &secret_token::hash(token)).await? {
-        Some(cart) => Ok(Some(
-            view(db, Some(&state.catalog.at(db).await?), cart).await?,
-        )),
+        Some(cart) => Ok(Some(priced_now(state, cart).await?)),
         None => Ok(None),
     }
 }
@@ -89,9 +87,7 @@ pub async fn mine(state: &AppState, principal: &Principal) -> Result<Option<Cart
     let user = principal.require_user()?;
     let db = state.db.read();
     match store::find_user_cart(db, user.id).await? {
-        Some(cart) => Ok(Some(
-            view(db, Some(&state.catalog.at(db).await?), cart).await?,
-        )),
+        Some(cart) => Ok(Some(priced_now(state, cart).await?)),
         None => Ok(None),
     }
 }
@@ -108,7 +104,7 @@ pub async fn add_line(
     let line = prepare_line(&*tx, &catalog, principal, input, now).await?;
     let cart = cart_to_change(&tx, principal, token, now).await?;
     add_prepared(&tx, &cart, line, now).await?;
-    finish_at(state, tx, cart, &catalog).await
+    finish(state, tx, cart, Some(&catalog)).await
 }
 
 /// Quick add by reference: a product's or a variant's.
@@ -154,14 +150,14 @@ pub async fn update_line(
         .ok_or_else(|| AppError::not_found("cart line", "lineId"))?;
     if quantity == Some(0) {
         line.delete(&*tx).await?;
-        return finish(state, tx, cart).await;
+        return finish(state, tx, cart, None).await;
     }
     let Some((start, end)) = rental_period else {
         // Quantity only: the line keeps its identity.
         if let Some(quantity) = quantity {
             store::set_quantity(&*tx, line, quantity).await?;
         }
-        return finish(state, tx, cart).await;
+        return finish(state, tx, cart, None).await;
     };
     if line.rental_start.is_none() {
         return Err(AppError::validation(
@@ -189,7 +185,7 @@ pub async fn update_line(
     // A new period is a new line; if another line already holds that period, they merge.
     line.delete(&*tx).await?;
     store::add_line(&*tx, cart.id, new, now).await?;
-    finish(state, tx, cart).await
+    finish(state, tx, cart, None).await
 }
 
 pub async fn remove_line(
@@ -205,7 +201,7 @@ pub async fn remove_line(
         .await?
         .ok_or_else(|| AppError::not_found("cart line", "lineId"))?;
     line.delete(&*tx).await?;
-    finish(state, tx, cart).await
+    finish(state, tx, cart, None).await
 }
 
 pub async fn clear(
@@ -217,7 +213,7 @@ pub async fn clear(
     let tx = state.db.begin(&state.events).await?;
     let cart = cart_to_change(&tx, principal, token, now).await?;
     store::delete_lines(&*tx, cart.id).await?;
-    finish(state, tx, cart).await
+    finish(state, tx, cart, None).await
 }
 
 /// At login: moves the lines of the anonymous cart `token` into the user's cart (same things add
@@ -419,25 +415,26 @@ async fn user_cart(
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("user cart vanished")))
 }
 
-/// Commits a change to `cart` (found by [`cart_to_change`]) and prices the cart as it now stands.
-/// The pricing reads run after the commit, on the read pool: the single SQLite writer is held
-/// only for the change itself.
-async fn finish(state: &AppState, tx: WriteTx, cart: cart::Model) -> Result<CartView, AppError> {
-    tx.commit().await?;
-    let db = state.db.read();
-    view(db, Some(&state.catalog.at(db).await?), cart).await
-}
-
-/// [`finish`] for a change that already read the catalog at `catalog`: the cart is priced at
-/// that epoch, with the rows the change read.
-async fn finish_at(
+/// Commits a change to `cart` (found by [`cart_to_change`]) and prices the cart as it now stands,
+/// at the epoch the change read the catalog at, if it did. The pricing reads run after the
+/// commit, on the read pool: the single SQLite writer is held only for the change itself.
+async fn finish(
     state: &AppState,
     tx: WriteTx,
     cart: cart::Model,
-    catalog: &Snapshot<'_>,
+    catalog: Option<&Snapshot<'_>>,
 ) -> Result<CartView, AppError> {
     tx.commit().await?;
-    view(state.db.read(), Some(catalog), cart).await
+    match catalog {
+        Some(catalog) => view(state.db.read(), Some(catalog), cart).await,
+        None => priced_now(state, cart).await,
+    }
+}
+
+/// A cart priced on the read pool, from the catalog rows kept at the current epoch.
+async fn priced_now(state: &AppState, cart: cart::Model) -> Result<CartView, AppError> {
+    let db = state.db.read();
+    view(db, Some(&state.catalog.at(db).await?), cart).await
 }
 
 /// Prices a cart: its lines (one statement), and its products as `catalog` keeps them, or, with

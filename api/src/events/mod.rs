@@ -301,7 +301,7 @@ async fn listen(mut listener: PgListener, db: DatabaseConnection, channels: Chan
     }
 }
 
-/// Events to record, and a throwaway state on SQLite to record them in, for unit tests.
+/// Events to record, for unit tests.
 #[cfg(test)]
 pub(crate) mod testing {
     #![allow(clippy::unwrap_used)]
@@ -311,7 +311,6 @@ pub(crate) mod testing {
     use uuid::Uuid;
 
     use super::NewEvent;
-    pub(crate) use crate::state::for_tests as state;
 
     pub fn event(kind: &'static str) -> NewEvent {
         NewEvent {
@@ -340,7 +339,7 @@ mod tests {
     #[tokio::test]
     async fn a_subscription_without_cursor_skips_events_committed_before_it_started() {
         let dir = tempfile::tempdir().unwrap();
-        let state = testing::state(&dir).await;
+        let state = crate::state::for_tests(&dir).await;
         // Committed, its notification still on the way.
         let late = store::insert(state.db.read(), event("BEFORE"))
             .await
