@@ -199,7 +199,11 @@ fn server_env(
         ("COMPTOIR_DATABASE_URL", database_url.to_owned()),
         ("COMPTOIR_JWT_SECRET", SECRET.to_owned()),
         ("COMPTOIR_METRICS", "true".to_owned()),
-        ("COMPTOIR_LOG", "error".to_owned()),
+        // Quiet unless asked: `COMPTOIR_BENCH_LOG=sqlx::query=debug` shows every statement.
+        (
+            "COMPTOIR_LOG",
+            std::env::var("COMPTOIR_BENCH_LOG").unwrap_or_else(|_| "error".to_owned()),
+        ),
         ("COMPTOIR_MAIL_DIR", dir.join("mail").display().to_string()),
         ("COMPTOIR_LOGIN_MAX_PER_EMAIL", "100000000".to_owned()),
         ("COMPTOIR_LOGIN_MAX_PER_ADDRESS", "100000000".to_owned()),

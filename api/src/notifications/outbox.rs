@@ -8,7 +8,7 @@ use comptoir_entity::{outbox_attempt, outbox_message};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, Set,
-    sea_query::{Expr, LockBehavior, LockType},
+    sea_query::{Expr, LockBehavior, LockType, Order, Query},
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -77,89 +77,130 @@ pub async fn enqueue(
     Ok(id)
 }
 
-/// Claims up to `limit` due messages for `lease`: no other worker takes them meanwhile
-/// (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite has one writer).
+/// Claims up to `limit` due messages for `lease`: no other worker takes them meanwhile. One
+/// statement, outside any transaction: an `UPDATE` of the due rows a subquery picks
+/// (`FOR UPDATE SKIP LOCKED` on PostgreSQL, where a row another worker is claiming is skipped
+/// and a row it has just claimed no longer matches; SQLite has one writer).
 pub async fn claim(
     state: &AppState,
     limit: u64,
     lease: Duration,
     now: DateTime<Utc>,
 ) -> Result<Vec<outbox_message::Model>, AppError> {
-    let tx = state.db.begin(&state.events).await?;
-    let due = outbox_message::Entity::find()
-        .filter(outbox_message::Column::Status.eq(Status::Pending.as_str()))
-        .filter(outbox_message::Column::NextAttemptAt.lte(now))
-        .filter(
+    let due = Query::select()
+        .column(outbox_message::Column::Id)
+        .from(outbox_message::Entity)
+        .and_where(outbox_message::Column::Status.eq(Status::Pending.as_str()))
+        .and_where(outbox_message::Column::NextAttemptAt.lte(now))
+        .cond_where(
             Condition::any()
                 .add(outbox_message::Column::ClaimedUntil.is_null())
                 .add(outbox_message::Column::ClaimedUntil.lt(now)),
         )
-        .order_by_asc(outbox_message::Column::CreatedAt)
+        .order_by(outbox_message::Column::CreatedAt, Order::Asc)
         .limit(limit)
         .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-        .all(&*tx)
+        .to_owned();
+    let mut claimed = outbox_message::Entity::update_many()
+        .col_expr(
+            outbox_message::Column::ClaimedUntil,
+            Expr::value(now + chrono_duration(lease)),
+        )
+        .filter(outbox_message::Column::Id.in_subquery(due))
+        .exec_with_returning(state.db.write())
         .await?;
-    if due.is_empty() {
-        return Ok(due);
-    }
-    let until = now + chrono_duration(lease);
-    outbox_message::Entity::update_many()
-        .col_expr(outbox_message::Column::ClaimedUntil, Expr::value(until))
-        .filter(outbox_message::Column::Id.is_in(due.iter().map(|m| m.id)))
-        .exec(&*tx)
-        .await?;
-    tx.commit().await?;
-    Ok(due)
+    // RETURNING gives no order: oldest first, as picked.
+    claimed.sort_by_key(|m| (m.created_at, m.id));
+    Ok(claimed)
 }
 
-/// Records an attempt: sent, or failed (retried later with back-off, or given up).
+/// Records the attempts of a batch in one transaction: the sent messages in one statement, each
+/// failed one (retried later with back-off, or given up) in its own, the attempts in one insert.
 pub async fn record(
     state: &AppState,
-    message: outbox_message::Model,
-    outcome: Result<(), String>,
+    outcomes: Vec<(outbox_message::Model, Result<(), String>)>,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
+    if outcomes.is_empty() {
+        return Ok(());
+    }
     let config = &state.config;
     let tx = state.db.begin(&state.events).await?;
-    let attempts = message.attempts + 1;
-    let id = message.id;
-    let secret = SECRET_TEMPLATES.contains(&message.template.as_str());
-    let mut active: outbox_message::ActiveModel = message.into();
-    active.attempts = Set(attempts);
-    active.claimed_until = Set(None);
-    match &outcome {
-        Ok(()) => {
-            active.status = Set(Status::Sent.as_str().to_owned());
-            active.sent_at = Set(Some(now));
-            active.last_error = Set(None);
-            if secret {
-                // Delivered: the secret it carried need not stay in the database.
-                active.body = Set("(removed once sent: it held credentials)".to_owned());
-            }
+    let sent = |secret: bool| -> Vec<Uuid> {
+        outcomes
+            .iter()
+            .filter(|(m, outcome)| {
+                outcome.is_ok() && SECRET_TEMPLATES.contains(&m.template.as_str()) == secret
+            })
+            .map(|(m, _)| m.id)
+            .collect()
+    };
+    for (ids, secret) in [(sent(false), false), (sent(true), true)] {
+        if ids.is_empty() {
+            continue;
         }
-        Err(error) => {
-            active.last_error = Set(Some(error.clone()));
-            if attempts >= config.outbox_max_attempts {
-                active.status = Set(Status::Failed.as_str().to_owned());
-            } else {
-                let factor = 2_u32.saturating_pow(u32::try_from(attempts - 1).unwrap_or(0).min(16));
-                let wait = config
-                    .outbox_retry
-                    .saturating_mul(factor)
-                    .min(Duration::from_hours(1));
-                active.next_attempt_at = Set(now + chrono_duration(wait));
-            }
+        let mut update = outbox_message::Entity::update_many()
+            .col_expr(
+                outbox_message::Column::Status,
+                Expr::value(Status::Sent.as_str()),
+            )
+            .col_expr(
+                outbox_message::Column::Attempts,
+                sea_orm::sea_query::ExprTrait::add(Expr::col(outbox_message::Column::Attempts), 1),
+            )
+            .col_expr(
+                outbox_message::Column::ClaimedUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .col_expr(outbox_message::Column::SentAt, Expr::value(Some(now)))
+            .col_expr(
+                outbox_message::Column::LastError,
+                Expr::value(Option::<String>::None),
+            );
+        if secret {
+            // Delivered: the secret it carried need not stay in the database.
+            update = update.col_expr(
+                outbox_message::Column::Body,
+                Expr::value("(removed once sent: it held credentials)"),
+            );
         }
+        update
+            .filter(outbox_message::Column::Id.is_in(ids))
+            .exec(&*tx)
+            .await?;
     }
-    active.update(&*tx).await?;
-    outbox_attempt::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        message_id: Set(id),
-        at: Set(now),
-        succeeded: Set(outcome.is_ok()),
-        error: Set(outcome.err()),
+    for (message, outcome) in &outcomes {
+        let Err(error) = outcome else { continue };
+        let attempts = message.attempts + 1;
+        let mut active = outbox_message::ActiveModel {
+            id: Set(message.id),
+            attempts: Set(attempts),
+            claimed_until: Set(None),
+            last_error: Set(Some(error.clone())),
+            ..Default::default()
+        };
+        if attempts >= config.outbox_max_attempts {
+            active.status = Set(Status::Failed.as_str().to_owned());
+        } else {
+            let factor = 2_u32.saturating_pow(u32::try_from(attempts - 1).unwrap_or(0).min(16));
+            let wait = config
+                .outbox_retry
+                .saturating_mul(factor)
+                .min(Duration::from_hours(1));
+            active.next_attempt_at = Set(now + chrono_duration(wait));
+        }
+        active.update(&*tx).await?;
     }
-    .insert(&*tx)
+    outbox_attempt::Entity::insert_many(outcomes.into_iter().map(|(message, outcome)| {
+        outbox_attempt::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            message_id: Set(message.id),
+            at: Set(now),
+            succeeded: Set(outcome.is_ok()),
+            error: Set(outcome.err()),
+        }
+    }))
+    .exec(&*tx)
     .await?;
     tx.commit().await
 }

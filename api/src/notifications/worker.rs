@@ -33,19 +33,23 @@ pub fn spawn(
                 if batch.is_empty() {
                     break;
                 }
+                let mut outcomes = Vec::with_capacity(batch.len());
                 for message in batch {
                     if stop.is_cancelled() {
-                        return;
+                        break;
                     }
                     let outcome = transports.send(&message).await;
                     if let Err(error) = &outcome {
                         tracing::warn!(id = %message.id, %error, "message not sent");
                     }
-                    if let Err(error) =
-                        outbox::record(&state, message, outcome, state.clock.now()).await
-                    {
-                        tracing::warn!(%error, "cannot record an outbox attempt");
-                    }
+                    outcomes.push((message, outcome));
+                }
+                // One transaction for the batch: what was sent is recorded even when stopping.
+                if let Err(error) = outbox::record(&state, outcomes, state.clock.now()).await {
+                    tracing::warn!(%error, "cannot record outbox attempts");
+                }
+                if stop.is_cancelled() {
+                    return;
                 }
             }
             tokio::select! {
