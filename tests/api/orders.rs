@@ -547,3 +547,16 @@ db_test! {
         assert_eq!(body["orderUpdateLine"]["total"]["amount"], "40.00");
     }
 }
+
+db_test! {
+    async fn a_checkout_without_a_contact_reaches_the_account_email(app) {
+        let manager = app.user(Role::Manager).await;
+        let pen = product(&app, &manager.access, json!({ "reference": "PEN", "trackStock": true, "stock": 10 })).await;
+        let client = app.user(Role::AccountClient).await;
+        add_to_cart(&app, &client.access, &pen, 1).await;
+        let cart = cart_id(&app, &client.access).await;
+        let query = format!("mutation($cart: ID!) {{ checkout(cartId: $cart, input: {{ deliveryAddress: {ADDRESS} }}) {{ {ORDER_FIELDS} }} }}");
+        let placed = app.data(Some(&client.access), &query, json!({ "cart": cart })).await;
+        assert_eq!(placed["checkout"]["contact"]["email"], client.email.as_str(), "{placed}");
+    }
+}

@@ -184,10 +184,14 @@ async fn place(
         .delivery_address
         .map(|a| a.parse("deliveryAddress"))
         .transpose()?;
-    // Read before the transaction: a transaction must not wait for a second pool connection.
-    let user_email = crate::auth::service::user_by_id(state, user.id)
-        .await?
-        .map(|u| u.email);
+    // Read before the transaction (a transaction must not wait for a second pool connection),
+    // and only when needed: the account's email is the contact's when none is typed.
+    let user_email = match typed_contact {
+        Some(_) => None,
+        None => crate::auth::service::user_by_id(state, user.id)
+            .await?
+            .map(|u| u.email),
+    };
     let settings = state.settings.get(state.db.read()).await?;
     let now = state.clock.now();
     let mut tx = state.db.begin(&state.events).await?;
