@@ -114,8 +114,10 @@ pub async fn claim(
     Ok(claimed)
 }
 
-/// Records the attempts of a batch in one transaction: the sent messages in one statement, each
-/// failed one (retried later with back-off, or given up) in its own, the attempts in one insert.
+/// Records attempts in one transaction: the sent messages in one statement, each failed one
+/// (retried later with back-off, or given up) in its own, the attempts in one insert. The worker
+/// records each message as soon as it is sent, so that a worker dying mid-batch sends again at
+/// most the message it was sending.
 pub async fn record(
     state: &AppState,
     outcomes: Vec<(outbox_message::Model, Result<(), String>)>,

@@ -33,23 +33,20 @@ pub fn spawn(
                 if batch.is_empty() {
                     break;
                 }
-                let mut outcomes = Vec::with_capacity(batch.len());
                 for message in batch {
                     if stop.is_cancelled() {
-                        break;
+                        return;
                     }
                     let outcome = transports.send(&message).await;
                     if let Err(error) = &outcome {
                         tracing::warn!(id = %message.id, %error, "message not sent");
                     }
-                    outcomes.push((message, outcome));
-                }
-                // One transaction for the batch: what was sent is recorded even when stopping.
-                if let Err(error) = outbox::record(&state, outcomes, state.clock.now()).await {
-                    tracing::warn!(%error, "cannot record outbox attempts");
-                }
-                if stop.is_cancelled() {
-                    return;
+                    // Recorded at once, not with the rest of the batch: a worker that dies
+                    // mid-batch sends again at most the one message it was sending.
+                    let outcomes = vec![(message, outcome)];
+                    if let Err(error) = outbox::record(&state, outcomes, state.clock.now()).await {
+                        tracing::warn!(%error, "cannot record an outbox attempt");
+                    }
                 }
             }
             tokio::select! {
