@@ -114,95 +114,54 @@ pub async fn claim(
     Ok(claimed)
 }
 
-/// Records attempts in one transaction: the sent messages in one statement, each failed one
-/// (retried later with back-off, or given up) in its own, the attempts in one insert. The worker
-/// records each message as soon as it is sent, so that a worker dying mid-batch sends again at
-/// most the message it was sending.
+/// Records an attempt: sent, or failed (retried later with back-off, or given up).
 pub async fn record(
     state: &AppState,
-    outcomes: Vec<(outbox_message::Model, Result<(), String>)>,
+    message: outbox_message::Model,
+    outcome: Result<(), String>,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    if outcomes.is_empty() {
-        return Ok(());
-    }
     let config = &state.config;
     let tx = state.db.begin(&state.events).await?;
-    let sent = |secret: bool| -> Vec<Uuid> {
-        outcomes
-            .iter()
-            .filter(|(m, outcome)| {
-                outcome.is_ok() && SECRET_TEMPLATES.contains(&m.template.as_str()) == secret
-            })
-            .map(|(m, _)| m.id)
-            .collect()
-    };
-    for (ids, secret) in [(sent(false), false), (sent(true), true)] {
-        if ids.is_empty() {
-            continue;
+    let attempts = message.attempts + 1;
+    let id = message.id;
+    let secret = SECRET_TEMPLATES.contains(&message.template.as_str());
+    let mut active: outbox_message::ActiveModel = message.into();
+    active.attempts = Set(attempts);
+    active.claimed_until = Set(None);
+    match &outcome {
+        Ok(()) => {
+            active.status = Set(Status::Sent.as_str().to_owned());
+            active.sent_at = Set(Some(now));
+            active.last_error = Set(None);
+            if secret {
+                // Delivered: the secret it carried need not stay in the database.
+                active.body = Set("(removed once sent: it held credentials)".to_owned());
+            }
         }
-        let mut update = outbox_message::Entity::update_many()
-            .col_expr(
-                outbox_message::Column::Status,
-                Expr::value(Status::Sent.as_str()),
-            )
-            .col_expr(
-                outbox_message::Column::Attempts,
-                sea_orm::sea_query::ExprTrait::add(Expr::col(outbox_message::Column::Attempts), 1),
-            )
-            .col_expr(
-                outbox_message::Column::ClaimedUntil,
-                Expr::value(Option::<DateTime<Utc>>::None),
-            )
-            .col_expr(outbox_message::Column::SentAt, Expr::value(Some(now)))
-            .col_expr(
-                outbox_message::Column::LastError,
-                Expr::value(Option::<String>::None),
-            );
-        if secret {
-            // Delivered: the secret it carried need not stay in the database.
-            update = update.col_expr(
-                outbox_message::Column::Body,
-                Expr::value("(removed once sent: it held credentials)"),
-            );
+        Err(error) => {
+            active.last_error = Set(Some(error.clone()));
+            if attempts >= config.outbox_max_attempts {
+                active.status = Set(Status::Failed.as_str().to_owned());
+            } else {
+                let factor = 2_u32.saturating_pow(u32::try_from(attempts - 1).unwrap_or(0).min(16));
+                let wait = config
+                    .outbox_retry
+                    .saturating_mul(factor)
+                    .min(Duration::from_hours(1));
+                active.next_attempt_at = Set(now + chrono_duration(wait));
+            }
         }
-        update
-            .filter(outbox_message::Column::Id.is_in(ids))
-            .exec(&*tx)
-            .await?;
     }
-    for (message, outcome) in &outcomes {
-        let Err(error) = outcome else { continue };
-        let attempts = message.attempts + 1;
-        let mut active = outbox_message::ActiveModel {
-            id: Set(message.id),
-            attempts: Set(attempts),
-            claimed_until: Set(None),
-            last_error: Set(Some(error.clone())),
-            ..Default::default()
-        };
-        if attempts >= config.outbox_max_attempts {
-            active.status = Set(Status::Failed.as_str().to_owned());
-        } else {
-            let factor = 2_u32.saturating_pow(u32::try_from(attempts - 1).unwrap_or(0).min(16));
-            let wait = config
-                .outbox_retry
-                .saturating_mul(factor)
-                .min(Duration::from_hours(1));
-            active.next_attempt_at = Set(now + chrono_duration(wait));
-        }
-        active.update(&*tx).await?;
+    active.update(&*tx).await?;
+    outbox_attempt::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        message_id: Set(id),
+        at: Set(now),
+        succeeded: Set(outcome.is_ok()),
+        error: Set(outcome.err()),
     }
-    outbox_attempt::Entity::insert_many(outcomes.into_iter().map(|(message, outcome)| {
-        outbox_attempt::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            message_id: Set(message.id),
-            at: Set(now),
-            succeeded: Set(outcome.is_ok()),
-            error: Set(outcome.err()),
-        }
-    }))
-    .exec(&*tx)
+    .insert(&*tx)
     .await?;
     tx.commit().await
 }

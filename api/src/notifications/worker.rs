@@ -43,8 +43,9 @@ pub fn spawn(
                     }
                     // Recorded at once, not with the rest of the batch: a worker that dies
                     // mid-batch sends again at most the one message it was sending.
-                    let outcomes = vec![(message, outcome)];
-                    if let Err(error) = outbox::record(&state, outcomes, state.clock.now()).await {
+                    if let Err(error) =
+                        outbox::record(&state, message, outcome, state.clock.now()).await
+                    {
                         tracing::warn!(%error, "cannot record an outbox attempt");
                     }
                 }
