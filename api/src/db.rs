@@ -60,9 +60,9 @@ impl Db {
                 SqlitePoolOptions::new()
                     .max_connections(max)
                     .min_connections(1)
-                    // Not pinged when handed out (SQLx's default): a connection to a local file
-                    // does not go stale, and each ping is a round trip to the connection's
-                    // thread, one more per read and per transaction.
+                    // Not pinged when handed out, as SQLx does by default: a connection to a
+                    // local file does not go stale, and each ping is a round trip to the
+                    // connection's thread, one more per read and per transaction.
                     .test_before_acquire(false)
                     .connect_with(options.clone())
             };
