@@ -379,3 +379,31 @@ db_test! {
         assert_eq!(line(&cart, "PEN")["lineTotal"]["amount"], "1.00");
     }
 }
+
+db_test! {
+    async fn a_cart_holds_at_most_200_lines_and_a_full_cart_still_merges_what_it_holds(app) {
+        catalog(&app).await;
+        let token = anonymous_cart(&app).await;
+        let products = app.data(None, "{ product(reference: \"BANNER\") { id } }", json!({})).await;
+        let banner = products["product"]["id"].clone();
+        // Each width (0.50 m, 0.51 m, …) is a line of its own.
+        let add = |i: u32| {
+            let cents = 50 + i;
+            json!({ "t": token, "input": { "productId": banner, "quantity": 1,
+                "configuration": [{ "option": "material", "value": "paper" }, { "option": "width", "number": format!("{}.{:02}", cents / 100, cents % 100) }] } })
+        };
+        let mutation = "mutation($t: String, $input: CartLineInput!) { cartAddLine(cartToken: $t, input: $input) { lines { id } } }";
+        for i in 0..200 {
+            app.data(None, mutation, add(i)).await;
+        }
+        let refused = app.gql(None, mutation, add(200)).await;
+        assert_eq!(code(&refused), "VALIDATION", "{refused}");
+        assert_eq!(refused["errors"][0]["extensions"]["field"], "cart");
+        // The same thing again adds up on its line.
+        let merged = app.data(None, mutation, add(7)).await;
+        assert_eq!(merged["cartAddLine"]["lines"].as_array().unwrap().len(), 200);
+        let cart = app.data(None, "query($t: String!) { cart(token: $t) { itemCount lines { id } } }", json!({ "t": token })).await;
+        assert_eq!(cart["cart"]["lines"].as_array().unwrap().len(), 200);
+        assert_eq!(cart["cart"]["itemCount"], 201);
+    }
+}

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use comptoir_entity::{cart, cart_line};
 use rust_decimal::Decimal;
-use sea_orm::{ConnectionTrait, ModelTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, ModelTrait};
 use uuid::Uuid;
 
 use super::{
@@ -99,9 +99,13 @@ pub async fn add_line(
     input: LineInput,
 ) -> Result<CartView, AppError> {
     let now = state.clock.now();
+    // The line is checked against the catalog on the read pool, before the transaction: the
+    // single SQLite writer is held only for the change. A catalog change committed in between
+    // leaves the cart as if the line had been added just before it.
+    let db = state.db.read();
+    let catalog = state.catalog.at(db).await?;
+    let line = prepare_line(db, &catalog, principal, input, now).await?;
     let tx = state.db.begin(&state.events).await?;
-    let catalog = state.catalog.at(&*tx).await?;
-    let line = prepare_line(&*tx, &catalog, principal, input, now).await?;
     let cart = cart_to_change(&tx, principal, token, now).await?;
     add_prepared(&tx, &cart, line, now).await?;
     finish(state, tx, cart, Some(&catalog)).await
@@ -184,7 +188,8 @@ pub async fn update_line(
     };
     // A new period is a new line; if another line already holds that period, they merge.
     line.delete(&*tx).await?;
-    store::add_line(&*tx, cart.id, new, now).await?;
+    // In place of the line just deleted: the cart holds no more lines than before.
+    store::add_line(&*tx, cart.id, new, None, now).await?;
     finish(state, tx, cart, None).await
 }
 
@@ -244,7 +249,8 @@ pub async fn merge_into_user(
             rental_start: line.rental_start,
             rental_end: line.rental_end,
         };
-        store::add_line(&**tx, target.id, new, now).await?;
+        // Nothing the customer chose is dropped at login, whatever the count.
+        store::add_line(&**tx, target.id, new, None, now).await?;
     }
     store::delete_lines(&**tx, anonymous.id).await?;
     store::touch(&**tx, target, now).await?;
@@ -327,14 +333,12 @@ pub(super) async fn add_prepared(
     line: NewLine,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
-    let lines = store::lines_of(&**tx, cart.id).await?;
-    if lines.len() >= MAX_LINES && !lines.iter().any(|l| l.line_key == line.line_key) {
+    if !store::add_line(&**tx, cart.id, line, Some(MAX_LINES), now).await? {
         return Err(AppError::validation(
             "cart",
             format!("a cart holds at most {MAX_LINES} lines"),
         ));
     }
-    store::add_line(&**tx, cart.id, line, now).await?;
     Ok(())
 }
 
@@ -547,15 +551,14 @@ pub async fn for_order(
     cart_id: Uuid,
     token: Option<&str>,
 ) -> Result<CartView, AppError> {
-    let cart = match (token, principal.user_id()) {
-        (Some(token), _) => store::find_by_token_hash(&**tx, &secret_token::hash(token)).await?,
-        (None, Some(user_id)) => store::find_user_cart(&**tx, user_id).await?,
-        (None, None) => None,
-    }
-    .filter(|cart| cart.id == cart_id)
-    .ok_or_else(|| AppError::not_found("cart", "cartId"))?;
-    // Locked, then read: a second checkout of this cart waits here and finds it empty.
-    let cart = store::lock(&**tx, cart.id)
+    let owner = match (token, principal.user_id()) {
+        (Some(token), _) => cart::Column::TokenHash.eq(secret_token::hash(token)),
+        (None, Some(user_id)) => cart::Column::UserId.eq(user_id),
+        (None, None) => return Err(AppError::not_found("cart", "cartId")),
+    };
+    // Found and locked in one statement: a second checkout of this cart waits here and finds it
+    // empty.
+    let cart = store::lock(&**tx, cart_id, owner)
         .await?
         .ok_or_else(|| AppError::not_found("cart", "cartId"))?;
     // Not through the kept rows: every checkout takes stock, so under checkouts the epoch is

@@ -135,14 +135,17 @@ pub struct NewLine {
 }
 
 /// Adds `line` to the cart, or its quantity to the line that already holds the same thing, in
-/// one statement (`ON CONFLICT … DO UPDATE`), so concurrent adds never lose a unit.
+/// one statement (`ON CONFLICT … DO UPDATE`), so concurrent adds never lose a unit. With
+/// `max_lines`, a new line is added only while the cart holds fewer (the same statement counts
+/// them): `false` when it was refused for that.
 pub async fn add_line(
     db: &impl ConnectionTrait,
     cart_id: Uuid,
     line: NewLine,
+    max_lines: Option<usize>,
     now: DateTime<Utc>,
-) -> Result<(), DbErr> {
-    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, OnConflict, Query};
+) -> Result<bool, DbErr> {
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, OnConflict, Query, SubQueryStatement};
     let merged = Func::cust(Alias::new(
         if db.get_database_backend() == sea_orm::DbBackend::Postgres {
             "LEAST"
@@ -157,6 +160,41 @@ pub async fn add_line(
         ))),
     )
     .arg(100_000);
+    // SQLite reads `INSERT … SELECT … ON CONFLICT` only when the SELECT has a WHERE clause.
+    let room = match max_lines {
+        Some(max) => {
+            let held = Query::select()
+                .expr(Expr::col(cart_line::Column::Id).count())
+                .from(cart_line::Entity)
+                .and_where(cart_line::Column::CartId.eq(cart_id))
+                .to_owned();
+            let same = Query::select()
+                .expr(Expr::val(1))
+                .from(cart_line::Entity)
+                .and_where(cart_line::Column::CartId.eq(cart_id))
+                .and_where(cart_line::Column::LineKey.eq(line.line_key.clone()))
+                .to_owned();
+            Expr::SubQuery(None, Box::new(SubQueryStatement::SelectStatement(held)))
+                .lt(i64::try_from(max).unwrap_or(i64::MAX))
+                .or(Expr::exists(same))
+        }
+        None => Expr::val(1).eq(1),
+    };
+    let row = Query::select()
+        .exprs([
+            Expr::val(Uuid::now_v7()),
+            Expr::val(cart_id),
+            Expr::val(line.product_id),
+            Expr::val(line.variant_id),
+            Expr::val(line.configuration),
+            Expr::val(line.line_key),
+            Expr::val(line.quantity),
+            Expr::val(line.rental_start),
+            Expr::val(line.rental_end),
+            Expr::val(now),
+        ])
+        .and_where(room)
+        .to_owned();
     let statement = Query::insert()
         .into_table(cart_line::Entity)
         .columns([
@@ -171,26 +209,15 @@ pub async fn add_line(
             cart_line::Column::RentalEnd,
             cart_line::Column::CreatedAt,
         ])
-        .values_panic([
-            Uuid::now_v7().into(),
-            cart_id.into(),
-            line.product_id.into(),
-            line.variant_id.into(),
-            line.configuration.into(),
-            line.line_key.into(),
-            line.quantity.into(),
-            line.rental_start.into(),
-            line.rental_end.into(),
-            now.into(),
-        ])
+        .select_from(row)
+        .map_err(|error| DbErr::Custom(error.to_string()))?
         .on_conflict(
             OnConflict::columns([cart_line::Column::CartId, cart_line::Column::LineKey])
                 .value(cart_line::Column::Quantity, merged)
                 .to_owned(),
         )
         .to_owned();
-    db.execute(&statement).await?;
-    Ok(())
+    Ok(db.execute(&statement).await?.rows_affected() > 0)
 }
 
 /// Creates the user's cart unless one exists (the unique index settles races).
@@ -256,11 +283,16 @@ pub async fn set_quantity(
     Ok(())
 }
 
-/// Cart `id`, locked until the transaction ends (PostgreSQL): two orders or quotes from one cart
-/// at once take its lines once.
-pub async fn lock(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<cart::Model>, DbErr> {
+/// Cart `id` if it is active and `owner` holds, locked until the transaction ends (PostgreSQL):
+/// two orders or quotes from one cart at once take its lines once.
+pub async fn lock(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    owner: impl sea_orm::sea_query::IntoCondition,
+) -> Result<Option<cart::Model>, DbErr> {
     use sea_orm::QuerySelect;
     cart::Entity::find_by_id(id)
+        .filter(owner)
         .filter(cart::Column::Status.eq(ACTIVE))
         .lock_exclusive()
         .one(db)
