@@ -362,6 +362,16 @@ fn line_key(
     ))
 }
 
+/// The carts the caller may change: those `token` reaches, or else the caller's own; `None` for
+/// an anonymous caller without a token.
+fn owned_by(principal: &Principal, token: Option<&str>) -> Option<sea_orm::sea_query::Expr> {
+    match (token, principal.user_id()) {
+        (Some(token), _) => Some(cart::Column::TokenHash.eq(secret_token::hash(token))),
+        (None, Some(user_id)) => Some(cart::Column::UserId.eq(user_id)),
+        (None, None) => None,
+    }
+}
+
 /// The cart a mutation works on: the anonymous cart of `token`, or the caller's own (created on
 /// first use).
 pub(super) async fn cart_for_write(
@@ -392,13 +402,10 @@ pub(super) async fn cart_to_change(
     token: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<cart::Model, AppError> {
-    use sea_orm::{ColumnTrait, Condition};
-    let condition = match (token, principal.user_id()) {
-        (Some(token), _) => cart::Column::TokenHash.eq(secret_token::hash(token)),
-        (None, Some(user_id)) => cart::Column::UserId.eq(user_id),
-        (None, None) => return cart_for_write(tx, principal, token, now).await,
+    let Some(condition) = owned_by(principal, token) else {
+        return cart_for_write(tx, principal, token, now).await;
     };
-    match store::touch_where(&**tx, Condition::all().add(condition), now).await? {
+    match store::touch_where(&**tx, sea_orm::Condition::all().add(condition), now).await? {
         Some(cart) => Ok(cart),
         None => cart_for_write(tx, principal, token, now).await,
     }
@@ -551,11 +558,7 @@ pub async fn for_order(
     cart_id: Uuid,
     token: Option<&str>,
 ) -> Result<CartView, AppError> {
-    let owner = match (token, principal.user_id()) {
-        (Some(token), _) => cart::Column::TokenHash.eq(secret_token::hash(token)),
-        (None, Some(user_id)) => cart::Column::UserId.eq(user_id),
-        (None, None) => return Err(AppError::not_found("cart", "cartId")),
-    };
+    let owner = owned_by(principal, token).ok_or_else(|| AppError::not_found("cart", "cartId"))?;
     // Found and locked in one statement: a second checkout of this cart waits here and finds it
     // empty.
     let cart = store::lock(&**tx, cart_id, owner)
