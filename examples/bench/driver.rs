@@ -1064,7 +1064,17 @@ async fn beside_checkouts(
 /// A checkout of the connection's cart (one unit of the plentiful product).
 const CHECKOUT_ONE: &str = "mutation($cart: ID!) { checkout(cartId: $cart, input: { contact: { name: \"Bench Buyer\", email: \"buyer@bench.test\" }, deliveryAddress: { line1: \"1 rue de la Paix\", postalCode: \"75002\", city: \"Paris\", country: \"FR\" } }) { id } }";
 
-/// Checkouts under load, and the units oversold (stock taken beyond the orders placed).
+/// Outbox messages in `status` (`SENT`, `PENDING`), as the admin sees them.
+async fn outbox_count(api: &Api, fixture: &Fixture, status: &str) -> anyhow::Result<i64> {
+    let query = format!("{{ outboxMessages(first: 1, status: {status}) {{ totalCount }} }}");
+    let data = api.call(Some(&fixture.admin), &query, json!({})).await?;
+    data["outboxMessages"]["totalCount"]
+        .as_i64()
+        .context("no count")
+}
+
+/// Checkouts under load, the units oversold (stock taken beyond the orders placed), and a note
+/// on how far the outbox worker kept up with the order emails.
 async fn checkout_load(
     api: &Api,
     probe: &Probe,
@@ -1073,7 +1083,7 @@ async fn checkout_load(
     fixture: &Fixture,
     c: usize,
     s: f64,
-) -> anyhow::Result<(Row, i64)> {
+) -> anyhow::Result<(Row, i64, String)> {
     // Empty carts: from here every checkout orders exactly one unit of the plentiful product.
     for (token, _) in &fixture.customers {
         api.call(Some(token), "mutation { cartClear { id } }", json!({}))
@@ -1081,6 +1091,7 @@ async fn checkout_load(
     }
     let stock_before = stock_of(api, &fixture.manager, &fixture.plentiful).await?;
     let orders_before = ordered_units(api, &fixture.manager).await?;
+    let sent_before = outbox_count(api, fixture, "SENT").await?;
     let row = measure(
         probe,
         "checkout (cart filled untimed)",
@@ -1089,14 +1100,20 @@ async fn checkout_load(
         s,
     )
     .await;
+    let sent_after = outbox_count(api, fixture, "SENT").await?;
+    let pending = outbox_count(api, fixture, "PENDING").await?;
     let stock_after = stock_of(api, &fixture.manager, &fixture.plentiful).await?;
     let orders_after = ordered_units(api, &fixture.manager).await?;
+    let outbox = format!(
+        "during the checkout load the outbox worker sent {} messages; {pending} were still pending at its end",
+        sent_after - sent_before
+    );
     // Every order takes exactly one unit of the plentiful product: stock taken = orders placed.
     let mut oversold = (stock_before - stock_after) - (orders_after - orders_before);
     if stock_after < 0 {
         oversold = oversold.max(-stock_after);
     }
-    Ok((row, oversold))
+    Ok((row, oversold, outbox))
 }
 
 /// The search, product-by-reference and add-to-cart workloads: one request each.
@@ -1228,9 +1245,11 @@ async fn run_on(
     }
 
     if options.runs("checkout") {
-        let (row, oversold) = checkout_load(&api, &probe, client, url, &fixture, c, s).await?;
+        let (row, oversold, outbox) =
+            checkout_load(&api, &probe, client, url, &fixture, c, s).await?;
         report.rows.push(row);
         report.oversold = oversold;
+        report.notes.push(outbox);
     }
 
     quote_and_rental(options, &probe, client, url, &fixture, &mut report).await;

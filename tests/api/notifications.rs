@@ -193,6 +193,21 @@ async fn messages_queued_while_no_worker_runs_are_sent_once_by_the_next_workers(
     recipients.dedup();
     assert_eq!(sink.messages().len(), 6, "each message once");
     assert_eq!(recipients.len(), 6);
+    // Every attempt is recorded, those the worker wrote together as well.
+    let admin = app.user(Role::Admin).await;
+    let data = app
+        .data(
+            Some(&admin.access),
+            "{ outboxMessages(first: 20) { edges { node { recipient status attempts } } } }",
+            json!({}),
+        )
+        .await;
+    let nodes = data["outboxMessages"]["edges"].as_array().unwrap();
+    assert_eq!(nodes.len(), 6);
+    for edge in nodes {
+        assert_eq!(edge["node"]["status"], "SENT", "{edge}");
+        assert_eq!(edge["node"]["attempts"], 1, "{edge}");
+    }
 }
 
 both_backends!(admins_edit_preview_and_reset_templates);

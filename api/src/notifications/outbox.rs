@@ -114,55 +114,72 @@ pub async fn claim(
     Ok(claimed)
 }
 
-/// Records an attempt: sent, or failed (retried later with back-off, or given up).
-pub async fn record(
-    state: &AppState,
-    message: outbox_message::Model,
-    outcome: Result<(), String>,
-    now: DateTime<Utc>,
-) -> Result<(), DbErr> {
+/// One send of a message and how it went.
+pub struct Attempt {
+    pub message: outbox_message::Model,
+    pub outcome: Result<(), String>,
+    pub at: DateTime<Utc>,
+}
+
+/// Records attempts in one transaction: each message sent, or failed (retried later with
+/// back-off, or given up).
+pub async fn record(state: &AppState, attempts: Vec<Attempt>) -> Result<(), DbErr> {
     let config = &state.config;
     let tx = state.db.begin(&state.events).await?;
-    let attempts = message.attempts + 1;
-    let id = message.id;
-    let secret = SECRET_TEMPLATES.contains(&message.template.as_str());
-    let mut active: outbox_message::ActiveModel = message.into();
-    active.attempts = Set(attempts);
-    active.claimed_until = Set(None);
-    match &outcome {
-        Ok(()) => {
-            active.status = Set(Status::Sent.as_str().to_owned());
-            active.sent_at = Set(Some(now));
-            active.last_error = Set(None);
-            if secret {
-                // Delivered: the secret it carried need not stay in the database.
-                active.body = Set("(removed once sent: it held credentials)".to_owned());
+    let mut rows = Vec::with_capacity(attempts.len());
+    for Attempt {
+        message,
+        outcome,
+        at,
+    } in attempts
+    {
+        let tries = message.attempts + 1;
+        let id = message.id;
+        let secret = SECRET_TEMPLATES.contains(&message.template.as_str());
+        let mut active: outbox_message::ActiveModel = message.into();
+        active.attempts = Set(tries);
+        active.claimed_until = Set(None);
+        match &outcome {
+            Ok(()) => {
+                active.status = Set(Status::Sent.as_str().to_owned());
+                active.sent_at = Set(Some(at));
+                active.last_error = Set(None);
+                if secret {
+                    // Delivered: the secret it carried need not stay in the database.
+                    active.body = Set("(removed once sent: it held credentials)".to_owned());
+                }
+            }
+            Err(error) => {
+                active.last_error = Set(Some(error.clone()));
+                if tries >= config.outbox_max_attempts {
+                    active.status = Set(Status::Failed.as_str().to_owned());
+                } else {
+                    let factor =
+                        2_u32.saturating_pow(u32::try_from(tries - 1).unwrap_or(0).min(16));
+                    let wait = config
+                        .outbox_retry
+                        .saturating_mul(factor)
+                        .min(Duration::from_hours(1));
+                    active.next_attempt_at = Set(at + chrono_duration(wait));
+                }
             }
         }
-        Err(error) => {
-            active.last_error = Set(Some(error.clone()));
-            if attempts >= config.outbox_max_attempts {
-                active.status = Set(Status::Failed.as_str().to_owned());
-            } else {
-                let factor = 2_u32.saturating_pow(u32::try_from(attempts - 1).unwrap_or(0).min(16));
-                let wait = config
-                    .outbox_retry
-                    .saturating_mul(factor)
-                    .min(Duration::from_hours(1));
-                active.next_attempt_at = Set(now + chrono_duration(wait));
-            }
-        }
+        outbox_message::Entity::update(active)
+            .exec_without_returning(&*tx)
+            .await?;
+        rows.push(outbox_attempt::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            message_id: Set(id),
+            at: Set(at),
+            succeeded: Set(outcome.is_ok()),
+            error: Set(outcome.err()),
+        });
     }
-    active.update(&*tx).await?;
-    outbox_attempt::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        message_id: Set(id),
-        at: Set(now),
-        succeeded: Set(outcome.is_ok()),
-        error: Set(outcome.err()),
+    if !rows.is_empty() {
+        outbox_attempt::Entity::insert_many(rows)
+            .exec_without_returning(&*tx)
+            .await?;
     }
-    .insert(&*tx)
-    .await?;
     tx.commit().await
 }
 

@@ -3,14 +3,23 @@
 
 use std::{sync::Arc, time::Duration};
 
-use tokio::{sync::Notify, task::JoinHandle};
+use tokio::{
+    sync::{Notify, mpsc},
+    task::JoinHandle,
+};
 use tokio_util::sync::CancellationToken;
 
-use super::{outbox, transport::Transports};
+use super::{
+    outbox::{self, Attempt},
+    transport::Transports,
+};
 use crate::state::AppState;
 
 const POLL: Duration = Duration::from_secs(1);
-const BATCH: u64 = 20;
+/// After a wake, the time given to the commits right behind it: under load one claim then
+/// takes the messages of many mutations instead of one each.
+const GATHER: Duration = Duration::from_millis(20);
+const BATCH: u64 = 50;
 
 pub fn spawn(
     state: AppState,
@@ -30,24 +39,15 @@ pub fn spawn(
                         break;
                     }
                 };
-                if batch.is_empty() {
-                    break;
+                let full = u64::try_from(batch.len()).is_ok_and(|n| n >= BATCH);
+                if !deliver(&state, &transports, batch, &stop).await {
+                    return;
                 }
-                for message in batch {
-                    if stop.is_cancelled() {
-                        return;
-                    }
-                    let outcome = transports.send(&message).await;
-                    if let Err(error) = &outcome {
-                        tracing::warn!(id = %message.id, %error, "message not sent");
-                    }
-                    // Recorded at once, not with the rest of the batch: a worker that dies
-                    // mid-batch sends again at most the one message it was sending.
-                    if let Err(error) =
-                        outbox::record(&state, message, outcome, state.clock.now()).await
-                    {
-                        tracing::warn!(%error, "cannot record an outbox attempt");
-                    }
+                // A batch that was not full took every due message: no need to ask again. A
+                // message committed meanwhile has left a permit on `wake`, so the wait below
+                // ends at once; one due later (a retry) is found by the poll.
+                if !full {
+                    break;
                 }
             }
             tokio::select! {
@@ -55,6 +55,56 @@ pub fn spawn(
                 () = wake.notified() => {}
                 () = tokio::time::sleep(POLL) => {}
             }
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(GATHER) => {}
+            }
         }
     })
+}
+
+/// Sends a batch while recording what was sent: each attempt is written as soon as the writer
+/// takes it, with the attempts made while the previous write waited (a group commit). A worker
+/// that dies mid-batch sends again at most the messages whose attempt was not yet written: the
+/// one it was sending, unless the database was slower than the mail server. Returns `false`
+/// when stopped.
+async fn deliver(
+    state: &AppState,
+    transports: &Transports,
+    batch: Vec<comptoir_entity::outbox_message::Model>,
+    stop: &CancellationToken,
+) -> bool {
+    let (made, mut to_record) = mpsc::unbounded_channel::<Attempt>();
+    let sending = async move {
+        for message in batch {
+            if stop.is_cancelled() {
+                return false;
+            }
+            let outcome = transports.send(&message).await;
+            if let Err(error) = &outcome {
+                tracing::warn!(id = %message.id, %error, "message not sent");
+            }
+            let at = state.clock.now();
+            // The receiver lives until every sender is gone.
+            drop(made.send(Attempt {
+                message,
+                outcome,
+                at,
+            }));
+        }
+        true
+    };
+    let recording = async {
+        while let Some(first) = to_record.recv().await {
+            let mut group = vec![first];
+            while let Ok(next) = to_record.try_recv() {
+                group.push(next);
+            }
+            if let Err(error) = outbox::record(state, group).await {
+                tracing::warn!(%error, "cannot record outbox attempts");
+            }
+        }
+    };
+    let (finished, ()) = tokio::join!(sending, recording);
+    finished
 }
