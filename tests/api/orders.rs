@@ -560,3 +560,46 @@ db_test! {
         assert_eq!(placed["checkout"]["contact"]["email"], client.email.as_str(), "{placed}");
     }
 }
+
+db_test! {
+    async fn a_checkout_copies_the_saved_contact_and_addresses_and_never_another_customers(app) {
+        let manager = app.user(Role::Manager).await;
+        let pen = product(&app, &manager.access, json!({ "reference": "PEN", "trackStock": true, "stock": 10 })).await;
+        let client = app.user(Role::AccountClient).await;
+        let other = app.user(Role::AccountClient).await;
+        let add_contact = "mutation($input: ContactInput!) { addCustomerContact(input: $input) { id } }";
+        let add_address = "mutation($input: AddressInput!) { addCustomerAddress(input: $input) { id } }";
+        let address = |kind: &str, line1: &str, city: &str, default: bool| {
+            json!({ "input": { "kind": kind, "line1": line1, "postalCode": "69001", "city": city, "country": "FR", "isDefault": default } })
+        };
+        app.data(Some(&client.access), add_contact, json!({ "input": { "name": "Paul Durand", "email": "paul@example.test", "isPrimary": true } })).await;
+        app.data(Some(&client.access), add_address, address("BILLING", "9 quai de Saône", "Lyon", true)).await;
+        app.data(Some(&client.access), add_address, address("DELIVERY", "2 rue du Dépôt", "Bordeaux", true)).await;
+        let site = app.data(Some(&client.access), add_address, address("DELIVERY", "5 avenue du Chantier", "Marseille", false)).await["addCustomerAddress"]["id"].clone();
+        let foreign = app.data(Some(&other.access), add_address, address("DELIVERY", "7 Other Street", "Nantes", true)).await["addCustomerAddress"]["id"].clone();
+        let query = "mutation($cart: ID!, $input: CheckoutInput) { checkout(cartId: $cart, input: $input) {
+            contact { name email } deliveryAddress { line1 city } billingAddress { line1 city } } }";
+
+        // Another customer's saved address is not found, and the cart keeps its line.
+        add_to_cart(&app, &client.access, &pen, 1).await;
+        let cart = cart_id(&app, &client.access).await;
+        let refused = app.gql(Some(&client.access), query, json!({ "cart": cart, "input": { "deliveryAddressId": foreign } })).await;
+        assert_eq!(code(&refused), "NOT_FOUND", "{refused}");
+        assert_eq!(refused["errors"][0]["extensions"]["field"], "deliveryAddressId");
+        let kept = app.data(Some(&client.access), "{ myCart { lines { id } } }", json!({})).await;
+        assert_eq!(kept["myCart"]["lines"].as_array().unwrap().len(), 1);
+
+        // Nothing typed: the primary contact, the default delivery address, the billing address.
+        let placed = app.data(Some(&client.access), query, json!({ "cart": cart })).await["checkout"].clone();
+        assert_eq!(placed["contact"], json!({ "name": "Paul Durand", "email": "paul@example.test" }));
+        assert_eq!(placed["deliveryAddress"]["city"], "Bordeaux");
+        assert_eq!(placed["billingAddress"]["city"], "Lyon");
+
+        // A saved address chosen by its id.
+        add_to_cart(&app, &client.access, &pen, 1).await;
+        let cart = cart_id(&app, &client.access).await;
+        let placed = app.data(Some(&client.access), query, json!({ "cart": cart, "input": { "deliveryAddressId": site } })).await["checkout"].clone();
+        assert_eq!(placed["deliveryAddress"], json!({ "line1": "5 avenue du Chantier", "city": "Marseille" }));
+        assert_eq!(placed["billingAddress"]["city"], "Lyon");
+    }
+}

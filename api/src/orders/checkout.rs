@@ -203,29 +203,30 @@ async fn place(
         return store::to_order(row);
     }
     let cart = carts::service::for_order(&tx, principal, cart_id, None).await?;
-    let customer = if let Some(id) = user.customer_id {
-        customers::service::find_for(&*tx, principal, id).await?
+    let record = if let Some(id) = user.customer_id {
+        Record::read(&*tx, principal, id, typed_contact.is_none()).await?
     } else {
         let name = typed_contact
             .as_ref()
             .map(|c| c.name.clone())
             .ok_or_else(|| AppError::validation("contact", "required for your first order"))?;
-        customers::service::create_for_user(&tx, user.id, &name, now).await?
+        Record::new(customers::service::create_for_user(&tx, user.id, &name, now).await?)
     };
     let contact = match typed_contact {
         Some(contact) => contact,
-        None => default_contact(&tx, &customer, user_email).await?,
+        None => record.contact(user_email),
     };
     let delivery = match (input.delivery_address_id, typed_address) {
-        (Some(id), _) => saved_address(&tx, &customer, id, "deliveryAddressId").await?,
+        (Some(id), _) => record.saved_address(id, "deliveryAddressId")?,
         (None, Some(address)) => address,
-        (None, None) => default_address(&tx, &customer, AddressKind::Delivery)
-            .await?
+        (None, None) => record
+            .default_address(AddressKind::Delivery)
             .ok_or_else(|| AppError::validation("deliveryAddress", "required"))?,
     };
-    let billing = default_address(&tx, &customer, AddressKind::Billing)
-        .await?
+    let billing = record
+        .default_address(AddressKind::Billing)
         .unwrap_or_else(|| delivery.clone());
+    let customer = record.customer;
     let mut row = new_row(
         &tx,
         &customer,
@@ -365,25 +366,26 @@ pub async fn create_order(
     )?;
     let now = state.clock.now();
     let mut tx = state.db.begin(&state.events).await?;
-    let customer = customers::service::find_for(&*tx, principal, customer_id)
+    let record = Record::read(&*tx, principal, customer_id, true)
         .await
         .map_err(|_| AppError::not_found("customer", "customerId"))?;
-    if customer.blocked {
+    if record.customer.blocked {
         return Err(AppError::validation(
             "customerId",
             "this customer is blocked",
         ));
     }
-    let contact = default_contact(&tx, &customer, None).await?;
+    let contact = record.contact(None);
     let delivery = match input.delivery_address_id {
-        Some(id) => saved_address(&tx, &customer, id, "deliveryAddressId").await?,
-        None => default_address(&tx, &customer, AddressKind::Delivery)
-            .await?
+        Some(id) => record.saved_address(id, "deliveryAddressId")?,
+        None => record
+            .default_address(AddressKind::Delivery)
             .unwrap_or_default(),
     };
-    let billing = default_address(&tx, &customer, AddressKind::Billing)
-        .await?
+    let billing = record
+        .default_address(AddressKind::Billing)
         .unwrap_or_else(|| delivery.clone());
+    let customer = record.customer;
     let row = new_row(
         &tx,
         &customer,
@@ -564,51 +566,76 @@ fn line_name(product: &str, variant: Option<&str>) -> String {
     }
 }
 
-async fn default_contact(
-    tx: &WriteTx,
-    customer: &Customer,
-    fallback_email: Option<String>,
-) -> Result<Contact, AppError> {
-    let contacts = customers::service::contacts_of(&**tx, &[customer.id]).await?;
-    Ok(match contacts.into_iter().find(|c| c.is_primary) {
-        Some(contact) => Contact {
-            name: contact.name,
-            email: contact.email,
-            phone: contact.phone,
-        },
-        None => Contact {
-            name: customer.name.clone(),
-            email: fallback_email,
-            phone: None,
-        },
-    })
+/// A customer with the contacts and addresses an order copies from their record.
+struct Record {
+    customer: Customer,
+    contacts: Vec<customers::Contact>,
+    addresses: Vec<customers::Address>,
 }
 
-async fn saved_address(
-    tx: &WriteTx,
-    customer: &Customer,
-    id: Uuid,
-    field: &str,
-) -> Result<PostalAddress, AppError> {
-    customers::service::addresses_of(&**tx, &[customer.id])
-        .await?
-        .into_iter()
-        .find(|a| a.id == id)
-        .map(|a| copy_address(&a, &customer.name))
-        .ok_or_else(|| AppError::not_found("address of this customer", field))
-}
+impl Record {
+    /// Reads the record of a customer `principal` may act for; contacts only when `contacts`.
+    async fn read(
+        db: &impl sea_orm::ConnectionTrait,
+        principal: &Principal,
+        id: Uuid,
+        contacts: bool,
+    ) -> Result<Self, AppError> {
+        let customer = customers::service::find_for(db, principal, id).await?;
+        let contacts = if contacts {
+            customers::service::contacts_of(db, &[id]).await?
+        } else {
+            Vec::new()
+        };
+        let addresses = customers::service::addresses_of(db, &[id]).await?;
+        Ok(Self {
+            customer,
+            contacts,
+            addresses,
+        })
+    }
 
-async fn default_address(
-    tx: &WriteTx,
-    customer: &Customer,
-    kind: AddressKind,
-) -> Result<Option<PostalAddress>, AppError> {
-    let addresses = customers::service::addresses_of(&**tx, &[customer.id]).await?;
-    let of_kind = || addresses.iter().filter(|a| a.kind == kind);
-    Ok(of_kind()
-        .find(|a| a.is_default)
-        .or_else(|| of_kind().next())
-        .map(|a| copy_address(a, &customer.name)))
+    /// A customer created with this order: nothing saved yet.
+    fn new(customer: Customer) -> Self {
+        Self {
+            customer,
+            contacts: Vec::new(),
+            addresses: Vec::new(),
+        }
+    }
+
+    /// The primary contact, else the customer's name with `fallback_email`.
+    fn contact(&self, fallback_email: Option<String>) -> Contact {
+        match self.contacts.iter().find(|c| c.is_primary) {
+            Some(contact) => Contact {
+                name: contact.name.clone(),
+                email: contact.email.clone(),
+                phone: contact.phone.clone(),
+            },
+            None => Contact {
+                name: self.customer.name.clone(),
+                email: fallback_email,
+                phone: None,
+            },
+        }
+    }
+
+    fn saved_address(&self, id: Uuid, field: &str) -> Result<PostalAddress, AppError> {
+        self.addresses
+            .iter()
+            .find(|a| a.id == id)
+            .map(|a| copy_address(a, &self.customer.name))
+            .ok_or_else(|| AppError::not_found("address of this customer", field))
+    }
+
+    /// The default address of `kind`, else the first of that kind.
+    fn default_address(&self, kind: AddressKind) -> Option<PostalAddress> {
+        let of_kind = || self.addresses.iter().filter(|a| a.kind == kind);
+        of_kind()
+            .find(|a| a.is_default)
+            .or_else(|| of_kind().next())
+            .map(|a| copy_address(a, &self.customer.name))
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -789,7 +816,7 @@ pub async fn create_from_quote(
     input: OrderFromQuote,
     now: DateTime<Utc>,
 ) -> Result<Order, AppError> {
-    let customer = customers::service::find_for(&**tx, principal, input.customer_id).await?;
+    let record = Record::read(&**tx, principal, input.customer_id, false).await?;
     let header = Header {
         title: input.title.chars().take(200).collect(),
         customer_reference: input.customer_reference.chars().take(100).collect(),
@@ -797,9 +824,10 @@ pub async fn create_from_quote(
         delivery_method: input.delivery_method.chars().take(100).collect(),
         payment_method: input.payment_method.chars().take(100).collect(),
     };
-    let billing = default_address(tx, &customer, AddressKind::Billing)
-        .await?
+    let billing = record
+        .default_address(AddressKind::Billing)
         .unwrap_or_else(|| input.delivery_address.clone());
+    let customer = record.customer;
     let mut row = new_row(
         tx,
         &customer,

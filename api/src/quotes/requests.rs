@@ -319,6 +319,7 @@ pub fn check_file(
 /// What every request does before its lines: settings, requester, idempotency.
 struct Begin {
     settings: QuoteSettings,
+    store_settings: catalog::settings::StoreSettings,
     now: DateTime<Utc>,
     key: Option<String>,
     contact: Option<ContactInput>,
@@ -343,7 +344,7 @@ impl Begin {
                 "required without an account",
             ));
         }
-        let store_settings = catalog::settings::get(state.db.read()).await?;
+        let store_settings = state.settings.get(state.db.read()).await?;
         if store_settings.require_verified_email {
             let verified = match principal.user_id() {
                 Some(id) => crate::auth::service::user_by_id(state, id)
@@ -358,6 +359,7 @@ impl Begin {
         let key = idempotency_key(key, principal, contact.as_ref())?;
         Ok(Self {
             settings,
+            store_settings,
             now: state.clock.now(),
             key,
             contact,
@@ -578,7 +580,7 @@ impl Begin {
             now,
         ))
         .await?;
-        notify_seller(tx, &self.settings, &row, &lines, now).await?;
+        notify_seller(tx, &self.settings, &self.store_settings, &row, &lines, now).await?;
         store::to_quote(row)
     }
 }
@@ -652,6 +654,7 @@ pub(super) async fn new_quote(
 async fn notify_seller(
     tx: &mut WriteTx,
     settings: &QuoteSettings,
+    store_settings: &catalog::settings::StoreSettings,
     row: &quote::Model,
     lines: &[quote_line::Model],
     now: DateTime<Utc>,
@@ -706,7 +709,6 @@ async fn notify_seller(
         "vat_total": totals.vat_total.to_string(),
         "total": totals.total.to_string(),
     });
-    let store_settings = catalog::settings::get(&**tx).await?;
     let mut data = request.clone();
     if let Value::Object(map) = &mut data {
         map.insert("store_name".to_owned(), json!(store_settings.name));
