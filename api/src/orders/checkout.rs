@@ -204,7 +204,8 @@ async fn place(
     }
     let cart = carts::service::for_order(&tx, principal, cart_id, None).await?;
     let record = if let Some(id) = user.customer_id {
-        Record::read(&*tx, principal, id, typed_contact.is_none()).await?
+        let customer = customers::service::find_for(&*tx, principal, id).await?;
+        Record::read(&*tx, customer, typed_contact.is_none()).await?
     } else {
         let name = typed_contact
             .as_ref()
@@ -366,15 +367,16 @@ pub async fn create_order(
     )?;
     let now = state.clock.now();
     let mut tx = state.db.begin(&state.events).await?;
-    let record = Record::read(&*tx, principal, customer_id, true)
+    let customer = customers::service::find_for(&*tx, principal, customer_id)
         .await
         .map_err(|_| AppError::not_found("customer", "customerId"))?;
-    if record.customer.blocked {
+    if customer.blocked {
         return Err(AppError::validation(
             "customerId",
             "this customer is blocked",
         ));
     }
+    let record = Record::read(&*tx, customer, true).await?;
     let contact = record.contact(None);
     let delivery = match input.delivery_address_id {
         Some(id) => record.saved_address(id, "deliveryAddressId")?,
@@ -574,20 +576,18 @@ struct Record {
 }
 
 impl Record {
-    /// Reads the record of a customer `principal` may act for; contacts only when `contacts`.
+    /// Reads the saved addresses of `customer`, and their contacts when `contacts`.
     async fn read(
         db: &impl sea_orm::ConnectionTrait,
-        principal: &Principal,
-        id: Uuid,
+        customer: Customer,
         contacts: bool,
     ) -> Result<Self, AppError> {
-        let customer = customers::service::find_for(db, principal, id).await?;
         let contacts = if contacts {
-            customers::service::contacts_of(db, &[id]).await?
+            customers::service::contacts_of(db, &[customer.id]).await?
         } else {
             Vec::new()
         };
-        let addresses = customers::service::addresses_of(db, &[id]).await?;
+        let addresses = customers::service::addresses_of(db, &[customer.id]).await?;
         Ok(Self {
             customer,
             contacts,
@@ -816,7 +816,8 @@ pub async fn create_from_quote(
     input: OrderFromQuote,
     now: DateTime<Utc>,
 ) -> Result<Order, AppError> {
-    let record = Record::read(&**tx, principal, input.customer_id, false).await?;
+    let customer = customers::service::find_for(&**tx, principal, input.customer_id).await?;
+    let record = Record::read(&**tx, customer, false).await?;
     let header = Header {
         title: input.title.chars().take(200).collect(),
         customer_reference: input.customer_reference.chars().take(100).collect(),
