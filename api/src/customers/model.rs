@@ -53,6 +53,16 @@ pub struct Address {
     pub is_default: bool,
 }
 
+impl Address {
+    /// Among `addresses`, the default one of `kind`, else the first of that kind.
+    pub fn default_of(addresses: &[Address], kind: AddressKind) -> Option<&Address> {
+        let of_kind = || addresses.iter().filter(move |a| a.kind == kind);
+        of_kind()
+            .find(|a| a.is_default)
+            .or_else(|| of_kind().next())
+    }
+}
+
 /// A phone number in E.164 form: `+`, then 2 to 15 digits, the first not zero.
 pub fn parse_phone(value: &str, field: &str) -> Result<String, AppError> {
     let compact: String = value

@@ -628,12 +628,8 @@ impl Record {
             .ok_or_else(|| AppError::not_found("address of this customer", field))
     }
 
-    /// The default address of `kind`, else the first of that kind.
     fn default_address(&self, kind: AddressKind) -> Option<PostalAddress> {
-        let of_kind = || self.addresses.iter().filter(|a| a.kind == kind);
-        of_kind()
-            .find(|a| a.is_default)
-            .or_else(|| of_kind().next())
+        customers::Address::default_of(&self.addresses, kind)
             .map(|a| copy_address(a, &self.customer.name))
     }
 }

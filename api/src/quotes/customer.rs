@@ -298,14 +298,7 @@ async fn default_delivery(
     name: &str,
 ) -> Result<PostalAddress, AppError> {
     let addresses = customers::service::addresses_of(&*edit.tx, &[customer_id]).await?;
-    let delivery = || {
-        addresses
-            .iter()
-            .filter(|a| a.kind == customers::model::AddressKind::Delivery)
-    };
-    delivery()
-        .find(|a| a.is_default)
-        .or_else(|| delivery().next())
+    customers::Address::default_of(&addresses, customers::model::AddressKind::Delivery)
         .map(|a| orders::service::copy_address(a, name))
         .ok_or_else(|| AppError::validation("deliveryAddress", "required"))
 }
