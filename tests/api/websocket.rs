@@ -362,3 +362,18 @@ db_test! {
         assert_eq!(crate::helpers::code(&public), "UNAUTHENTICATED");
     }
 }
+
+db_test! {
+    async fn a_connection_closes_when_its_token_expires(app) with |config| {
+        config.access_token_ttl = Duration::from_secs(4);
+    } {
+        let user = app.user(Role::Identified).await;
+        let mut ws = Ws::connect(&app, "graphql-transport-ws").await;
+        ws.init(Some(&user.access)).await;
+        ws.send(json!({ "id": "1", "type": "subscribe", "payload": { "query": "subscription { myAccountEvents { kind } }" } })).await;
+        ws.send(json!({ "type": "ping" })).await;
+        assert_eq!(ws.next().await["type"], "pong");
+        // Nothing happens to the account: the token's `exp` alone ends the connection.
+        assert_eq!(ws.closed().await, 4403);
+    }
+}

@@ -12,9 +12,14 @@
 //! full, the connection is dropped, so a dead peer cannot stall the read loop, pings or shutdown.
 //!
 //! Memory: thousands of connections sit idle, so what one holds while it waits counts (the
-//! benchmark prints it per connection). The read loop's future is kept small (the rarely taken,
-//! large steps are boxed while they run), the queues hold boxed frames, and finished operations
-//! are collected from their tasks rather than through a channel of their own.
+//! benchmark prints it per connection). A future is as large as the most it holds across any
+//! one `.await`, and keeps what it captured, and an `async fn` its arguments, for its whole life.
+//! So: the read loop's future is kept small (the rarely taken, large steps are boxed while they
+//! run, and one timer serves every deadline); the connection's future is made by a plain
+//! function, which sets up and moves only the connection into it; an operation's task captures
+//! its response stream, not the request it was made from, and boxes each send; the queues hold
+//! boxed frames; finished operations are collected from their tasks rather than through a
+//! channel of their own.
 
 use std::{
     collections::HashMap,
@@ -97,21 +102,23 @@ pub async fn upgrade(
         &headers,
         connect_info.map(|Extension(ConnectInfo(peer))| peer),
     );
+    let max_message_size = state.app.config.max_body_bytes;
+    // The callback below lives as long as the connection (axum keeps it in the connection's
+    // task): it holds the state by a pointer.
+    let state = Arc::new(state);
     upgrade
         .protocols([TRANSPORT_WS, LEGACY_WS])
         .read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(WRITE_BUFFER_BYTES)
-        .max_message_size(state.app.config.max_body_bytes)
+        .max_message_size(max_message_size)
         .on_upgrade(move |socket| {
+            // A client that names no protocol gets the current one.
+            let protocol = match socket.protocol().and_then(|p| p.to_str().ok()) {
+                Some(LEGACY_WS) => Protocol::Legacy,
+                _ => Protocol::Transport,
+            };
             let sockets = state.sockets.clone();
-            sockets.track_future(async move {
-                // A client that names no protocol gets the current one.
-                let protocol = match socket.protocol().and_then(|p| p.to_str().ok()) {
-                    Some(LEGACY_WS) => Protocol::Legacy,
-                    _ => Protocol::Transport,
-                };
-                Connection::run(state, socket, protocol, ClientAddr(addr)).await;
-            })
+            sockets.track_future(Connection::start(state, socket, protocol, ClientAddr(addr)))
         })
 }
 
@@ -144,6 +151,24 @@ impl End {
     }
 }
 
+/// What a connection waits for besides the client: see [`Connection::deadline`].
+#[derive(Clone, Copy, Debug)]
+enum Deadline {
+    Init,
+    Revoked,
+    Expired,
+}
+
+impl Deadline {
+    fn end(self) -> End {
+        match self {
+            Self::Init => End::close(4408, "Connection initialisation timeout"),
+            Self::Revoked => End::close(4403, "Forbidden: the account's tokens were revoked"),
+            Self::Expired => End::close(4403, "Forbidden: the access token expired"),
+        }
+    }
+}
+
 /// An operation's task has finished: `failed` when it was answered with `error` (no `complete`).
 struct Finished {
     id: String,
@@ -152,7 +177,8 @@ struct Finished {
 }
 
 struct Connection {
-    state: HttpState,
+    /// Shared, not copied: the upgrade's callback holds it too for the connection's life.
+    state: Arc<HttpState>,
     protocol: Protocol,
     addr: ClientAddr,
     /// Boxed: the queue's first block holds 32 slots, allocated up front.
@@ -172,7 +198,14 @@ struct Connection {
 }
 
 impl Connection {
-    async fn run(state: HttpState, socket: WebSocket, protocol: Protocol, addr: ClientAddr) {
+    /// Sets the connection up and returns its life as a future. Not an `async fn`: an async
+    /// fn keeps its arguments for as long as it runs, beside the connection they moved into.
+    fn start(
+        state: Arc<HttpState>,
+        socket: WebSocket,
+        protocol: Protocol,
+        addr: ClientAddr,
+    ) -> impl Future<Output = ()> + Send + 'static {
         let (sink, stream) = socket.split();
         let sink: Sink = Arc::new(tokio::sync::Mutex::new(sink));
         let (out, mut out_rx) = mpsc::channel::<Box<Outgoing>>(OUTGOING_QUEUE);
@@ -183,7 +216,8 @@ impl Connection {
                     Outgoing::Frame(message) => (message, false),
                     Outgoing::Close(code, reason) => (close_message(code, &reason), true),
                 };
-                if !send_frame(&writer_sink, message).await || last {
+                // Boxed while it runs, as in an operation's task: this task mostly waits.
+                if !Box::pin(send_frame(&writer_sink, message)).await || last {
                     break;
                 }
             }
@@ -205,17 +239,19 @@ impl Connection {
             operations: HashMap::new(),
             revoked_at: None,
         };
-        let end = connection.read_loop(stream).await;
-        connection.tasks.abort_all();
-        match end {
-            End::Close(code, reason) => {
-                // Queue the close frame even behind a full queue, but never wait long for it.
-                let close = connection.out.send(Box::new(Outgoing::Close(code, reason)));
-                drop(tokio::time::timeout(SEND_TIMEOUT, close).await);
-                drop(connection);
-                drop(tokio::time::timeout(SEND_TIMEOUT, writer).await);
+        async move {
+            let end = connection.read_loop(stream).await;
+            connection.tasks.abort_all();
+            match end {
+                End::Close(code, reason) => {
+                    // Queue the close frame even behind a full queue, but never wait long for it.
+                    let close = connection.out.send(Box::new(Outgoing::Close(code, reason)));
+                    drop(tokio::time::timeout(SEND_TIMEOUT, close).await);
+                    drop(connection);
+                    drop(tokio::time::timeout(SEND_TIMEOUT, writer).await);
+                }
+                End::Gone => writer.abort(),
             }
-            End::Gone => writer.abort(),
         }
     }
 
@@ -229,18 +265,15 @@ impl Connection {
         let mut account_events = BroadcastStream::new(self.state.app.events.subscribe_accounts());
         let far = tokio::time::Instant::now() + Duration::from_hours(365 * 24);
         loop {
-            let revoked_at = self.revoked_at.unwrap_or(far);
-            let expires_at = self.token_expires.unwrap_or(far);
+            // One timer for the earliest of them: each timer is room in this future, which every
+            // idle connection holds.
+            let deadline = self.deadline(init_deadline);
             tokio::select! {
                 () = shutdown.cancelled() => return End::close(1001, "Server shutting down"),
-                () = tokio::time::sleep_until(init_deadline), if !self.initialised => {
-                    return End::close(4408, "Connection initialisation timeout");
-                }
-                () = tokio::time::sleep_until(revoked_at), if self.revoked_at.is_some() => {
-                    return End::close(4403, "Forbidden: the account's tokens were revoked");
-                }
-                () = tokio::time::sleep_until(expires_at), if self.token_expires.is_some() => {
-                    return End::close(4403, "Forbidden: the access token expired");
+                () = tokio::time::sleep_until(deadline.map_or(far, |(at, _)| at)), if deadline.is_some() => {
+                    if let Some((_, deadline)) = deadline {
+                        return deadline.end();
+                    }
                 }
                 _ = ping.tick() => {
                     if last_seen.elapsed() > config.ws_ping_interval * 2 {
@@ -288,6 +321,19 @@ impl Connection {
                 }
             }
         }
+    }
+
+    /// The earliest instant this connection must end at, and why: the client has not sent
+    /// `connection_init` in time, its token died, or its token expires.
+    fn deadline(&self, init: tokio::time::Instant) -> Option<(tokio::time::Instant, Deadline)> {
+        [
+            (!self.initialised).then_some((init, Deadline::Init)),
+            self.revoked_at.map(|at| (at, Deadline::Revoked)),
+            self.token_expires.map(|at| (at, Deadline::Expired)),
+        ]
+        .into_iter()
+        .flatten()
+        .min_by_key(|(at, _)| *at)
     }
 
     /// An operation ended: free its id (unless the id was reused since), then tell the client.
@@ -527,31 +573,40 @@ impl Connection {
         }
         self.next_generation += 1;
         let generation = self.next_generation;
-        let schema = self.state.schema.clone();
+        // Made here, not in the task: what a task captures stays in it for its whole life, and
+        // the request (with its query text and variables) is only needed to start the stream.
+        let mut responses = self.state.schema.execute_stream(request);
         let sink = Arc::clone(&self.sink);
         let protocol = self.protocol;
         let task_id = id.clone();
         let frames = Arc::clone(&self.state.app.frames);
         let handle = self.tasks.spawn(async move {
-            let mut responses = schema.execute_stream(request);
             let mut first = true;
             let mut failed = false;
-            while let Some(response) = responses.next().await {
-                let event = marker.take();
-                let message = if first && is_request_error(&response) {
-                    failed = true;
-                    error_message(protocol, &task_id, &response)
-                } else if let Some(event) = event.filter(|_| response.errors.is_empty()) {
-                    // The same document gets the same bytes for the same event: render once.
-                    let payload = frames.payload(fingerprint, event, || {
-                        serde_json::to_string(&response).unwrap_or_default()
-                    });
-                    shared_next_message(protocol, &task_id, &payload)
-                } else {
-                    next_message(protocol, &task_id, &response)
+            // What this task holds while it waits for the next event is what each idle
+            // subscription costs: the response ends with the block that renders it, and the
+            // send, with its timer, is boxed while it runs.
+            loop {
+                let message = {
+                    let Some(response) = responses.next().await else {
+                        break;
+                    };
+                    let event = marker.take();
+                    if first && is_request_error(&response) {
+                        failed = true;
+                        error_message(protocol, &task_id, &response)
+                    } else if let Some(event) = event.filter(|_| response.errors.is_empty()) {
+                        // The same document gets the same bytes for the same event: render once.
+                        let payload = frames.payload(fingerprint, event, || {
+                            serde_json::to_string(&response).unwrap_or_default()
+                        });
+                        shared_next_message(protocol, &task_id, &payload)
+                    } else {
+                        next_message(protocol, &task_id, &response)
+                    }
                 };
                 first = false;
-                if !send_frame(&sink, message).await || failed {
+                if !Box::pin(send_frame(&sink, message)).await || failed {
                     break;
                 }
             }

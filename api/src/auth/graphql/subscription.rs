@@ -4,6 +4,7 @@ use futures_util::{Stream, StreamExt};
 use super::types::AccountEventObject;
 use crate::{
     auth::service,
+    events::graphql::boxed_setup,
     graphql::context::{principal, state},
 };
 
@@ -20,10 +21,13 @@ impl AuthSubscription {
         ctx: &Context<'_>,
         after: Option<String>,
     ) -> Result<impl Stream<Item = Result<AccountEventObject>> + use<>> {
-        let after = after
-            .map(|c| crate::kernel::pagination::parse_event_cursor(&c, "after"))
-            .transpose()?;
-        let events = service::account_events(state(ctx), principal(ctx), after).await?;
-        Ok(events.map(|event| event.map(AccountEventObject).map_err(Into::into)))
+        boxed_setup(async move {
+            let after = after
+                .map(|c| crate::kernel::pagination::parse_event_cursor(&c, "after"))
+                .transpose()?;
+            let events = service::account_events(state(ctx), principal(ctx), after).await?;
+            Ok(events.map(|event| event.map(AccountEventObject).map_err(Into::into)))
+        })
+        .await
     }
 }

@@ -2,7 +2,7 @@ use async_graphql::{Context, ID, Result, Subscription};
 use futures_util::Stream;
 
 use crate::{
-    events::graphql::{EventObject, object_events},
+    events::graphql::{EventObject, boxed_setup, object_events},
     graphql::context::{principal, state},
     kernel::ids::{self, Kind},
     orders::{ORDER_OBJECT, service},
@@ -22,15 +22,18 @@ impl OrdersSubscription {
         order_id: Option<ID>,
         after: Option<String>,
     ) -> Result<impl Stream<Item = Result<EventObject>> + use<>> {
-        let id = match order_id {
-            Some(id) => {
-                let id = ids::decode(Kind::Order, &id, "orderId")?;
-                // Refuse at once an order the caller may not see.
-                service::find_for(state(ctx).db.read(), principal(ctx), id).await?;
-                Some(id)
-            }
-            None => None,
-        };
-        object_events(ctx, ORDER_OBJECT, id, after).await
+        boxed_setup(async move {
+            let id = match order_id {
+                Some(id) => {
+                    let id = ids::decode(Kind::Order, &id, "orderId")?;
+                    // Refuse at once an order the caller may not see.
+                    service::find_for(state(ctx).db.read(), principal(ctx), id).await?;
+                    Some(id)
+                }
+                None => None,
+            };
+            object_events(ctx, ORDER_OBJECT, id, after).await
+        })
+        .await
     }
 }

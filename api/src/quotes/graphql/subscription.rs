@@ -2,7 +2,7 @@ use async_graphql::{Context, ID, Result, Subscription};
 use futures_util::Stream;
 
 use crate::{
-    events::graphql::{EventObject, object_events},
+    events::graphql::{EventObject, boxed_setup, object_events},
     graphql::context::{principal, state},
     kernel::ids::{self, Kind},
     quotes::{QUOTE_OBJECT, service},
@@ -22,19 +22,22 @@ impl QuotesSubscription {
         quote_id: Option<ID>,
         after: Option<String>,
     ) -> Result<impl Stream<Item = Result<EventObject>> + use<>> {
-        let (state, principal) = (state(ctx), principal(ctx));
-        principal.require_user()?;
-        if !principal.is_staff() {
-            service::require_available(state.db.read(), principal).await?;
-        }
-        let id = match quote_id {
-            Some(id) => {
-                let id = ids::decode(Kind::Quote, &id, "quoteId")?;
-                service::quote(state, principal, id).await?;
-                Some(id)
+        boxed_setup(async move {
+            let (state, principal) = (state(ctx), principal(ctx));
+            principal.require_user()?;
+            if !principal.is_staff() {
+                service::require_available(state.db.read(), principal).await?;
             }
-            None => None,
-        };
-        object_events(ctx, QUOTE_OBJECT, id, after).await
+            let id = match quote_id {
+                Some(id) => {
+                    let id = ids::decode(Kind::Quote, &id, "quoteId")?;
+                    service::quote(state, principal, id).await?;
+                    Some(id)
+                }
+                None => None,
+            };
+            object_events(ctx, QUOTE_OBJECT, id, after).await
+        })
+        .await
     }
 }

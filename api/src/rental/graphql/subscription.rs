@@ -2,7 +2,7 @@ use async_graphql::{Context, ID, Result, Subscription};
 use futures_util::Stream;
 
 use crate::{
-    events::graphql::{EventObject, object_events},
+    events::graphql::{EventObject, boxed_setup, object_events},
     graphql::context::{principal, state},
     kernel::ids::{self, Kind},
     rental::{PROJECT_OBJECT, service},
@@ -22,15 +22,18 @@ impl RentalSubscription {
         project_id: Option<ID>,
         after: Option<String>,
     ) -> Result<impl Stream<Item = Result<EventObject>> + use<>> {
-        let id = match project_id {
-            Some(id) => {
-                let id = ids::decode(Kind::RentalProject, &id, "projectId")?;
-                // Refuse at once a project the caller may not see.
-                service::find_for(state(ctx).db.read(), principal(ctx), id).await?;
-                Some(id)
-            }
-            None => None,
-        };
-        object_events(ctx, PROJECT_OBJECT, id, after).await
+        boxed_setup(async move {
+            let id = match project_id {
+                Some(id) => {
+                    let id = ids::decode(Kind::RentalProject, &id, "projectId")?;
+                    // Refuse at once a project the caller may not see.
+                    service::find_for(state(ctx).db.read(), principal(ctx), id).await?;
+                    Some(id)
+                }
+                None => None,
+            };
+            object_events(ctx, PROJECT_OBJECT, id, after).await
+        })
+        .await
     }
 }
