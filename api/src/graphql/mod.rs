@@ -2,6 +2,7 @@
 //! Relay connection helpers.
 
 pub mod context;
+pub mod documents;
 mod error_codes;
 pub mod limits;
 pub mod loaders;

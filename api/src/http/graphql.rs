@@ -332,7 +332,8 @@ async fn attach_caller(
     Ok(Caller {
         requests: requests
             .into_iter()
-            .map(|request| {
+            .map(|mut request| {
+                state.documents.prepare(&mut request);
                 loaders::attach(request.data(principal).data(addr), &state.app, principal)
             })
             .collect(),

@@ -53,6 +53,8 @@ pub(crate) struct HttpState {
     pub sockets: TaskTracker,
     /// Responses to catalog reads, kept while the catalog is unchanged.
     pub responses: Arc<ResponseCache>,
+    /// Parsed documents, kept by their text (HTTP and WebSocket).
+    pub documents: Arc<crate::graphql::documents::Documents>,
 }
 
 /// The full HTTP application.
@@ -71,6 +73,7 @@ fn router_with_shutdown(
         responses: Arc::new(ResponseCache::new(
             config.response_cache_mb.saturating_mul(1024 * 1024),
         )),
+        documents: Arc::default(),
         app,
         schema,
         shutdown,

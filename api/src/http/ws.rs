@@ -571,6 +571,7 @@ impl Connection {
         if let Some(variables) = variables {
             request = request.variables(async_graphql::Variables::from_json(variables));
         }
+        self.state.documents.prepare(&mut request);
         self.next_generation += 1;
         let generation = self.next_generation;
         // Made here, not in the task: what a task captures stays in it for its whole life, and
