@@ -50,9 +50,10 @@ impl Documents {
         if request.query.len() > MAX_KEPT_BYTES {
             return;
         }
-        let query = Arc::<str>::from(request.query.as_str());
         if let Ok(document) = request.parsed_query() {
-            self.kept.insert(query, Arc::new(document.clone()));
+            let document = Arc::new(document.clone());
+            self.kept
+                .insert(Arc::from(request.query.as_str()), document);
         }
     }
 }

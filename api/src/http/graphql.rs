@@ -26,7 +26,7 @@ use serde_json::{Map, Value, json};
 use super::{HttpState, auth};
 use crate::{
     error::{AppError, ErrorCode},
-    graphql::{context::ClientAddr, loaders, response_cache::NotKept},
+    graphql::{context::ClientAddr, documents::Documents, loaders, response_cache::NotKept},
 };
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -209,7 +209,7 @@ async fn handle_post(
     let requests = params
         .into_iter()
         .map(|params| match params {
-            Value::Object(map) => parse_params(map),
+            Value::Object(map) => parse_params(map, &state.documents),
             _ => Err(Refusal::bad_request("each request must be a JSON object")),
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -245,7 +245,7 @@ pub async fn get(
             };
             map.insert(key, value);
         }
-        let mut request = parse_params(map)?;
+        let mut request = parse_params(map, &state.documents)?;
         refuse_mutation_over_get(&mut request)?;
         attach_caller(
             &state,
@@ -262,8 +262,9 @@ pub async fn get(
     }
 }
 
-/// Checks the shape of one request's parameters and builds it.
-fn parse_params(mut map: Map<String, Value>) -> Result<Request, Refusal> {
+/// Checks the shape of one request's parameters and builds it, with its document parsed (or
+/// copied from the kept ones).
+fn parse_params(mut map: Map<String, Value>, documents: &Documents) -> Result<Request, Refusal> {
     let query = match map.remove("query") {
         Some(Value::String(query)) => query,
         Some(_) => return Err(Refusal::bad_request("`query` must be a string")),
@@ -293,6 +294,7 @@ fn parse_params(mut map: Map<String, Value>) -> Result<Request, Refusal> {
         }
         Some(_) => return Err(Refusal::bad_request("`extensions` must be an object")),
     }
+    documents.prepare(&mut request);
     Ok(request)
 }
 
@@ -332,8 +334,7 @@ async fn attach_caller(
     Ok(Caller {
         requests: requests
             .into_iter()
-            .map(|mut request| {
-                state.documents.prepare(&mut request);
+            .map(|request| {
                 loaders::attach(request.data(principal).data(addr), &state.app, principal)
             })
             .collect(),
@@ -513,7 +514,7 @@ async fn receive_multipart(
         }
         _ => Refusal::bad_request("invalid multipart GraphQL request"),
     })?;
-    let (requests, batched) = match batch {
+    let (mut requests, batched) = match batch {
         async_graphql::BatchRequest::Single(request) => (vec![request], false),
         async_graphql::BatchRequest::Batch(requests) => {
             if requests.len() > config.max_batch {
@@ -534,6 +535,9 @@ async fn receive_multipart(
             StatusCode::PAYLOAD_TOO_LARGE,
             "the GraphQL document is too large",
         ));
+    }
+    for request in &mut requests {
+        state.documents.prepare(request);
     }
     let caller = attach_caller(state, headers, peer, requests).await?;
     Ok((caller, batched))
