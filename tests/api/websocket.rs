@@ -259,6 +259,46 @@ async fn an_event_crosses_instances_on_postgres() {
 }
 
 db_test! {
+    /// Messages take effect in order: a mutation sent right behind a `subscribe`, on the same
+    /// socket and without waiting for anything, is heard by that subscription. Each round
+    /// subscribes afresh, so each round races the subscription's setup against the mutation.
+    async fn a_subscription_hears_what_the_next_message_causes(app) {
+        let manager = app.user(Role::Manager).await;
+        let client = app.user(Role::AccountClient).await;
+        let customer = app.data(Some(&client.access), "{ myCustomer { id } }", json!({})).await["myCustomer"]["id"].clone();
+        let order = app.data(Some(&manager.access), "mutation($c: ID!) { createOrder(customerId: $c, input: { title: \"Round 0\" }) { id } }",
+            json!({ "c": customer })).await["createOrder"]["id"].clone();
+        let mut ws = Ws::connect(&app, "graphql-transport-ws").await;
+        ws.init(Some(&manager.access)).await;
+        for round in 1..=10 {
+            let (listen, edit) = (format!("listen{round}"), format!("edit{round}"));
+            ws.send(json!({ "id": listen, "type": "subscribe", "payload": {
+                "query": "subscription($id: ID!) { orderEvents(orderId: $id) { kind changes } }", "variables": { "id": order } } })).await;
+            ws.send(json!({ "id": edit, "type": "subscribe", "payload": {
+                "query": "mutation($id: ID!, $v: Int!, $t: String!) { updateOrder(id: $id, version: $v, input: { title: $t }) { version } }",
+                "variables": { "id": order, "v": round, "t": format!("Round {round}") } } })).await;
+            let (mut heard, mut edited) = (None, None);
+            while heard.is_none() || edited.is_none() {
+                let message = ws.next().await;
+                if message["type"] != "next" {
+                    continue;
+                }
+                if message["id"] == listen.as_str() {
+                    heard = Some(message["payload"]["data"]["orderEvents"].clone());
+                } else if message["id"] == edit.as_str() {
+                    edited = Some(message["payload"].clone());
+                }
+            }
+            assert_eq!(edited.unwrap()["data"]["updateOrder"]["version"], round + 1);
+            let heard = heard.unwrap();
+            assert_eq!(heard["kind"], "ORDER_UPDATED", "round {round}: {heard}");
+            assert_eq!(heard["changes"]["title"]["new"], format!("Round {round}"), "round {round}: {heard}");
+            ws.send(json!({ "id": listen, "type": "complete" })).await;
+        }
+    }
+}
+
+db_test! {
     async fn an_id_can_be_reused_as_soon_as_its_operation_completed(app) {
         let mut ws = Ws::connect(&app, "graphql-transport-ws").await;
         ws.init(None).await;

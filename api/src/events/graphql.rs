@@ -91,10 +91,41 @@ impl EventsQuery {
 /// finished database futures: 3.4 KiB of the 22 KiB an idle subscribed connection held (massif,
 /// 4,000 subscribers).
 ///
+/// Once the setup is over (the stream listens, or the subscription was refused), the request's
+/// [`Listening`], if its transport set one, hears of it.
+///
 /// Not an `async fn`: one would keep the setup's future in its own (its argument), and the
 /// resolver would hold that future twice.
-pub fn boxed_setup<F: Future>(setup: F) -> std::pin::Pin<Box<F>> {
-    Box::pin(setup)
+pub fn boxed_setup<F: Future>(
+    ctx: &Context<'_>,
+    setup: F,
+) -> std::pin::Pin<Box<impl Future<Output = F::Output> + use<F>>> {
+    let listening = ctx.data_opt::<Listening>().and_then(Listening::sender);
+    Box::pin(async move {
+        let output = setup.await;
+        if let Some(sender) = listening {
+            // An error only means the transport stopped waiting.
+            let _ = sender.send(());
+        }
+        output
+    })
+}
+
+/// Tells a transport when a subscription listens: set in a subscription request's data, it is
+/// told once the resolver's setup is over, or dropped with the request when there was none
+/// (the document did not validate, say). The WebSocket transport reads a client's next message
+/// only then, so that an event caused after the client's next message is never missed.
+pub struct Listening(std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>);
+
+impl Listening {
+    pub fn new() -> (Self, tokio::sync::oneshot::Receiver<()>) {
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        (Self(std::sync::Mutex::new(Some(sender))), receiver)
+    }
+
+    fn sender(&self) -> Option<tokio::sync::oneshot::Sender<()>> {
+        self.0.lock().ok()?.take()
+    }
 }
 
 /// A subscription to the events of objects of `object_type` the caller may see: one

@@ -20,6 +20,10 @@
 //! its response stream, not the request it was made from, and boxes each send; the queues hold
 //! boxed frames; finished operations are collected from their tasks rather than through a
 //! channel of their own.
+//!
+//! A client's messages take effect in order: after a `subscribe`, the next message is read once
+//! the subscription listens, so an event caused after it (by a mutation sent next, or after the
+//! pong to a ping sent next) reaches the subscription.
 
 use std::{
     collections::HashMap,
@@ -68,6 +72,8 @@ const OUTGOING_QUEUE: usize = 32;
 const MAX_OPERATIONS: usize = 100;
 /// A frame the peer does not take within this time means the peer is gone.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest wait for a subscription to listen before the connection reads on.
+const SETUP_WAIT: Duration = Duration::from_secs(10);
 /// Time given to in-flight events after the connection's token died, before closing with 4403.
 const REVOCATION_GRACE: Duration = Duration::from_millis(250);
 
@@ -543,27 +549,11 @@ impl Connection {
             principal.is_staff(),
         );
         let marker = crate::events::frames::EventMarker::default();
-        let shared = {
-            let sink = Arc::clone(&self.sink);
-            let (protocol, id) = (self.protocol, Arc::<str>::from(id.as_str()));
-            let send: crate::events::frames::SendPayload = Arc::new(move |payload| {
-                let sink = Arc::clone(&sink);
-                let id = Arc::clone(&id);
-                Box::pin(async move {
-                    send_frame(&sink, shared_next_message(protocol, &id, &payload)).await
-                })
-            });
-            crate::events::frames::SharedFrames::new(
-                fingerprint,
-                Arc::clone(&self.state.app.frames),
-                send,
-            )
-        };
         let request = Request::new(payload.query)
             .data(principal)
             .data(self.addr)
             .data(marker.clone())
-            .data(shared);
+            .data(self.shared_frames(&id, fingerprint));
         let mut request = loaders::attach(request, &self.state.app, principal);
         if let Some(name) = payload.operation_name {
             request = request.operation_name(name);
@@ -572,6 +562,13 @@ impl Connection {
             request = request.variables(async_graphql::Variables::from_json(variables));
         }
         self.state.documents.prepare(&mut request);
+        let listening = if is_subscription(&mut request) {
+            let (listening, receiver) = crate::events::graphql::Listening::new();
+            request = request.data(listening);
+            Some(receiver)
+        } else {
+            None
+        };
         self.next_generation += 1;
         let generation = self.next_generation;
         // Made here, not in the task: what a task captures stays in it for its whole life, and
@@ -618,7 +615,30 @@ impl Connection {
             }
         });
         self.operations.insert(id, (generation, handle));
+        if let Some(listening) = listening {
+            // A client's messages take effect in order: once it has a reply to the next one
+            // (a pong, a mutation's result), its subscription hears every later event.
+            drop(tokio::time::timeout(SETUP_WAIT, listening).await);
+        }
         None
+    }
+
+    /// How operation `id` sends a rendering of its document that another subscriber made.
+    fn shared_frames(&self, id: &str, fingerprint: u64) -> crate::events::frames::SharedFrames {
+        let sink = Arc::clone(&self.sink);
+        let (protocol, id) = (self.protocol, Arc::<str>::from(id));
+        let send: crate::events::frames::SendPayload = Arc::new(move |payload| {
+            let sink = Arc::clone(&sink);
+            let id = Arc::clone(&id);
+            Box::pin(async move {
+                send_frame(&sink, shared_next_message(protocol, &id, &payload)).await
+            })
+        });
+        crate::events::frames::SharedFrames::new(
+            fingerprint,
+            Arc::clone(&self.state.app.frames),
+            send,
+        )
     }
 
     fn error_json(&self, id: &str, message: &str) -> Value {
@@ -643,6 +663,22 @@ impl Connection {
     fn control_json(&self, value: &Value) -> bool {
         self.control(Message::text(value.to_string()))
     }
+}
+
+/// Whether the operation the request runs is a subscription (`false` for a document that does
+/// not parse: it gets its error at once).
+fn is_subscription(request: &mut Request) -> bool {
+    use async_graphql::parser::types::{DocumentOperations, OperationType};
+    let name = request.operation_name.clone();
+    let Ok(document) = request.parsed_query() else {
+        return false;
+    };
+    let operation = match (&document.operations, name) {
+        (DocumentOperations::Single(operation), _) => Some(operation),
+        (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name.as_str()),
+        (DocumentOperations::Multiple(operations), None) => operations.values().next(),
+    };
+    operation.is_some_and(|operation| operation.node.ty == OperationType::Subscription)
 }
 
 fn is_request_error(response: &Response) -> bool {

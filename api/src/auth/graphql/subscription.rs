@@ -21,7 +21,7 @@ impl AuthSubscription {
         ctx: &Context<'_>,
         after: Option<String>,
     ) -> Result<impl Stream<Item = Result<AccountEventObject>> + use<>> {
-        boxed_setup(async move {
+        boxed_setup(ctx, async move {
             let after = after
                 .map(|c| crate::kernel::pagination::parse_event_cursor(&c, "after"))
                 .transpose()?;

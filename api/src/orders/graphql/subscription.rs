@@ -22,7 +22,7 @@ impl OrdersSubscription {
         order_id: Option<ID>,
         after: Option<String>,
     ) -> Result<impl Stream<Item = Result<EventObject>> + use<>> {
-        boxed_setup(async move {
+        boxed_setup(ctx, async move {
             let id = match order_id {
                 Some(id) => {
                     let id = ids::decode(Kind::Order, &id, "orderId")?;

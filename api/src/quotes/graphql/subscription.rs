@@ -22,7 +22,7 @@ impl QuotesSubscription {
         quote_id: Option<ID>,
         after: Option<String>,
     ) -> Result<impl Stream<Item = Result<EventObject>> + use<>> {
-        boxed_setup(async move {
+        boxed_setup(ctx, async move {
             let (state, principal) = (state(ctx), principal(ctx));
             principal.require_user()?;
             if !principal.is_staff() {
