@@ -603,3 +603,34 @@ db_test! {
         assert_eq!(placed["billingAddress"]["city"], "Lyon");
     }
 }
+
+db_test! {
+    async fn a_customer_sees_who_changed_their_order_by_email_and_nothing_else_of_the_account(app) {
+        let manager = app.user(Role::Manager).await;
+        let m = manager.access.as_str();
+        let client = app.user(Role::AccountClient).await;
+        let customer = customer_gid(&app, &client).await;
+        let pen = product(&app, m, json!({ "reference": "PEN" })).await;
+        let draft = app.data(Some(m), &format!("mutation($c: ID!) {{ createOrder(customerId: $c) {{ {ORDER_FIELDS} }} }}"), json!({ "c": customer })).await["createOrder"].clone();
+        let draft = app.data(Some(m), &format!("mutation($id: ID!, $v: Int!, $p: ID!) {{ orderAddLine(orderId: $id, version: $v, input: {{ productId: $p, quantity: 2 }}) {{ {ORDER_FIELDS} }} }}"),
+            json!({ "id": draft["id"], "v": draft["version"], "p": pen })).await["orderAddLine"].clone();
+        let order = order_op(&app, m, "proposeOrder", "", json!({ "id": draft["id"], "v": draft["version"] })).await;
+        let by = |fields: &str| format!("query($id: ID!) {{ order(id: $id) {{ changes(all: true) {{ side by {{ {fields} }} }} }} }}");
+
+        // The customer sees the seller's ID and email.
+        let seen = app.data(Some(&client.access), &by("id email"), json!({ "id": order["id"] })).await;
+        let change = &seen["order"]["changes"][0];
+        assert_eq!(change["side"], "SELLER", "{seen}");
+        assert_eq!(change["by"], json!({ "id": manager.id, "email": manager.email }), "{seen}");
+        // Not the rest of the seller's account.
+        for field in ["role", "blocked", "blockedReason", "blockedAt", "emailVerified", "createdAt"] {
+            let refused = app.gql(Some(&client.access), &by(field), json!({ "id": order["id"] })).await;
+            assert_eq!(code(&refused), "FORBIDDEN", "{field}: {refused}");
+        }
+        // Staff see it all; the user sees their own account whole.
+        let desk = app.data(Some(m), &by("role blocked blockedReason"), json!({ "id": order["id"] })).await;
+        assert_eq!(desk["order"]["changes"][0]["by"], json!({ "role": "MANAGER", "blocked": false, "blockedReason": null }), "{desk}");
+        let me = app.data(Some(&client.access), "{ me { role blocked createdAt } }", json!({})).await;
+        assert_eq!(me["me"]["role"], "ACCOUNT_CLIENT");
+    }
+}

@@ -19,7 +19,7 @@ impl AuthQuery {
     async fn me(&self, ctx: &Context<'_>) -> Result<Option<UserObject>> {
         Ok(service::me(state(ctx), principal(ctx))
             .await?
-            .map(UserObject))
+            .map(UserObject::from))
     }
 
     /// ADMIN: user accounts in creation order.
@@ -38,6 +38,10 @@ impl AuthQuery {
             blocked,
         };
         let page = service::users(state(ctx), principal(ctx), filter, page).await?;
-        Ok(connection(page, |user| user.id.to_string(), UserObject))
+        Ok(connection(
+            page,
+            |user| user.id.to_string(),
+            UserObject::from,
+        ))
     }
 }

@@ -3,10 +3,12 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     auth::{
+        Principal,
         model::{Role, Session, User},
         service::AccountEvent,
     },
     customers::graphql::types::CustomerObject,
+    error::AppError,
     graphql::loaders::{CustomerLoader, load_error, loader},
     kernel::ids::{self, Kind},
 };
@@ -27,45 +29,79 @@ pub enum RoleGql {
     Admin,
 }
 
-/// A user account.
-pub struct UserObject(pub User);
+/// A user account. Its owner and staff read all of it; others who may see it (a customer's user
+/// sees the staff and colleagues who changed their orders and projects, or wrote to them) read
+/// its ID and email only.
+pub struct UserObject {
+    user: User,
+    details: bool,
+}
+
+impl From<User> for UserObject {
+    /// The whole account: for its owner, and for staff.
+    fn from(user: User) -> Self {
+        Self {
+            user,
+            details: true,
+        }
+    }
+}
+
+impl UserObject {
+    /// The account as `viewer` may see it.
+    pub fn seen_by(user: User, viewer: &Principal) -> Self {
+        let details = viewer.is_staff() || viewer.user_id() == Some(user.id);
+        Self { user, details }
+    }
+
+    fn account_details(&self) -> Result<&User> {
+        if self.details {
+            Ok(&self.user)
+        } else {
+            Err(AppError::Forbidden.to_graphql())
+        }
+    }
+}
 
 #[Object(name = "User")]
+#[allow(clippy::unused_async)] // async-graphql resolvers are async
 impl UserObject {
     /// Opaque ID.
     async fn id(&self) -> ID {
-        ID(ids::encode(Kind::User, self.0.id))
+        ID(ids::encode(Kind::User, self.user.id))
     }
     /// Login email, lower-cased.
     async fn email(&self) -> &str {
-        &self.0.email
+        &self.user.email
     }
-    async fn role(&self) -> RoleGql {
-        self.0.role.into()
+    /// For staff and the user themselves (`FORBIDDEN` to others), as are `blocked`,
+    /// `blockedReason`, `blockedAt`, `emailVerified` and `createdAt`.
+    async fn role(&self) -> Result<RoleGql> {
+        Ok(self.account_details()?.role.into())
     }
     /// A blocked user cannot log in and every token they hold is refused.
-    async fn blocked(&self) -> bool {
-        self.0.blocked
+    async fn blocked(&self) -> Result<bool> {
+        Ok(self.account_details()?.blocked)
     }
     /// Why the account was blocked.
-    async fn blocked_reason(&self) -> Option<&str> {
-        self.0.blocked_reason.as_deref()
+    async fn blocked_reason(&self) -> Result<Option<&str>> {
+        Ok(self.account_details()?.blocked_reason.as_deref())
     }
     /// When the account was blocked (UTC).
-    async fn blocked_at(&self) -> Option<DateTime<Utc>> {
-        self.0.blocked_at
+    async fn blocked_at(&self) -> Result<Option<DateTime<Utc>>> {
+        Ok(self.account_details()?.blocked_at)
     }
     /// Whether the email address has been verified.
-    async fn email_verified(&self) -> bool {
-        self.0.email_verified_at.is_some()
+    async fn email_verified(&self) -> Result<bool> {
+        Ok(self.account_details()?.email_verified_at.is_some())
     }
     /// When the account was created (UTC).
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> Result<DateTime<Utc>> {
+        Ok(self.account_details()?.created_at)
     }
     /// The customer this user buys for, when the caller may see it.
     async fn customer(&self, ctx: &Context<'_>) -> Result<Option<CustomerObject>> {
-        let Some(id) = self.0.customer_id else {
+        let Some(id) = self.user.customer_id else {
             return Ok(None);
         };
         let customer = loader::<CustomerLoader>(ctx)?
@@ -98,7 +134,7 @@ impl AuthPayload {
     }
     /// The logged-in user.
     async fn user(&self) -> UserObject {
-        UserObject(self.0.user.clone())
+        UserObject::from(self.0.user.clone())
     }
 }
 

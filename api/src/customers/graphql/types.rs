@@ -99,7 +99,7 @@ impl CustomerObject {
             .load_one(id)
             .await
             .map_err(|e| load_error(&e))?;
-        Ok(user.map(UserObject))
+        Ok(user.map(|user| UserObject::seen_by(user, principal(ctx))))
     }
     /// Buyers and other people to reach, primary first.
     async fn contacts(&self, ctx: &Context<'_>) -> Result<Vec<ContactObject>> {

@@ -355,7 +355,7 @@ impl OrderObject {
             .load_one(id)
             .await
             .map_err(|e| load_error(&e))?;
-        Ok(user.map(UserObject))
+        Ok(user.map(|user| UserObject::seen_by(user, principal(ctx))))
     }
     /// Edit version: every mutation of the order takes the version it was based on.
     async fn version(&self) -> i32 {
@@ -557,7 +557,7 @@ impl OrderChangeObject {
     async fn side(&self) -> SideGql {
         self.0.side.into()
     }
-    /// The person who changed it (a customer's user sees staff as their account's email).
+    /// The person who changed it (to a customer's user, as to anyone but staff: its ID and email).
     async fn by(&self, ctx: &Context<'_>) -> Result<Option<UserObject>> {
         let Some(id) = self.0.actor_id else {
             return Ok(None);
@@ -566,7 +566,7 @@ impl OrderChangeObject {
             .load_one(id)
             .await
             .map_err(|e| load_error(&e))?;
-        Ok(user.map(UserObject))
+        Ok(user.map(|user| UserObject::seen_by(user, principal(ctx))))
     }
     async fn at(&self) -> DateTime<Utc> {
         self.0.at
@@ -659,7 +659,7 @@ impl OrderNoteObject {
             .load_one(id)
             .await
             .map_err(|e| load_error(&e))?;
-        Ok(user.map(UserObject))
+        Ok(user.map(|user| UserObject::seen_by(user, principal(ctx))))
     }
     async fn at(&self) -> DateTime<Utc> {
         self.0.at
@@ -705,7 +705,7 @@ impl ScheduledCallObject {
             .load_one(self.0.manager_id)
             .await
             .map_err(|e| load_error(&e))?;
-        Ok(user.map(UserObject))
+        Ok(user.map(|user| UserObject::seen_by(user, principal(ctx))))
     }
     async fn at(&self) -> DateTime<Utc> {
         self.0.at

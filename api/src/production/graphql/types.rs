@@ -6,7 +6,7 @@ use crate::{
     auth::graphql::UserObject,
     documents::signing,
     graphql::{
-        context::state,
+        context::{principal, state},
         loaders::{
             ClaimsOfOrder, CommentsOfFile, CopiesOfOrder, CopySourceOfOrder, FilesOfOrder,
             OrderLoader, PhotosOfClaim, UserLoader, load_error, loader,
@@ -61,7 +61,7 @@ async fn user(ctx: &Context<'_>, id: Option<Uuid>) -> Result<Option<UserObject>>
         .load_one(id)
         .await
         .map_err(|e| load_error(&e))?
-        .map(UserObject))
+        .map(|user| UserObject::seen_by(user, principal(ctx))))
 }
 
 async fn files_of_order(ctx: &Context<'_>, order_id: Uuid) -> Result<Vec<ProductionFile>> {

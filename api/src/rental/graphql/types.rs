@@ -370,7 +370,7 @@ impl RentalChangeObject {
     async fn side(&self) -> SideGql {
         self.0.side.into()
     }
-    /// The person who changed it.
+    /// The person who changed it (to a customer's user, as to anyone but staff: its ID and email).
     async fn by(&self, ctx: &Context<'_>) -> Result<Option<UserObject>> {
         let Some(id) = self.0.actor_id else {
             return Ok(None);
@@ -379,7 +379,7 @@ impl RentalChangeObject {
             .load_one(id)
             .await
             .map_err(|e| load_error(&e))?;
-        Ok(user.map(UserObject))
+        Ok(user.map(|user| UserObject::seen_by(user, principal(ctx))))
     }
     async fn at(&self) -> DateTime<Utc> {
         self.0.at
