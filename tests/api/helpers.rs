@@ -381,6 +381,16 @@ impl TestApp {
 }
 
 impl ServerProcess {
+    /// The value of `name` in the process's environment as it runs now (Linux).
+    pub fn environment(&self, name: &str) -> Option<String> {
+        let environ = std::fs::read(format!("/proc/{}/environ", self.child.id())).unwrap();
+        environ.split(|byte| *byte == 0).find_map(|entry| {
+            let entry = String::from_utf8_lossy(entry);
+            let (key, value) = entry.split_once('=')?;
+            (key == name).then(|| value.to_owned())
+        })
+    }
+
     /// Kills the process at once (SIGKILL): no shutdown, no cleanup, as in a crash.
     pub fn kill(&mut self) {
         drop(self.child.kill());

@@ -116,3 +116,23 @@ async fn a_worker_killed_in_the_middle_of_a_batch_loses_no_message(backend: Back
     ids.dedup();
     assert_eq!(ids.len(), 8, "one Message-ID per message");
 }
+
+/// The server returns freed memory to the system at once (mimalloc's purge delay 0: it starts
+/// itself again with the setting), unless the setting was given.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_returns_freed_memory_at_once_unless_told_otherwise() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |_| {})
+        .await
+        .expect("SQLite is always available");
+    let default = app.process(&[]).await;
+    assert_eq!(
+        default.environment("MIMALLOC_PURGE_DELAY").as_deref(),
+        Some("0")
+    );
+    let chosen = app.process(&[("MIMALLOC_PURGE_DELAY", "1000")]).await;
+    assert_eq!(
+        chosen.environment("MIMALLOC_PURGE_DELAY").as_deref(),
+        Some("1000")
+    );
+}
