@@ -87,9 +87,10 @@ pub fn main() -> ExitCode {
 }
 
 /// mimalloc, the allocator, returns freed memory to the system only when a later free finds it
-/// older than its purge delay (one second): an idle server keeps whatever it freed last, 12 MiB
-/// after a burst of work (the benchmark's idle reading). With `MIMALLOC_PURGE_DELAY=0` it
-/// returns memory as it is freed; the throughput measured the same. mimalloc reads its options
+/// older than its purge delay (one second): an idle server keeps whatever it freed last, about
+/// 15 MiB after a burst of work (the benchmark's idle reading). With `MIMALLOC_PURGE_DELAY=0` it
+/// returns memory as it is freed; the throughput measured the same, once password hashing kept
+/// its memory between hashes (`auth::password`). mimalloc reads its options
 /// from the environment, or through its C API, which takes `unsafe` code this workspace forbids;
 /// so the process runs itself again with the variable set, unless it is set already (whatever
 /// its value: `MIMALLOC_PURGE_DELAY=1000` is mimalloc's own default).
