@@ -88,7 +88,7 @@ impl AuthMutation {
             customer_id,
         )
         .await?;
-        Ok(UserObject::from(user))
+        Ok(UserObject::whole(user))
     }
 
     /// Staff: makes a user belong to a customer, or to none (`customerId: null`). An
@@ -104,33 +104,33 @@ impl AuthMutation {
             .map(|id| ids::decode(Kind::Customer, &id, "customerId"))
             .transpose()?;
         let user = service::set_user_customer(state(ctx), principal(ctx), id, customer_id).await?;
-        Ok(UserObject::from(user))
+        Ok(UserObject::whole(user))
     }
 
     /// ADMIN: changes a user's role; their tokens are revoked.
     async fn set_user_role(&self, ctx: &Context<'_>, id: ID, role: RoleGql) -> Result<UserObject> {
         let id = ids::decode(Kind::User, &id, "id")?;
         let user = service::set_user_role(state(ctx), principal(ctx), id, role.into()).await?;
-        Ok(UserObject::from(user))
+        Ok(UserObject::whole(user))
     }
 
     /// ADMIN: blocks a user: no login, no refresh, every token refused with `ACCOUNT_BLOCKED`.
     async fn block_user(&self, ctx: &Context<'_>, id: ID, reason: String) -> Result<UserObject> {
         let id = ids::decode(Kind::User, &id, "id")?;
         let user = service::block_user(state(ctx), principal(ctx), id, &reason).await?;
-        Ok(UserObject::from(user))
+        Ok(UserObject::whole(user))
     }
 
     /// ADMIN: unblocks a user; they log in again.
     async fn unblock_user(&self, ctx: &Context<'_>, id: ID) -> Result<UserObject> {
         let id = ids::decode(Kind::User, &id, "id")?;
         let user = service::unblock_user(state(ctx), principal(ctx), id).await?;
-        Ok(UserObject::from(user))
+        Ok(UserObject::whole(user))
     }
 
     /// Confirms an email address with the token from the verification email.
     async fn verify_email(&self, ctx: &Context<'_>, token: String) -> Result<UserObject> {
-        Ok(UserObject::from(
+        Ok(UserObject::whole(
             service::verify_email(state(ctx), &token).await?,
         ))
     }

@@ -19,7 +19,7 @@ impl AuthQuery {
     async fn me(&self, ctx: &Context<'_>) -> Result<Option<UserObject>> {
         Ok(service::me(state(ctx), principal(ctx))
             .await?
-            .map(UserObject::from))
+            .map(UserObject::whole))
     }
 
     /// ADMIN: user accounts in creation order.
@@ -41,7 +41,7 @@ impl AuthQuery {
         Ok(connection(
             page,
             |user| user.id.to_string(),
-            UserObject::from,
+            UserObject::whole,
         ))
     }
 }

@@ -37,17 +37,17 @@ pub struct UserObject {
     details: bool,
 }
 
-impl From<User> for UserObject {
-    /// The whole account: for its owner, and for staff.
-    fn from(user: User) -> Self {
+impl UserObject {
+    /// The whole account, where the caller is known to be its owner (`me`, the answer to the
+    /// login, registration or email check that proved it) or staff (the admin's lists and
+    /// changes). Anywhere else, [`UserObject::seen_by`].
+    pub fn whole(user: User) -> Self {
         Self {
             user,
             details: true,
         }
     }
-}
 
-impl UserObject {
     /// The account as `viewer` may see it.
     pub fn seen_by(user: User, viewer: &Principal) -> Self {
         let details = viewer.is_staff() || viewer.user_id() == Some(user.id);
@@ -134,7 +134,7 @@ impl AuthPayload {
     }
     /// The logged-in user.
     async fn user(&self) -> UserObject {
-        UserObject::from(self.0.user.clone())
+        UserObject::whole(self.0.user.clone())
     }
 }
 
