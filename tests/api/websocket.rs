@@ -185,7 +185,7 @@ db_test! {
         ws.send(json!({ "type": "ping", "payload": { "t": 1 } })).await;
         assert_eq!(ws.next().await, json!({ "type": "pong", "payload": { "t": 1 } }));
 
-        // A message many times the server's 1 KiB read buffer arrives whole, and the next one too.
+        // A message many times the server's 256-byte read buffer arrives whole, and the next one too.
         let long = format!("# {}\n{{ me {{ email }} }}", "x".repeat(20_000));
         ws.send(json!({ "id": "long", "type": "subscribe", "payload": { "query": long } })).await;
         assert_eq!(ws.next().await["payload"]["data"]["me"]["email"], user.email.as_str());
