@@ -100,7 +100,14 @@ db_test! {
         let other = app.sibling().await;
         let (kept, _) = page(&other, None).await;
         assert_eq!(node(&kept, "LAMP")["name"], "Lamp");
-        assert_eq!(page(&other, None).await.1, 1, "kept on the other instance");
+        // The counter is the instance's: a background statement (the event log's poll, the
+        // outbox) may fall inside one request, so the fewest of three. A page rendered again
+        // costs at least three.
+        let mut fewest = u64::MAX;
+        for _ in 0..3 {
+            fewest = fewest.min(page(&other, None).await.1);
+        }
+        assert_eq!(fewest, 1, "kept on the other instance");
 
         let version = app.data(Some(&manager.access), "query($id: ID!) { product(id: $id) { version } }", json!({ "id": id })).await["product"]["version"].clone();
         app.data(Some(&manager.access), "mutation($id: ID!, $v: Int!) { updateProduct(id: $id, version: $v, input: { name: \"Desk lamp\" }) { id } }", json!({ "id": id, "v": version })).await;
