@@ -176,6 +176,27 @@ db_test! {
             assert_eq!(refused["errors"][0]["extensions"]["available"], 0);
         }
         assert_eq!(stock(&app, &manager.access, &pen).await, 0);
+
+        // A refused checkout is undone whole: no order, no email, its cart as it was, and its
+        // order number given back (numbers stay gapless).
+        for (client, result) in clients.iter().zip(&results) {
+            let mine = app.data(Some(&client.access), "{ myCart { lines { quantity } } myOrders { totalCount } }", json!({})).await;
+            if result.get("errors").is_some() {
+                assert_eq!(mine["myCart"]["lines"], json!([{ "quantity": 1 }]), "{mine}");
+                assert_eq!(mine["myOrders"]["totalCount"], 0, "{mine}");
+            } else {
+                assert_eq!(mine["myCart"]["lines"], json!([]), "{mine}");
+            }
+        }
+        let admin = app.user(Role::Admin).await;
+        let outbox = app.data(Some(&admin.access), "{ outboxMessages(first: 50) { edges { node { template } } } }", json!({})).await;
+        let received = outbox["outboxMessages"]["edges"].as_array().unwrap().iter()
+            .filter(|e| e["node"]["template"] == "order_received")
+            .count();
+        assert_eq!(received, 3, "{outbox}");
+        let mut numbers: Vec<&str> = results.iter().filter_map(|r| r["data"]["checkout"]["number"].as_str()).collect();
+        numbers.sort_unstable();
+        assert_eq!(numbers, ["ORD-000001", "ORD-000002", "ORD-000003"], "{results:?}");
     }
 }
 
