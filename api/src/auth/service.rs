@@ -39,13 +39,23 @@ pub const USER_OBJECT: &str = "User";
 /// gets `ACCOUNT_BLOCKED`, a revoked or invalid token `UNAUTHENTICATED`.
 pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, AppError> {
     let claims = state.jwt.verify(token)?;
-    let user = store::find_by_id(state.db.read(), claims.sub)
+    recheck(state, claims.sub, claims.tv).await
+}
+
+/// The caller of a token verified earlier (its subject and token version), against the
+/// account's current state, as [`authenticate`] does.
+pub async fn recheck(
+    state: &AppState,
+    user_id: Uuid,
+    token_version: i32,
+) -> Result<Principal, AppError> {
+    let user = store::find_by_id(state.db.read(), user_id)
         .await?
         .ok_or(AppError::Unauthenticated("invalid or expired access token"))?;
     if user.blocked {
         return Err(AppError::AccountBlocked);
     }
-    if user.token_version != claims.tv {
+    if user.token_version != token_version {
         return Err(AppError::Unauthenticated("access token revoked"));
     }
     let customer_id = user.customer_id;

@@ -7,9 +7,10 @@
 //! are out, and one whose token expires is closed then too.
 //!
 //! Each operation runs in its own task and writes its frames to the socket itself, under the
-//! socket's lock (one task wake-up per event and subscriber, not two). Control frames go through
-//! a bounded queue to a writer task and never wait: if the client does not read and the queue is
-//! full, the connection is dropped, so a dead peer cannot stall the read loop, pings or shutdown.
+//! socket's lock (one task wake-up per event and subscriber, not two). Control frames go into
+//! a bounded queue, sent by a task that runs only while the queue holds some, and never wait: if
+//! the client does not read and the queue is full, the connection is dropped, so a dead peer
+//! cannot stall the read loop, pings or shutdown.
 //!
 //! Memory: thousands of connections sit idle, so what one holds while it waits counts (the
 //! benchmark prints it per connection). A future is as large as the most it holds across any
@@ -17,9 +18,9 @@
 //! So: the read loop's future is kept small (the rarely taken, large steps are boxed while they
 //! run, and one timer serves every deadline); the connection's future is made by a plain
 //! function, which sets up and moves only the connection into it; an operation's task captures
-//! its response stream, not the request it was made from, and boxes each send; the queues hold
-//! boxed frames; finished operations are collected from their tasks rather than through a
-//! channel of their own.
+//! its response stream, not the request it was made from, and boxes each send; control frames
+//! have no task of their own while none waits; finished operations are collected from their
+//! tasks rather than through a channel of their own.
 //!
 //! A client's messages take effect in order: after a `subscribe`, the next message is read once
 //! the subscription listens, so an event caused after it (by a mutation sent next, or after the
@@ -48,10 +49,7 @@ use futures_util::{
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::{
-    sync::mpsc,
-    task::{AbortHandle, JoinSet},
-};
+use tokio::task::{AbortHandle, JoinSet};
 use tokio_stream::wrappers::BroadcastStream;
 
 use super::{HttpState, auth};
@@ -134,12 +132,112 @@ enum Outgoing {
     Close(u16, String),
 }
 
-/// The socket's sending half, shared by the writer task (control frames) and the operations.
-type Sink = Arc<tokio::sync::Mutex<SplitSink<WebSocket, Message>>>;
+/// The socket's sending half, shared by the operations (their events) and the control frames.
+type Sink = Arc<Socket>;
+
+/// The sending half of a connection's socket, and the control frames (acks, pongs, pings,
+/// `complete`, the close) waiting for it.
+///
+/// Control frames never make the read loop wait: they are queued, and a task is started to send
+/// them when there are some; it ends once it has sent them all. An idle connection thus holds no
+/// task and no channel for them (a writer task and its channel, kept for the connection's life,
+/// cost each idle subscriber of the benchmark about a kilobyte).
+struct Socket {
+    sink: tokio::sync::Mutex<SplitSink<WebSocket, Message>>,
+    control: std::sync::Mutex<Control>,
+}
+
+#[derive(Default)]
+struct Control {
+    queue: std::collections::VecDeque<Outgoing>,
+    /// The task sending the queue, while there is one.
+    sender: Option<tokio::task::JoinHandle<()>>,
+    /// The peer did not take a frame, or the close frame went out: nothing more is sent.
+    done: bool,
+}
+
+impl Socket {
+    fn new(sink: SplitSink<WebSocket, Message>) -> Sink {
+        Arc::new(Self {
+            sink: tokio::sync::Mutex::new(sink),
+            control: std::sync::Mutex::default(),
+        })
+    }
+
+    fn control(&self) -> std::sync::MutexGuard<'_, Control> {
+        self.control
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Queues a control frame without waiting; `false` when the peer is gone, or when
+    /// [`OUTGOING_QUEUE`] frames wait already and `bounded` (the client is not reading).
+    fn queue(self: &Arc<Self>, frame: Outgoing, bounded: bool) -> bool {
+        let mut control = self.control();
+        if control.done || (bounded && control.queue.len() >= OUTGOING_QUEUE) {
+            return false;
+        }
+        control.queue.push_back(frame);
+        if control.sender.is_none() {
+            // Started under the lock: the task finds its handle stored when it ends.
+            control.sender = Some(tokio::spawn(Arc::clone(self).send_queued()));
+        }
+        true
+    }
+
+    /// Sends the queue until it is empty, the peer does not take a frame, or the close is out.
+    async fn send_queued(self: Arc<Self>) {
+        loop {
+            let frame = {
+                let mut control = self.control();
+                let Some(frame) = control.queue.pop_front() else {
+                    // Idle again: nothing kept, neither this task nor the queue's room.
+                    control.sender = None;
+                    control.queue = std::collections::VecDeque::new();
+                    return;
+                };
+                frame
+            };
+            let (message, last) = match frame {
+                Outgoing::Frame(message) => (message, false),
+                Outgoing::Close(code, reason) => (close_message(code, &reason), true),
+            };
+            if !send_frame(&self, message).await || last {
+                break;
+            }
+        }
+        {
+            let mut control = self.control();
+            control.done = true;
+            control.queue.clear();
+        }
+        let mut sink = self.sink.lock().await;
+        drop(tokio::time::timeout(SEND_TIMEOUT, sink.close()).await);
+    }
+
+    /// Queues the close frame behind the control frames already waiting, and returns the task
+    /// that will send it (`None` if the peer is gone).
+    fn close(self: &Arc<Self>, code: u16, reason: String) -> Option<tokio::task::JoinHandle<()>> {
+        if !self.queue(Outgoing::Close(code, reason), false) {
+            return None;
+        }
+        self.control().sender.take()
+    }
+
+    /// The peer is gone: drop what waits, stop sending.
+    fn abandon(&self) {
+        let mut control = self.control();
+        control.done = true;
+        control.queue.clear();
+        if let Some(sender) = control.sender.take() {
+            sender.abort();
+        }
+    }
+}
 
 /// Sends one frame; `false` when the peer is gone or has not taken it within [`SEND_TIMEOUT`].
-async fn send_frame(sink: &Sink, message: Message) -> bool {
-    let mut sink = sink.lock().await;
+async fn send_frame(socket: &Socket, message: Message) -> bool {
+    let mut sink = socket.sink.lock().await;
     matches!(
         tokio::time::timeout(SEND_TIMEOUT, sink.send(message)).await,
         Ok(Ok(()))
@@ -188,12 +286,12 @@ struct Connection {
     state: Arc<HttpState>,
     protocol: Protocol,
     addr: ClientAddr,
-    /// Boxed: the queue's first block holds 32 slots, allocated up front.
-    out: mpsc::Sender<Box<Outgoing>>,
     sink: Sink,
     /// The operations' tasks; each ends with what [`Connection::finish`] needs.
     tasks: JoinSet<Finished>,
-    token: Option<String>,
+    /// The verified token's subject and version (not the token: it is checked once), for the
+    /// checks against the account's current state.
+    token: Option<(uuid::Uuid, i32)>,
     /// When the token stops being valid (its `exp`).
     token_expires: Option<tokio::time::Instant>,
     principal: Principal,
@@ -214,28 +312,11 @@ impl Connection {
         addr: ClientAddr,
     ) -> impl Future<Output = ()> + Send + 'static {
         let (sink, stream) = socket.split();
-        let sink: Sink = Arc::new(tokio::sync::Mutex::new(sink));
-        let (out, mut out_rx) = mpsc::channel::<Box<Outgoing>>(OUTGOING_QUEUE);
-        let writer_sink = Arc::clone(&sink);
-        let writer = tokio::spawn(async move {
-            while let Some(outgoing) = out_rx.recv().await {
-                let (message, last) = match *outgoing {
-                    Outgoing::Frame(message) => (message, false),
-                    Outgoing::Close(code, reason) => (close_message(code, &reason), true),
-                };
-                // Boxed while it runs, as in an operation's task: this task mostly waits.
-                if !Box::pin(send_frame(&writer_sink, message)).await || last {
-                    break;
-                }
-            }
-            let mut sink = writer_sink.lock().await;
-            drop(tokio::time::timeout(SEND_TIMEOUT, sink.close()).await);
-        });
+        let sink = Socket::new(sink);
         let mut connection = Self {
             state,
             protocol,
             addr,
-            out,
             sink,
             tasks: JoinSet::new(),
             token: None,
@@ -251,13 +332,13 @@ impl Connection {
             connection.tasks.abort_all();
             match end {
                 End::Close(code, reason) => {
-                    // Queue the close frame even behind a full queue, but never wait long for it.
-                    let close = connection.out.send(Box::new(Outgoing::Close(code, reason)));
-                    drop(tokio::time::timeout(SEND_TIMEOUT, close).await);
+                    let sending = connection.sink.close(code, reason);
                     drop(connection);
-                    drop(tokio::time::timeout(SEND_TIMEOUT, writer).await);
+                    if let Some(sending) = sending {
+                        drop(tokio::time::timeout(SEND_TIMEOUT, sending).await);
+                    }
                 }
-                End::Gone => writer.abort(),
+                End::Gone => connection.sink.abandon(),
             }
         }
     }
@@ -357,15 +438,9 @@ impl Connection {
             return None;
         }
         let complete = Message::text(json!({ "type": "complete", "id": finished.id }).to_string());
-        if let Err(mpsc::error::TrySendError::Full(frame)) =
-            self.out.try_send(Box::new(Outgoing::Frame(complete)))
-        {
-            // Behind the operation's own events: wait for room, but not forever.
-            let out = self.out.clone();
-            tokio::spawn(
-                async move { drop(tokio::time::timeout(SEND_TIMEOUT, out.send(frame)).await) },
-            );
-        }
+        // Behind the operation's own events, even when the queue is full: at most one per
+        // operation.
+        self.sink.queue(Outgoing::Frame(complete), false);
         None
     }
 
@@ -483,7 +558,13 @@ impl Connection {
             Some(Value::String(value)) => {
                 let token = auth::bearer(value)
                     .ok_or_else(|| End::close(4403, "Forbidden: expected `Bearer <token>`"))?;
-                self.token = Some(token.to_owned());
+                let claims = self.state.app.jwt.verify(token).map_err(refusal)?;
+                let left = claims.exp - self.state.app.clock.now().timestamp();
+                self.token_expires = Some(
+                    tokio::time::Instant::now()
+                        + Duration::from_secs(u64::try_from(left.max(0)).unwrap_or(0)),
+                );
+                self.token = Some((claims.sub, claims.tv));
             }
             Some(_) => {
                 return Err(End::close(
@@ -493,33 +574,20 @@ impl Connection {
             }
         }
         self.principal = self.authenticate().await?;
-        self.token_expires = self.token.as_deref().and_then(|token| {
-            let claims = self.state.app.jwt.verify(token).ok()?;
-            let left = claims.exp - self.state.app.clock.now().timestamp();
-            Some(
-                tokio::time::Instant::now()
-                    + Duration::from_secs(u64::try_from(left.max(0)).unwrap_or(0)),
-            )
-        });
         self.initialised = true;
         Ok(())
     }
 
     /// The caller, checked against the account's current state (blocked, revoked): 4403 when
-    /// refused, 1011 when the check itself failed.
+    /// refused, 1011 when the check itself failed. The token's expiry is the connection's
+    /// [`Deadline::Expired`].
     async fn authenticate(&self) -> Result<Principal, End> {
-        let Some(token) = &self.token else {
+        let Some((user_id, version)) = self.token else {
             return Ok(Principal::PUBLIC);
         };
-        crate::auth::service::authenticate(&self.state.app, token)
+        crate::auth::service::recheck(&self.state.app, user_id, version)
             .await
-            .map_err(|error| match error {
-                AppError::Internal(cause) => {
-                    tracing::error!(error = ?cause, "WebSocket authentication failed");
-                    End::close(1011, "Internal error")
-                }
-                refused => End::close(4403, format!("Forbidden: {}", refused.code().as_str())),
-            })
+            .map_err(refusal)
     }
 
     async fn subscribe(&mut self, id: String, payload: OperationPayload) -> Option<End> {
@@ -656,9 +724,7 @@ impl Connection {
 
     /// Queues a control frame without waiting; `false` when the client is not reading.
     fn control(&self, message: Message) -> bool {
-        self.out
-            .try_send(Box::new(Outgoing::Frame(message)))
-            .is_ok()
+        self.sink.queue(Outgoing::Frame(message), true)
     }
 
     fn control_json(&self, value: &Value) -> bool {
@@ -680,6 +746,17 @@ fn is_subscription(request: &mut Request) -> bool {
         (DocumentOperations::Multiple(operations), None) => operations.values().next(),
     };
     operation.is_some_and(|operation| operation.node.ty == OperationType::Subscription)
+}
+
+/// How a refused (4403) or failed (1011) authentication ends the connection.
+fn refusal(error: AppError) -> End {
+    match error {
+        AppError::Internal(cause) => {
+            tracing::error!(error = ?cause, "WebSocket authentication failed");
+            End::close(1011, "Internal error")
+        }
+        refused => End::close(4403, format!("Forbidden: {}", refused.code().as_str())),
+    }
 }
 
 fn is_request_error(response: &Response) -> bool {
