@@ -1,7 +1,9 @@
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use comptoir_api::auth::Role;
-use serde_json::json;
+use sea_orm::ConnectionTrait;
+use serde_json::{Value, json};
 
 use crate::{
     helpers::{Backend, PASSWORD, TestApp, code},
@@ -198,15 +200,37 @@ async fn messages_queued_while_no_worker_runs_are_sent_once_by_the_next_workers(
     let data = app
         .data(
             Some(&admin.access),
-            "{ outboxMessages(first: 20) { edges { node { recipient status attempts } } } }",
+            "{ outboxMessages(first: 20) { edges { node { recipient status attempts lastError createdAt sentAt } } } }",
             json!({}),
         )
         .await;
     let nodes = data["outboxMessages"]["edges"].as_array().unwrap();
     assert_eq!(nodes.len(), 6);
     for edge in nodes {
-        assert_eq!(edge["node"]["status"], "SENT", "{edge}");
-        assert_eq!(edge["node"]["attempts"], 1, "{edge}");
+        let node = &edge["node"];
+        assert_eq!(node["status"], "SENT", "{edge}");
+        assert_eq!(node["attempts"], 1, "{edge}");
+        assert_eq!(node["lastError"], Value::Null, "{edge}");
+        let created = node["createdAt"].as_str().unwrap().parse::<DateTime<Utc>>();
+        let sent = node["sentAt"].as_str().unwrap().parse::<DateTime<Utc>>();
+        assert!(sent.unwrap() >= created.unwrap(), "{edge}");
+    }
+    // Marked sent together, each message keeps its own body (only secrets are wiped).
+    let db = app.state.db.read();
+    let bodies = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT body FROM outbox_message",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(bodies.len(), 6);
+    for row in bodies {
+        let body: String = row.try_get("", "body").unwrap();
+        assert!(
+            !body.is_empty() && !body.contains("removed once sent"),
+            "{body}"
+        );
     }
 }
 

@@ -8,7 +8,7 @@ use comptoir_entity::{outbox_attempt, outbox_message};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, Set,
-    sea_query::{Expr, LockBehavior, LockType, Order, Query},
+    sea_query::{CaseStatement, Expr, LockBehavior, LockType, Order, Query},
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -122,58 +122,80 @@ pub struct Attempt {
 }
 
 /// Records attempts in one transaction: each message sent, or failed (retried later with
-/// back-off, or given up).
+/// back-off, or given up). The messages sent, the common case, are marked in one statement
+/// whatever their number (under load a group holds tens of them, and each statement waits for
+/// the writer behind the mutations that queued them).
 pub async fn record(state: &AppState, attempts: Vec<Attempt>) -> Result<(), DbErr> {
-    let config = &state.config;
+    use outbox_message::Column;
+
     let tx = state.db.begin(&state.events).await?;
-    let mut rows = Vec::with_capacity(attempts.len());
+    let rows: Vec<outbox_attempt::ActiveModel> = attempts
+        .iter()
+        .map(|attempt| outbox_attempt::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            message_id: Set(attempt.message.id),
+            at: Set(attempt.at),
+            succeeded: Set(attempt.outcome.is_ok()),
+            error: Set(attempt.outcome.clone().err()),
+        })
+        .collect();
+    let (sent, failed): (Vec<Attempt>, Vec<Attempt>) =
+        attempts.into_iter().partition(|a| a.outcome.is_ok());
+    if !sent.is_empty() {
+        // Each message keeps the time of its own send.
+        let sent_at = sent
+            .iter()
+            .fold(CaseStatement::new(), |case, a| {
+                case.case(Column::Id.eq(a.message.id), Expr::value(a.at))
+            })
+            .finally(Expr::col(Column::SentAt));
+        // Delivered: the secret a message carried need not stay in the database.
+        let body = CaseStatement::new()
+            .case(
+                Column::Template.is_in(SECRET_TEMPLATES.iter().copied()),
+                Expr::value("(removed once sent: it held credentials)"),
+            )
+            .finally(Expr::col(Column::Body));
+        outbox_message::Entity::update_many()
+            .col_expr(Column::Status, Expr::value(Status::Sent.as_str()))
+            .col_expr(
+                Column::Attempts,
+                sea_orm::ExprTrait::add(Expr::col(Column::Attempts), 1),
+            )
+            .col_expr(Column::ClaimedUntil, Expr::value(None::<DateTime<Utc>>))
+            .col_expr(Column::LastError, Expr::value(None::<String>))
+            .col_expr(Column::SentAt, sent_at.into())
+            .col_expr(Column::Body, body.into())
+            .filter(Column::Id.is_in(sent.iter().map(|a| a.message.id)))
+            .exec(&*tx)
+            .await?;
+    }
     for Attempt {
         message,
         outcome,
         at,
-    } in attempts
+    } in failed
     {
+        let error = outcome.err().unwrap_or_default();
         let tries = message.attempts + 1;
-        let id = message.id;
-        let secret = SECRET_TEMPLATES.contains(&message.template.as_str());
         let mut active: outbox_message::ActiveModel = message.into();
         active.attempts = Set(tries);
         active.claimed_until = Set(None);
-        match &outcome {
-            Ok(()) => {
-                active.status = Set(Status::Sent.as_str().to_owned());
-                active.sent_at = Set(Some(at));
-                active.last_error = Set(None);
-                if secret {
-                    // Delivered: the secret it carried need not stay in the database.
-                    active.body = Set("(removed once sent: it held credentials)".to_owned());
-                }
-            }
-            Err(error) => {
-                active.last_error = Set(Some(error.clone()));
-                if tries >= config.outbox_max_attempts {
-                    active.status = Set(Status::Failed.as_str().to_owned());
-                } else {
-                    let factor =
-                        2_u32.saturating_pow(u32::try_from(tries - 1).unwrap_or(0).min(16));
-                    let wait = config
-                        .outbox_retry
-                        .saturating_mul(factor)
-                        .min(Duration::from_hours(1));
-                    active.next_attempt_at = Set(at + chrono_duration(wait));
-                }
-            }
+        active.last_error = Set(Some(error));
+        if tries >= state.config.outbox_max_attempts {
+            active.status = Set(Status::Failed.as_str().to_owned());
+        } else {
+            let factor = 2_u32.saturating_pow(u32::try_from(tries - 1).unwrap_or(0).min(16));
+            let wait = state
+                .config
+                .outbox_retry
+                .saturating_mul(factor)
+                .min(Duration::from_hours(1));
+            active.next_attempt_at = Set(at + chrono_duration(wait));
         }
         outbox_message::Entity::update(active)
             .exec_without_returning(&*tx)
             .await?;
-        rows.push(outbox_attempt::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            message_id: Set(id),
-            at: Set(at),
-            succeeded: Set(outcome.is_ok()),
-            error: Set(outcome.err()),
-        });
     }
     if !rows.is_empty() {
         outbox_attempt::Entity::insert_many(rows)
