@@ -15,14 +15,14 @@ use std::{
 
 use comptoir_migration::{Migrator, MigratorTrait};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    SqlxSqliteConnector, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, SqlxSqliteConnector, TransactionTrait,
     sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
 use crate::{
     config::Config,
-    events::{EventBus, NewEvent, StoredEvent},
+    events::{EventBus, NewEvent},
 };
 
 #[derive(Clone, Debug)]
@@ -132,7 +132,7 @@ impl Db {
     pub async fn begin(&self, bus: &EventBus) -> Result<WriteTx, DbErr> {
         Ok(WriteTx {
             txn: self.write.begin().await?,
-            recorded: Vec::new(),
+            pending: Vec::new(),
             bus: bus.clone(),
             wake_outbox: false,
         })
@@ -152,21 +152,29 @@ fn sqlx_err(error: sea_orm::sqlx::Error) -> DbErr {
     DbErr::Conn(sea_orm::RuntimeErr::SqlxError(error.into()))
 }
 
-/// A mutation's transaction. Domain events written through [`WriteTx::record`] land in the event
-/// log with the change and reach subscribers only once [`WriteTx::commit`] has succeeded; a
+/// A mutation's transaction. Domain events given to [`WriteTx::record`] land in the event log
+/// with the change and reach subscribers only once [`WriteTx::commit`] has succeeded; a
 /// dropped or rolled-back transaction publishes nothing.
+///
+/// Events are written at commit, last: their positions in the log are then given in the order
+/// their transactions commit. On PostgreSQL, where writers run in parallel, an event written
+/// earlier in a transaction that commits later would take a lower position than an event
+/// already read, and a client catching up from its cursor (`events(after:)`, a subscription's
+/// `after`) would never see it. So the transactions that write events take one lock (a
+/// transaction-scoped advisory lock per schema) for their last statements: the inserts and the
+/// commit. Taken last, after every row lock of the transaction, it cannot deadlock with them.
+/// SQLite has one writer: its transactions commit in the order they run.
 pub struct WriteTx {
     txn: DatabaseTransaction,
-    recorded: Vec<StoredEvent>,
+    pending: Vec<NewEvent>,
     bus: EventBus,
     wake_outbox: bool,
 }
 
 impl WriteTx {
-    pub async fn record(&mut self, event: NewEvent) -> Result<(), DbErr> {
-        let stored = crate::events::store::insert(&self.txn, event).await?;
-        self.recorded.push(stored);
-        Ok(())
+    /// Records `event`, written to the log at commit.
+    pub fn record(&mut self, event: NewEvent) {
+        self.pending.push(event);
     }
 
     /// Messages were written to the outbox: wake the worker once committed.
@@ -175,11 +183,24 @@ impl WriteTx {
     }
 
     pub async fn commit(self) -> Result<(), DbErr> {
+        let mut recorded = Vec::with_capacity(self.pending.len());
+        if !self.pending.is_empty() {
+            if self.txn.get_database_backend() == DbBackend::Postgres {
+                self.txn
+                    .execute_unprepared(
+                        "SELECT pg_advisory_xact_lock(hashtext('comptoir_events.' || current_schema()))",
+                    )
+                    .await?;
+            }
+            for event in self.pending {
+                recorded.push(crate::events::store::insert(&self.txn, event).await?);
+            }
+        }
         self.txn.commit().await?;
         if self.wake_outbox {
             self.bus.wake_outbox();
         }
-        self.bus.publish(self.recorded).await;
+        self.bus.publish(recorded).await;
         Ok(())
     }
 }
@@ -204,10 +225,10 @@ mod tests {
         let mut received = state.events.subscribe();
 
         let mut rolled_back = state.db.begin(&state.events).await.unwrap();
-        rolled_back.record(event("ROLLED_BACK")).await.unwrap();
+        rolled_back.record(event("ROLLED_BACK"));
         drop(rolled_back);
         let mut committed = state.db.begin(&state.events).await.unwrap();
-        committed.record(event("COMMITTED")).await.unwrap();
+        committed.record(event("COMMITTED"));
         // Not yet: the transaction is still open.
         assert!(received.try_recv().is_err());
         committed.commit().await.unwrap();

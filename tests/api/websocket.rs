@@ -258,6 +258,63 @@ async fn an_event_crosses_instances_on_postgres() {
     drop(second);
 }
 
+/// On PostgreSQL transactions commit in parallel: an event of a transaction that commits after
+/// another's must come after it in the log, or a client that read the other's event (and kept
+/// its cursor) would never see it, neither when it catches up nor in a subscription's replay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_that_commits_late_comes_after_the_events_read_before_it() {
+    let Some(app) = TestApp::spawn_with(crate::helpers::Backend::Postgres, |_| {}).await else {
+        eprintln!("COMPTOIR_TEST_DATABASE_URL is not set: skipped");
+        return;
+    };
+    let admin = app.user(Role::Admin).await;
+    let user = app.user(Role::Identified).await;
+    let read =
+        "query($a: String) { events(first: 100, after: $a) { edges { cursor node { kind } } } }";
+
+    // A transaction records an event and is slow to commit...
+    let mut slow = app.state.db.begin(&app.state.events).await.unwrap();
+    slow.record(comptoir_api::events::NewEvent {
+        kind: "SLOW",
+        object_type: "Test",
+        object_id: uuid::Uuid::now_v7(),
+        owner_user_id: None,
+        owner_customer_id: None,
+        internal: false,
+        actor_id: None,
+        status: None,
+        changes: json!({}),
+        at: chrono::Utc::now(),
+    });
+    // ...while another commits, and a client reads the log up to it.
+    app.data(
+        Some(&admin.access),
+        "mutation($id: ID!) { blockUser(id: $id, reason: \"audit\") { id } }",
+        json!({ "id": user.id }),
+    )
+    .await;
+    let seen = app
+        .data(Some(&admin.access), read, json!({ "a": null }))
+        .await;
+    let edges = seen["events"]["edges"].as_array().unwrap();
+    assert_eq!(edges.last().unwrap()["node"]["kind"], "BLOCKED");
+    assert!(edges.iter().all(|e| e["node"]["kind"] != "SLOW"));
+    let cursor = edges.last().unwrap()["cursor"].as_str().unwrap().to_owned();
+
+    // Once committed, the slow one is after that cursor.
+    slow.commit().await.unwrap();
+    let next = app
+        .data(Some(&admin.access), read, json!({ "a": cursor }))
+        .await;
+    let kinds: Vec<&str> = next["events"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["SLOW"]);
+}
+
 db_test! {
     /// Messages take effect in order: a mutation sent right behind a `subscribe`, on the same
     /// socket and without waiting for anything, is heard by that subscription. Each round

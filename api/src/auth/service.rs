@@ -261,8 +261,7 @@ pub async fn change_password(
         me.id,
         json!({}),
         now,
-    ))
-    .await?;
+    ));
     let session = start_session(state, &mut tx, locked, now).await?;
     tx.commit().await?;
     Ok(session)
@@ -470,8 +469,7 @@ pub async fn set_user_role(
     };
     let row = store::update_and_revoke(&*tx, row, changes, now).await?;
     let change = json!({ "role": { "old": old, "new": role.get().as_str() } });
-    tx.record(account_event("ROLE_CHANGED", &row, admin.id, change, now))
-        .await?;
+    tx.record(account_event("ROLE_CHANGED", &row, admin.id, change, now));
     tx.commit().await?;
     store::to_user(row)
 }
@@ -499,8 +497,7 @@ pub async fn block_user(
     };
     let row = store::update_and_revoke(&*tx, row, changes, now).await?;
     let change = json!({ "blocked": { "old": false, "new": true }, "reason": reason });
-    tx.record(account_event("BLOCKED", &row, admin.id, change, now))
-        .await?;
+    tx.record(account_event("BLOCKED", &row, admin.id, change, now));
     tx.commit().await?;
     store::to_user(row)
 }
@@ -524,8 +521,7 @@ pub async fn unblock_user(
     };
     let row = store::update_and_revoke(&*tx, row, changes, now).await?;
     let change = json!({ "blocked": { "old": true, "new": false } });
-    tx.record(account_event("UNBLOCKED", &row, admin.id, change, now))
-        .await?;
+    tx.record(account_event("UNBLOCKED", &row, admin.id, change, now));
     tx.commit().await?;
     store::to_user(row)
 }
@@ -793,8 +789,7 @@ pub async fn set_customer_users_blocked(
                 json!({ "blocked": { "old": true, "new": false } }),
             )
         };
-        tx.record(account_event(kind, &row, actor, change, now))
-            .await?;
+        tx.record(account_event(kind, &row, actor, change, now));
     }
     Ok(())
 }
@@ -971,8 +966,7 @@ pub async fn reset_password(
         row.id,
         json!({}),
         now,
-    ))
-    .await?;
+    ));
     tx.commit().await?;
     Ok(())
 }

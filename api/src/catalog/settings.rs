@@ -180,8 +180,7 @@ pub async fn update(
         status: None,
         changes: serde_json::json!({ "version": row.version }),
         at: state.clock.now(),
-    })
-    .await?;
+    });
     tx.commit().await?;
     state.settings.invalidate();
     Ok(to_settings(row))

@@ -350,7 +350,7 @@ mod tests {
             .unwrap();
         state.events.channels.deliver(Arc::new(late));
         let mut tx = state.db.begin(&state.events).await.unwrap();
-        tx.record(event("AFTER")).await.unwrap();
+        tx.record(event("AFTER"));
         tx.commit().await.unwrap();
 
         let first = Box::pin(stream).next().await.unwrap().unwrap();

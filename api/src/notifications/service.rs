@@ -78,8 +78,7 @@ pub async fn send_customer_message(
         status: None,
         changes: json!({ "channel": channel.as_str(), "to": recipient.address, "subject": subject, "outboxMessage": id }),
         at: now,
-    })
-    .await?;
+    });
     tx.commit().await?;
     Ok(id)
 }

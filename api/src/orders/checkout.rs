@@ -706,8 +706,7 @@ async fn insert_new(
     let row = store::insert_order(&**tx, row).await?;
     store::insert_lines(&**tx, lines).await?;
     let changes = json!({ "number": row.number, "source": row.source });
-    tx.record(order_event(&row, kind, actor, changes, now))
-        .await?;
+    tx.record(order_event(&row, kind, actor, changes, now));
     Ok((row, domain))
 }
 

@@ -77,7 +77,7 @@ pub async fn record_event(
         .ok_or_else(|| AppError::not_found("order", "orderId"))?;
     let mut event = order_event(&row, kind, actor, details, now);
     event.internal = event.internal || internal;
-    tx.record(event).await?;
+    tx.record(event);
     Ok(())
 }
 
@@ -184,8 +184,7 @@ pub async fn copy(
         Some(staff.id),
         created,
         now,
-    ))
-    .await?;
+    ));
     // The copy is a draft the customer does not see yet: on the source, staff only.
     let copied = json!({ "copy": row.number, "copyKind": request.kind.as_str() });
     record_event(

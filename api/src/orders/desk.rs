@@ -33,7 +33,7 @@ async fn internal_event(
     let row = store::update_order(&*edit.tx, edit.row).await?;
     let mut event = order_event(&row, kind, Some(edit.actor.id), details, edit.now);
     event.internal = true;
-    edit.tx.record(event).await?;
+    edit.tx.record(event);
     edit.tx.commit().await?;
     store::to_order(row)
 }
@@ -279,15 +279,13 @@ pub async fn send_message(
         "subject": subject,
         "outboxMessage": id,
     });
-    edit.tx
-        .record(order_event(
-            &row,
-            "MESSAGE_SENT",
-            Some(edit.actor.id),
-            details,
-            edit.now,
-        ))
-        .await?;
+    edit.tx.record(order_event(
+        &row,
+        "MESSAGE_SENT",
+        Some(edit.actor.id),
+        details,
+        edit.now,
+    ));
     edit.tx.commit().await?;
     Ok(id)
 }

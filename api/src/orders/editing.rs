@@ -606,7 +606,7 @@ pub async fn set_line_production(
         edit.now,
     );
     event.internal = true;
-    edit.tx.record(event).await?;
+    edit.tx.record(event);
     edit.tx.commit().await?;
     store::to_order(row)
 }

@@ -415,15 +415,13 @@ impl Edit {
         {
             map.extend(fields);
         }
-        self.tx
-            .record(order_event(
-                &row,
-                kind,
-                Some(self.actor.id),
-                changes,
-                self.now,
-            ))
-            .await?;
+        self.tx.record(order_event(
+            &row,
+            kind,
+            Some(self.actor.id),
+            changes,
+            self.now,
+        ));
         self.tx.commit().await?;
         store::to_order(row)
     }

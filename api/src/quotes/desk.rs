@@ -158,8 +158,7 @@ pub async fn create(
         Some(staff.id),
         json!({ "number": row.number }),
         now,
-    ))
-    .await?;
+    ));
     tx.commit().await?;
     store::to_quote(row)
 }
@@ -560,7 +559,7 @@ pub async fn set_negotiation(
             edit.now,
         );
         event.internal = true;
-        edit.tx.record(event).await?;
+        edit.tx.record(event);
     }
     edit.finish("QUOTE_NEGOTIATION_CHANGED").await
 }
@@ -735,8 +734,7 @@ pub async fn duplicate(
         Some(staff.id),
         json!({ "number": row.number, "duplicateOf": source.number }),
         now,
-    ))
-    .await?;
+    ));
     tx.commit().await?;
     store::to_quote(row)
 }

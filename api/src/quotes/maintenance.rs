@@ -51,8 +51,7 @@ pub async fn run_once(state: &AppState) -> Result<Pass, AppError> {
             None,
             json!({ "status": { "old": "SENT", "new": "EXPIRED" } }),
             now,
-        ))
-        .await?;
+        ));
         tx.commit().await?;
         pass.expired += 1;
     }
@@ -78,8 +77,7 @@ pub async fn run_once(state: &AppState) -> Result<Pass, AppError> {
             None,
             json!({ "number": row.number, "retentionDays": settings.retention_days }),
             now,
-        ))
-        .await?;
+        ));
         tx.commit().await?;
         pass.purged += 1;
     }

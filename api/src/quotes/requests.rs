@@ -578,8 +578,7 @@ impl Begin {
             requester.user_id,
             json!({ "number": row.number }),
             now,
-        ))
-        .await?;
+        ));
         notify_seller(tx, &self.settings, &self.store_settings, &row, &lines, now).await?;
         store::to_quote(row)
     }
@@ -772,8 +771,7 @@ pub async fn claim(state: &AppState, principal: &Principal) -> Result<u64, AppEr
             Some(user.id),
             json!({ "customer": { "old": null, "new": customer_id } }),
             now,
-        ))
-        .await?;
+        ));
     }
     tx.commit().await?;
     Ok(count)

@@ -355,7 +355,7 @@ impl Edit {
             self.now,
         );
         event.internal = event.internal || self.internal;
-        self.tx.record(event).await?;
+        self.tx.record(event);
         self.tx.commit().await?;
         store::to_quote(row)
     }
@@ -458,8 +458,7 @@ pub async fn set_invoiced(
         row.updated_at = now;
         let row = store::update(&**tx, row).await?;
         let changes = json!({ "transferredToInvoice": { "old": !invoiced, "new": invoiced } });
-        tx.record(quote_event(&row, "QUOTE_INVOICED", actor, changes, now))
-            .await?;
+        tx.record(quote_event(&row, "QUOTE_INVOICED", actor, changes, now));
     }
     Ok(())
 }

@@ -108,8 +108,7 @@ pub(super) async fn finish_new(
     row.short = !ledger.shortages(items).is_empty();
     let row = store::update_project(&**tx, row).await?;
     let detail = json!({ "items": items.len(), "short": row.short });
-    tx.record(project_event(&row, kind, actor, detail, now))
-        .await?;
+    tx.record(project_event(&row, kind, actor, detail, now));
     Ok(row)
 }
 

@@ -348,15 +348,13 @@ impl Edit {
             self.now,
         )
         .await?;
-        self.tx
-            .record(project_event(
-                &row,
-                kind,
-                Some(self.actor.id),
-                changes,
-                self.now,
-            ))
-            .await?;
+        self.tx.record(project_event(
+            &row,
+            kind,
+            Some(self.actor.id),
+            changes,
+            self.now,
+        ));
         if let Some(shortage) = self.accepted {
             let mut event = project_event(
                 &row,
@@ -366,7 +364,7 @@ impl Edit {
                 self.now,
             );
             event.internal = true;
-            self.tx.record(event).await?;
+            self.tx.record(event);
         }
         self.tx.commit().await?;
         store::to_project(row)
@@ -512,8 +510,7 @@ pub(super) async fn refresh_drafts(
             "SHORTAGE_RESOLVED"
         };
         let detail = json!({ "short": { "old": !short, "new": short } });
-        tx.record(project_event(&draft, kind, None, detail, now))
-            .await?;
+        tx.record(project_event(&draft, kind, None, detail, now));
         if short {
             let data = template_data(tx, &draft, &own).await?;
             email_contact(tx, &draft, "rental_shortage", data, now).await?;
