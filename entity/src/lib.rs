@@ -9,6 +9,7 @@ pub mod catalog_reference;
 pub mod customer;
 pub mod customer_address;
 pub mod customer_contact;
+pub mod document_logo;
 pub mod event;
 pub mod invoice;
 pub mod message_template;

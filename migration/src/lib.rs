@@ -18,6 +18,7 @@ mod m20261130_000010_create_rental_tables;
 mod m20261130_000020_create_document_tables;
 mod m20261130_000021_index_production_lists;
 mod m20261130_000022_create_cache_epoch;
+mod m20261206_000023_create_document_logo;
 
 pub struct Migrator;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000020_create_document_tables::Migration),
             Box::new(m20261130_000021_index_production_lists::Migration),
             Box::new(m20261130_000022_create_cache_epoch::Migration),
+            Box::new(m20261206_000023_create_document_logo::Migration),
         ]
     }
 }

@@ -259,6 +259,14 @@ async fn open(shop: &Shop<'_>, url: &Value) -> String {
     text(&body)
 }
 
+/// The PDF at signed URL `url`.
+async fn pdf_at(shop: &Shop<'_>, url: &Value) -> Vec<u8> {
+    let url = url.as_str().unwrap_or_else(|| panic!("no URL: {url}"));
+    let (status, body) = shop.get(url, None).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    body
+}
+
 /// `INV-2026-000001`: the `n`th number of this year's series.
 fn series(prefix: &str, n: u32) -> String {
     format!("{prefix}-{}-{n:06}", chrono::Utc::now().year())
@@ -625,6 +633,30 @@ db_test! {
         assert_eq!(status, 200);
         let raw = String::from_utf8_lossy(&pdf);
         assert!(raw.contains("/Subtype/Image"), "the logo is drawn");
+
+        // An invoice prints the logo it was issued with, as does its credit note, whatever
+        // the seller's logo becomes; documents made on demand print the current one.
+        let has_image = |pdf: &[u8]| String::from_utf8_lossy(pdf).contains("/Subtype/Image");
+        let with_logo = shop.issue(&order).await["data"]["issueInvoice"].clone();
+        let other = shop.order(&customer).await;
+        let version = app.data(Some(&shop.admin.access), read, json!({})).await["sellerProfile"]["version"].clone();
+        let remove = "mutation($v: Int!) { updateSellerProfile(version: $v, input: { removeLogo: true }) { version } }";
+        let removed = app.data(Some(&shop.admin.access), remove, json!({ "v": version })).await;
+        assert!(has_image(&pdf_at(&shop, &with_logo["pdfUrl"]).await), "issued with the logo, printed with it");
+        let url = shop.order_url(&customer.user.access, &other, "ORDER_CONFIRMATION").await;
+        assert!(!has_image(&pdf_at(&shop, &url["data"]["order"]["documentUrl"]).await), "no logo now");
+        let without_logo = shop.issue(&other).await["data"]["issueInvoice"].clone();
+        let credit = "mutation($i: ID!) { issueCreditNote(invoiceId: $i, reason: \"Erreur\") { pdfUrl } }";
+        let note = app.data(shop.staff(), credit, json!({ "i": with_logo["id"] })).await;
+        assert!(has_image(&pdf_at(&shop, &note["issueCreditNote"]["pdfUrl"]).await), "as its invoice");
+        let logo = base64::Engine::decode(&base64::engine::general_purpose::STANDARD,
+            "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==").unwrap();
+        let again = crate::production::multipart(&app, &shop.admin.access, update,
+            json!({ "v": removed["updateSellerProfile"]["version"], "input": { "logo": null } }),
+            vec![("input.logo", "logo.png", "image/png", logo)]).await;
+        assert!(again.get("errors").is_none(), "{again}");
+        assert!(!has_image(&pdf_at(&shop, &without_logo["pdfUrl"]).await), "issued without a logo, printed without");
+        assert!(has_image(&pdf_at(&shop, &with_logo["pdfUrl"]).await));
     }
 }
 

@@ -180,6 +180,7 @@ pub fn order_document(
         facts,
         seller: seller.party(),
         logo: seller.logo.clone(),
+        issued_logo: None,
         customer_label: if matches!(kind, DocumentKind::Invoice | DocumentKind::ProForma) {
             "Bill to".to_owned()
         } else {
@@ -305,6 +306,7 @@ pub fn quote_document(
         facts,
         seller: seller.party(),
         logo: seller.logo.clone(),
+        issued_logo: None,
         customer_label: "Customer".to_owned(),
         customer: Party {
             name,
@@ -395,6 +397,7 @@ pub fn rental_document(
         facts,
         seller: seller.party(),
         logo: seller.logo.clone(),
+        issued_logo: None,
         customer_label: "Customer".to_owned(),
         customer: Party {
             name: customer.map_or_else(

@@ -1,6 +1,7 @@
 //! Invoices and credit notes. An invoice is issued from an order, numbered in a gapless yearly
 //! series (`INV-2026-000001`) by the transaction that issues it, and stored as the snapshot it
-//! prints: it never changes afterwards. A correction is a credit note (`CN-2026-000001`) that
+//! prints: it never changes afterwards, its logo included (kept by content in `document_logo`;
+//! a credit note prints its invoice's). A correction is a credit note (`CN-2026-000001`) that
 //! cancels it; the order may then be invoiced again. An order has at most one standing invoice
 //! (a unique key: a parallel second issue fails with `CONFLICT` and gives its number back).
 //! While it stands, the order's content is frozen: `orders::service::Edit` refuses edits,
@@ -9,13 +10,13 @@
 //! cannot slip between the invoice's check and its insert.
 
 use chrono::Datelike;
-use comptoir_entity::invoice;
+use comptoir_entity::{document_logo, invoice};
 use serde_json::json;
 use uuid::Uuid;
 
 use super::{
     build,
-    model::DocumentKind,
+    model::{DocumentKind, DocumentModel, IssuedLogo, Logo},
     seller,
     store::{self, Invoice},
 };
@@ -68,7 +69,7 @@ pub async fn issue(
     let customer = customers::service::find_for(&*tx, principal, order.customer_id).await?;
     let seller = seller::get(&*tx).await?;
     let number = numbering::next(&*tx, &format!("INV-{}", now.year())).await?;
-    let document = build::order_document(
+    let mut document = build::order_document(
         DocumentKind::Invoice,
         &number,
         now,
@@ -77,6 +78,7 @@ pub async fn issue(
         Some(&customer),
         &seller,
     );
+    document.issued_logo = Some(keep_logo(&*tx, seller.logo.as_ref(), now).await?);
     let total = document.totals.as_ref().map_or(order.total, |t| t.total);
     let row = store::insert(
         &*tx,
@@ -116,6 +118,63 @@ pub async fn issue(
     .await?;
     tx.commit().await?;
     store::to_invoice(row)
+}
+
+/// Keeps `logo` (the seller's, as a document is issued) among the logos of issued documents,
+/// once per content, and names it for the document.
+async fn keep_logo(
+    db: &impl sea_orm::ConnectionTrait,
+    logo: Option<&Logo>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<IssuedLogo, AppError> {
+    use sea_orm::{EntityTrait, Set, sea_query::OnConflict};
+    use sha2::Digest;
+
+    let Some(logo) = logo else {
+        return Ok(IssuedLogo { sha256: None });
+    };
+    let sha256 = hex::encode(sha2::Sha256::digest(&logo.bytes));
+    document_logo::Entity::insert(document_logo::ActiveModel {
+        sha256: Set(sha256.clone()),
+        content_type: Set(logo.content_type.clone()),
+        bytes: Set(logo.bytes.clone()),
+        created_at: Set(now),
+    })
+    .on_conflict(
+        OnConflict::column(document_logo::Column::Sha256)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    Ok(IssuedLogo {
+        sha256: Some(sha256),
+    })
+}
+
+/// The logo an issued document prints: the one it was issued with, or, for a document issued
+/// before logos were kept, `current` (the seller's).
+pub async fn issued_logo(
+    db: &impl sea_orm::ConnectionTrait,
+    document: &DocumentModel,
+    current: Option<Logo>,
+) -> Result<Option<Logo>, AppError> {
+    use sea_orm::EntityTrait;
+
+    let Some(issued) = &document.issued_logo else {
+        return Ok(current);
+    };
+    let Some(sha256) = &issued.sha256 else {
+        return Ok(None);
+    };
+    let row = document_logo::Entity::find_by_id(sha256.clone())
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("issued logo {sha256} missing")))?;
+    Ok(Some(Logo {
+        content_type: row.content_type,
+        bytes: row.bytes,
+    }))
 }
 
 /// Staff: cancels a standing invoice with a credit note of the same amounts, negated.

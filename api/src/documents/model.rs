@@ -162,6 +162,11 @@ pub struct DocumentModel {
     /// The seller's logo (PNG or JPEG), when set.
     #[serde(skip)]
     pub logo: Option<Logo>,
+    /// Issued documents (invoices, credit notes): the logo they were issued with, kept by
+    /// [`crate::documents::invoices`]. `None` in documents built on demand, and in those issued
+    /// before logos were kept (they print the seller's current logo).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issued_logo: Option<IssuedLogo>,
     /// "Customer", "Bill to"…
     pub customer_label: String,
     pub customer: Party,
@@ -175,6 +180,13 @@ pub struct DocumentModel {
     pub terms: Vec<String>,
     /// Free text printed last (the customer's note, a credit note's reason).
     pub notes: Vec<String>,
+}
+
+/// The logo a document was issued with: the SHA-256 of its content, or `None` when the seller
+/// had none.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuedLogo {
+    pub sha256: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

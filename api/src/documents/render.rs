@@ -622,6 +622,7 @@ mod tests {
                 contact: vec![],
             },
             logo: None,
+            issued_logo: None,
             customer_label: "Bill to".to_owned(),
             customer: Party {
                 name: "Арендная компания «Север»".to_owned(),

@@ -113,7 +113,7 @@ pub async fn model(
                 return Err(AppError::not_found("document", "id"));
             }
             let mut document = invoice.document;
-            document.logo = seller.logo;
+            document.logo = invoices::issued_logo(db, &document, seller.logo).await?;
             Ok(document)
         }
         DocumentKind::OrderConfirmation
