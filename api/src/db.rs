@@ -162,7 +162,10 @@ fn sqlx_err(error: sea_orm::sqlx::Error) -> DbErr {
 /// already read, and a client catching up from its cursor (`events(after:)`, a subscription's
 /// `after`) would never see it. So the transactions that write events take one lock (a
 /// transaction-scoped advisory lock per schema) for their last statements: the inserts and the
-/// commit. Taken last, after every row lock of the transaction, it cannot deadlock with them.
+/// commit. Taken after every row lock the transaction's own statements take, it cannot deadlock
+/// with them; the only locks taken after it are those of the catalog's deferred triggers at
+/// commit (the `cache_epoch` row), in the same order in every transaction. The price: on
+/// PostgreSQL, the commits of transactions that write events run one at a time.
 /// SQLite has one writer: its transactions commit in the order they run.
 pub struct WriteTx {
     txn: DatabaseTransaction,

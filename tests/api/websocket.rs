@@ -315,6 +315,52 @@ async fn an_event_that_commits_late_comes_after_the_events_read_before_it() {
     assert_eq!(kinds, ["SLOW"]);
 }
 
+/// Two transactions that write events commit one after the other from their first event
+/// insert: the second's events cannot take positions before the first's and commit first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactions_that_write_events_commit_one_at_a_time_on_postgres() {
+    use sea_orm::ConnectionTrait;
+
+    let Some(app) = TestApp::spawn_with(crate::helpers::Backend::Postgres, |_| {}).await else {
+        eprintln!("COMPTOIR_TEST_DATABASE_URL is not set: skipped");
+        return;
+    };
+    // A transaction is writing its events (it holds the lock they take at commit)...
+    let first = app.state.db.begin(&app.state.events).await.unwrap();
+    first
+        .execute_unprepared(
+            "SELECT pg_advisory_xact_lock(hashtext('comptoir_events.' || current_schema()))",
+        )
+        .await
+        .unwrap();
+    // ...so another one's commit waits for it.
+    let mut second = app.state.db.begin(&app.state.events).await.unwrap();
+    second.record(comptoir_api::events::NewEvent {
+        kind: "SECOND",
+        object_type: "Test",
+        object_id: uuid::Uuid::now_v7(),
+        owner_user_id: None,
+        owner_customer_id: None,
+        internal: false,
+        actor_id: None,
+        status: None,
+        changes: json!({}),
+        at: chrono::Utc::now(),
+    });
+    let commit = tokio::spawn(second.commit());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !commit.is_finished(),
+        "the second commit waits for the first"
+    );
+    first.commit().await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), commit)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}
+
 db_test! {
     /// Messages take effect in order: a mutation sent right behind a `subscribe`, on the same
     /// socket and without waiting for anything, is heard by that subscription. Each round
