@@ -258,6 +258,22 @@ async fn an_event_crosses_instances_on_postgres() {
     drop(second);
 }
 
+/// An event of no object in particular, recorded straight into a transaction.
+fn test_event(kind: &'static str) -> comptoir_api::events::NewEvent {
+    comptoir_api::events::NewEvent {
+        kind,
+        object_type: "Test",
+        object_id: uuid::Uuid::now_v7(),
+        owner_user_id: None,
+        owner_customer_id: None,
+        internal: false,
+        actor_id: None,
+        status: None,
+        changes: json!({}),
+        at: chrono::Utc::now(),
+    }
+}
+
 /// On PostgreSQL transactions commit in parallel: an event of a transaction that commits after
 /// another's must come after it in the log, or a client that read the other's event (and kept
 /// its cursor) would never see it, neither when it catches up nor in a subscription's replay.
@@ -274,18 +290,7 @@ async fn an_event_that_commits_late_comes_after_the_events_read_before_it() {
 
     // A transaction records an event and is slow to commit...
     let mut slow = app.state.db.begin(&app.state.events).await.unwrap();
-    slow.record(comptoir_api::events::NewEvent {
-        kind: "SLOW",
-        object_type: "Test",
-        object_id: uuid::Uuid::now_v7(),
-        owner_user_id: None,
-        owner_customer_id: None,
-        internal: false,
-        actor_id: None,
-        status: None,
-        changes: json!({}),
-        at: chrono::Utc::now(),
-    });
+    slow.record(test_event("SLOW"));
     // ...while another commits, and a client reads the log up to it.
     app.data(
         Some(&admin.access),
@@ -335,18 +340,7 @@ async fn transactions_that_write_events_commit_one_at_a_time_on_postgres() {
         .unwrap();
     // ...so another one's commit waits for it.
     let mut second = app.state.db.begin(&app.state.events).await.unwrap();
-    second.record(comptoir_api::events::NewEvent {
-        kind: "SECOND",
-        object_type: "Test",
-        object_id: uuid::Uuid::now_v7(),
-        owner_user_id: None,
-        owner_customer_id: None,
-        internal: false,
-        actor_id: None,
-        status: None,
-        changes: json!({}),
-        at: chrono::Utc::now(),
-    });
+    second.record(test_event("SECOND"));
     let commit = tokio::spawn(second.commit());
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
