@@ -26,9 +26,10 @@ use super::{
 };
 use crate::error::AppError;
 
-/// Products whose rows are kept at most (a product with its variants and options is about a
-/// kibibyte or two).
-const KEPT_PRODUCTS: u64 = 10_000;
+/// Memory the kept rows may take, by [`ProductRows::weight`]: a product with a few variants and
+/// options weighs a kibibyte or two, one with hundreds of variants a few hundred, so the bound
+/// is on bytes, not on products.
+const KEPT_BYTES: u64 = 32 * 1024 * 1024;
 
 /// A product's rows as one epoch of the catalog shows them.
 #[derive(Debug)]
@@ -40,6 +41,52 @@ pub struct ProductRows {
     pub options: Vec<ProductOption>,
 }
 
+impl ProductRows {
+    /// About the memory these rows hold: their structs and the text they own.
+    fn weight(&self) -> u32 {
+        use std::mem::size_of;
+
+        let product = &self.product;
+        let variants: usize = self
+            .variants
+            .iter()
+            .map(|v| {
+                size_of::<Variant>()
+                    + v.reference.len()
+                    + v.name.len()
+                    + v.characteristics
+                        .iter()
+                        // A B-tree entry's keeping besides its two strings.
+                        .map(|(k, value)| 3 * size_of::<String>() + k.len() + value.len())
+                        .sum::<usize>()
+            })
+            .sum();
+        let options: usize = self
+            .options
+            .iter()
+            .map(|o| {
+                size_of::<ProductOption>()
+                    + o.code.len()
+                    + o.name.len()
+                    + o.unit.as_ref().map_or(0, String::len)
+                    + o.values
+                        .iter()
+                        .map(|v| {
+                            size_of::<super::model::OptionValue>() + v.code.len() + v.label.len()
+                        })
+                        .sum::<usize>()
+            })
+            .sum();
+        let bytes = size_of::<Self>()
+            + product.reference.len()
+            + product.name.len()
+            + product.description.len()
+            + variants
+            + options;
+        u32::try_from(bytes).unwrap_or(u32::MAX)
+    }
+}
+
 /// The rows kept, each with the epoch it was read under.
 pub struct CatalogRows {
     kept: moka::sync::Cache<Uuid, (i64, Arc<ProductRows>)>,
@@ -48,7 +95,10 @@ pub struct CatalogRows {
 impl Default for CatalogRows {
     fn default() -> Self {
         Self {
-            kept: moka::sync::Cache::new(KEPT_PRODUCTS),
+            kept: moka::sync::Cache::builder()
+                .weigher(|_, (_, rows): &(i64, Arc<ProductRows>)| rows.weight())
+                .max_capacity(KEPT_BYTES)
+                .build(),
         }
     }
 }
@@ -154,4 +204,75 @@ pub async fn epoch(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
         .await?
         .ok_or_else(|| DbErr::RecordNotFound("cache epoch `catalog`".to_owned()))?;
     row.try_get("", "version")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use chrono::Utc;
+    use rust_decimal::Decimal;
+
+    use super::*;
+    use crate::catalog::model::ProductKind;
+
+    fn rows(variants: usize) -> Arc<ProductRows> {
+        let id = Uuid::now_v7();
+        Arc::new(ProductRows {
+            product: Product {
+                id,
+                reference: "BANNER".to_owned(),
+                name: "Banner".to_owned(),
+                description: String::new(),
+                kind: ProductKind::Standard,
+                unit_price: Decimal::ONE,
+                vat_rate: Decimal::ZERO,
+                active: true,
+                visible: true,
+                track_stock: false,
+                stock: 0,
+                rental_owned_quantity: None,
+                rental_daily_price: None,
+                rental_buffer: None,
+                archived: false,
+                version: 0,
+                created_at: Utc::now(),
+                updated_at: Utc::now(),
+            },
+            variants: (0..variants)
+                .map(|i| Variant {
+                    id: Uuid::now_v7(),
+                    product_id: id,
+                    reference: format!("BANNER-{i:04}"),
+                    name: format!("Banner, size {i}"),
+                    characteristics: BTreeMap::from([("size".to_owned(), i.to_string())]),
+                    unit_price: Decimal::ONE,
+                    track_stock: false,
+                    stock: 0,
+                    active: true,
+                    position: i32::try_from(i).unwrap_or(0),
+                })
+                .collect(),
+            options: Vec::new(),
+        })
+    }
+
+    #[test]
+    fn kept_rows_are_bounded_by_their_weight_not_their_number() {
+        let small = rows(1).weight();
+        let large = rows(500).weight();
+        assert!(large > 400 * small / 2, "{small} vs {large}");
+
+        // 400 products of 500 variants each (one set of rows under 400 ids): about 130 KiB
+        // each, so about 250 fit in the bound, where a bound of 10,000 products kept them all.
+        let cache = CatalogRows::default();
+        let heavy = rows(500);
+        for _ in 0..400 {
+            cache.kept.insert(Uuid::now_v7(), (1, Arc::clone(&heavy)));
+        }
+        cache.kept.run_pending_tasks();
+        assert!(cache.kept.weighted_size() <= KEPT_BYTES);
+        let kept = cache.kept.entry_count();
+        assert!((100..400).contains(&kept), "{kept} kept");
+    }
 }
