@@ -186,19 +186,14 @@ impl WriteTx {
     }
 
     pub async fn commit(self) -> Result<(), DbErr> {
-        let mut recorded = Vec::with_capacity(self.pending.len());
-        if !self.pending.is_empty() {
-            if self.txn.get_database_backend() == DbBackend::Postgres {
-                self.txn
-                    .execute_unprepared(
-                        "SELECT pg_advisory_xact_lock(hashtext('comptoir_events.' || current_schema()))",
-                    )
-                    .await?;
-            }
-            for event in self.pending {
-                recorded.push(crate::events::store::insert(&self.txn, event).await?);
-            }
+        if !self.pending.is_empty() && self.txn.get_database_backend() == DbBackend::Postgres {
+            self.txn
+                .execute_unprepared(
+                    "SELECT pg_advisory_xact_lock(hashtext('comptoir_events.' || current_schema()))",
+                )
+                .await?;
         }
+        let recorded = crate::events::store::insert(&self.txn, self.pending).await?;
         self.txn.commit().await?;
         if self.wake_outbox {
             self.bus.wake_outbox();

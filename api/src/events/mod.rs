@@ -341,9 +341,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let state = crate::state::for_tests(&dir).await;
         // Committed, its notification still on the way.
-        let late = store::insert(state.db.read(), event("BEFORE"))
+        let late = store::insert(state.db.read(), vec![event("BEFORE")])
             .await
-            .unwrap();
+            .unwrap()
+            .remove(0);
 
         let stream = follow(&state, Audience::Staff, Scope::default(), None)
             .await

@@ -1,14 +1,18 @@
 use comptoir_entity::event;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 use uuid::Uuid;
 
 use super::{Audience, NewEvent, Scope, StoredEvent};
 
-pub async fn insert(db: &impl ConnectionTrait, event: NewEvent) -> Result<StoredEvent, DbErr> {
-    let row = event::ActiveModel {
+/// Writes `events` in one statement; they take their positions in the order given.
+pub async fn insert(
+    db: &impl ConnectionTrait,
+    events: Vec<NewEvent>,
+) -> Result<Vec<StoredEvent>, DbErr> {
+    let rows = events.into_iter().map(|event| event::ActiveModel {
         kind: Set(event.kind.to_owned()),
         object_type: Set(event.object_type.to_owned()),
         object_id: Set(event.object_id),
@@ -20,10 +24,16 @@ pub async fn insert(db: &impl ConnectionTrait, event: NewEvent) -> Result<Stored
         changes: Set(event.changes),
         created_at: Set(event.at),
         ..Default::default()
-    }
-    .insert(db)
-    .await?;
-    Ok(from_row(row))
+    });
+    let mut stored: Vec<StoredEvent> = event::Entity::insert_many(rows)
+        .exec_with_returning(db)
+        .await?
+        .into_iter()
+        .map(from_row)
+        .collect();
+    // RETURNING gives no order: by position, as written.
+    stored.sort_by_key(|e| e.id);
+    Ok(stored)
 }
 
 pub async fn find(db: &impl ConnectionTrait, id: i64) -> Result<Option<StoredEvent>, DbErr> {
