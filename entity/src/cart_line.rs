@@ -16,6 +16,8 @@ pub struct Model {
     pub rental_start: Option<DateTimeUtc>,
     pub rental_end: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
+    /// When the line last changed (its cart's `updated_at` follows, by trigger).
+    pub updated_at: DateTimeUtc,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -105,6 +105,20 @@ pub async fn add_line(
     let db = state.db.read();
     let catalog = state.catalog.at(db).await?;
     let line = prepare_line(db, &catalog, principal, input, now).await?;
+    // On SQLite, into the caller's cart found by the insert itself: one statement on the
+    // writer, no transaction (on PostgreSQL, see `store::add_line_to_owned`).
+    if state.db.backend() == sea_orm::DbBackend::Sqlite
+        && let Some(owner) = owned_by(principal, token)
+        && let Some(cart_id) =
+            store::add_line_to_owned(state.db.write(), owner, line.clone(), MAX_LINES, now).await?
+    {
+        let cart = store::find(db, cart_id)
+            .await?
+            .ok_or_else(|| AppError::not_found("cart", "cartToken"))?;
+        return view(db, Some(&catalog), cart).await;
+    }
+    // No such cart (a user's first line, or a token that names none), or it is full: the
+    // transaction creates the user's cart, or says which.
     let tx = state.db.begin(&state.events).await?;
     let cart = cart_to_change(&tx, principal, token, now).await?;
     add_prepared(&tx, &cart, line, now).await?;
@@ -159,7 +173,7 @@ pub async fn update_line(
     let Some((start, end)) = rental_period else {
         // Quantity only: the line keeps its identity.
         if let Some(quantity) = quantity {
-            store::set_quantity(&*tx, line, quantity).await?;
+            store::set_quantity(&*tx, line, quantity, now).await?;
         }
         return finish(state, tx, cart, None).await;
     };

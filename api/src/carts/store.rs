@@ -39,6 +39,10 @@ pub async fn touch_where(
         .next())
 }
 
+pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<cart::Model>, DbErr> {
+    cart::Entity::find_by_id(id).one(db).await
+}
+
 pub async fn find_user_cart(
     db: &impl ConnectionTrait,
     user_id: Uuid,
@@ -145,14 +149,51 @@ pub async fn add_line(
     max_lines: Option<usize>,
     now: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
-    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, OnConflict, Query, SubQueryStatement};
-    let merged = Func::cust(Alias::new(
-        if db.get_database_backend() == sea_orm::DbBackend::Postgres {
-            "LEAST"
-        } else {
-            "MIN"
-        },
-    ))
+    let cart = Condition::all().add(cart::Column::Id.eq(cart_id));
+    let statement = insert_line(db.get_database_backend(), cart, line, max_lines, now)?;
+    Ok(db.execute(&statement).await?.rows_affected() > 0)
+}
+
+/// [`add_line`] to the active cart `owner` names, found by the insert itself: one statement
+/// that needs no transaction around it. The cart is marked changed by the line's trigger. The
+/// cart's ID, or `None` when there is no such cart or it is full.
+///
+/// SQLite only: there the statement runs alone on the one writer. On PostgreSQL two of them may
+/// run at once, and one that waited for the other would count the cart's lines as they were
+/// before it waited (the statement's snapshot), letting a cart grow past `max_lines`.
+pub async fn add_line_to_owned(
+    db: &impl ConnectionTrait,
+    owner: sea_orm::sea_query::Expr,
+    line: NewLine,
+    max_lines: usize,
+    now: DateTime<Utc>,
+) -> Result<Option<Uuid>, DbErr> {
+    let cart = Condition::all()
+        .add(owner)
+        .add(cart::Column::Status.eq(ACTIVE));
+    let mut statement = insert_line(db.get_database_backend(), cart, line, Some(max_lines), now)?;
+    statement.returning_col(cart_line::Column::CartId);
+    match db.query_one(&statement).await? {
+        Some(row) => Ok(Some(row.try_get("", "cart_id")?)),
+        None => Ok(None),
+    }
+}
+
+/// `INSERT INTO cart_line … SELECT … FROM cart WHERE <cart> … ON CONFLICT … DO UPDATE`: the line
+/// goes to the cart `cart` selects, if any (and if it has room, with `max_lines`).
+fn insert_line(
+    backend: sea_orm::DbBackend,
+    cart: Condition,
+    line: NewLine,
+    max_lines: Option<usize>,
+    now: DateTime<Utc>,
+) -> Result<sea_orm::sea_query::InsertStatement, DbErr> {
+    use sea_orm::sea_query::{Alias, ExprTrait, Func, OnConflict, Query, SubQueryStatement};
+    let merged = Func::cust(Alias::new(if backend == sea_orm::DbBackend::Postgres {
+        "LEAST"
+    } else {
+        "MIN"
+    }))
     .arg(
         Expr::col((cart_line::Entity, cart_line::Column::Quantity)).add(Expr::col((
             Alias::new("excluded"),
@@ -160,18 +201,18 @@ pub async fn add_line(
         ))),
     )
     .arg(100_000);
-    // SQLite reads `INSERT … SELECT … ON CONFLICT` only when the SELECT has a WHERE clause.
+    let cart_id = || Expr::col((cart::Entity, cart::Column::Id));
     let room = match max_lines {
         Some(max) => {
             let held = Query::select()
                 .expr(Expr::col(cart_line::Column::Id).count())
                 .from(cart_line::Entity)
-                .and_where(cart_line::Column::CartId.eq(cart_id))
+                .and_where(Expr::col((cart_line::Entity, cart_line::Column::CartId)).eq(cart_id()))
                 .to_owned();
             let same = Query::select()
                 .expr(Expr::val(1))
                 .from(cart_line::Entity)
-                .and_where(cart_line::Column::CartId.eq(cart_id))
+                .and_where(Expr::col((cart_line::Entity, cart_line::Column::CartId)).eq(cart_id()))
                 .and_where(cart_line::Column::LineKey.eq(line.line_key.clone()))
                 .to_owned();
             Expr::SubQuery(None, Box::new(SubQueryStatement::SelectStatement(held)))
@@ -183,7 +224,7 @@ pub async fn add_line(
     let row = Query::select()
         .exprs([
             Expr::val(Uuid::now_v7()),
-            Expr::val(cart_id),
+            cart_id(),
             Expr::val(line.product_id),
             Expr::val(line.variant_id),
             Expr::val(line.configuration),
@@ -192,10 +233,13 @@ pub async fn add_line(
             Expr::val(line.rental_start),
             Expr::val(line.rental_end),
             Expr::val(now),
+            Expr::val(now),
         ])
+        .from(cart::Entity)
+        .cond_where(cart)
         .and_where(room)
         .to_owned();
-    let statement = Query::insert()
+    Ok(Query::insert()
         .into_table(cart_line::Entity)
         .columns([
             cart_line::Column::Id,
@@ -208,16 +252,17 @@ pub async fn add_line(
             cart_line::Column::RentalStart,
             cart_line::Column::RentalEnd,
             cart_line::Column::CreatedAt,
+            cart_line::Column::UpdatedAt,
         ])
         .select_from(row)
         .map_err(|error| DbErr::Custom(error.to_string()))?
         .on_conflict(
             OnConflict::columns([cart_line::Column::CartId, cart_line::Column::LineKey])
                 .value(cart_line::Column::Quantity, merged)
+                .update_column(cart_line::Column::UpdatedAt)
                 .to_owned(),
         )
-        .to_owned();
-    Ok(db.execute(&statement).await?.rows_affected() > 0)
+        .to_owned())
 }
 
 /// Creates the user's cart unless one exists (the unique index settles races).
@@ -276,9 +321,11 @@ pub async fn set_quantity(
     db: &impl ConnectionTrait,
     line: cart_line::Model,
     quantity: i32,
+    now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
     let mut active: cart_line::ActiveModel = line.into();
     active.quantity = Set(quantity);
+    active.updated_at = Set(now);
     active.update(db).await?;
     Ok(())
 }
