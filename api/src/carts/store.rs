@@ -221,6 +221,8 @@ fn insert_line(
         }
         None => Expr::val(1).eq(1),
     };
+    // SQLite reads `INSERT … SELECT … ON CONFLICT` only when the SELECT has a WHERE clause, as
+    // this one always has.
     let row = Query::select()
         .exprs([
             Expr::val(Uuid::now_v7()),
