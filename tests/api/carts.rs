@@ -366,9 +366,11 @@ db_test! {
         let statements = app.state.db.statements() - before;
         assert_eq!(line(&cart, "PEN")["quantity"], 2);
         assert_eq!(line(&cart, "PEN")["unitPrice"]["amount"], "0.333");
-        // Caller, reference, epoch, the line (one statement that finds the cart, adds the line
-        // and marks the cart changed), the cart, its lines.
-        assert!(statements <= 6, "{statements} statements");
+        // Caller, reference, epoch, the line (on SQLite one statement that finds the cart, adds
+        // the line and marks the cart changed; on PostgreSQL the cart found and marked changed,
+        // then the line), the cart's lines.
+        let most = if app.state.db.backend() == sea_orm::DbBackend::Sqlite { 5 } else { 6 };
+        assert!(statements <= most, "{statements} statements");
 
         // A price change is a new epoch: the next change to the cart shows the new price.
         let update = "mutation($id: ID!) { updateProduct(id: $id, version: 1, input: { unitPrice: \"0.50\" }) { version } }";

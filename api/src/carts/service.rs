@@ -112,9 +112,17 @@ pub async fn add_line(
         && let Some(cart_id) =
             store::add_line_to_owned(state.db.write(), owner, line.clone(), MAX_LINES, now).await?
     {
-        let cart = store::find(db, cart_id)
-            .await?
-            .ok_or_else(|| AppError::not_found("cart", "cartToken"))?;
+        // The cart as the statement left it, without reading it back: a token's cart is
+        // anonymous, a user's own is theirs, and the trigger set its time to `now`.
+        let cart = CartHead {
+            id: cart_id,
+            user_id: if token.is_some() {
+                None
+            } else {
+                principal.user_id()
+            },
+            updated_at: now,
+        };
         return view(db, Some(&catalog), cart).await;
     }
     // No such cart (a user's first line, or a token that names none), or it is full: the
@@ -467,8 +475,9 @@ async fn priced_now(state: &AppState, cart: cart::Model) -> Result<CartView, App
 pub async fn view(
     db: &impl ConnectionTrait,
     catalog: Option<&Snapshot<'_>>,
-    cart: cart::Model,
+    cart: impl Into<CartHead>,
 ) -> Result<CartView, AppError> {
+    let cart = cart.into();
     let lines = store::lines_of(db, cart.id).await?;
     let lines = price_lines(db, catalog, lines).await?;
     let totals = pricing::totals(lines.iter().map(|l| &l.amount));
@@ -479,6 +488,23 @@ pub async fn view(
         totals,
         updated_at: cart.updated_at,
     })
+}
+
+/// What a cart's view shows of the cart row itself.
+pub struct CartHead {
+    pub id: Uuid,
+    pub user_id: Option<Uuid>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<cart::Model> for CartHead {
+    fn from(cart: cart::Model) -> Self {
+        Self {
+            id: cart.id,
+            user_id: cart.user_id,
+            updated_at: cart.updated_at,
+        }
+    }
 }
 
 async fn price_lines(

@@ -39,10 +39,6 @@ pub async fn touch_where(
         .next())
 }
 
-pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<cart::Model>, DbErr> {
-    cart::Entity::find_by_id(id).one(db).await
-}
-
 pub async fn find_user_cart(
     db: &impl ConnectionTrait,
     user_id: Uuid,
