@@ -1,7 +1,10 @@
 //! The event log over GraphQL: `events(after:)` lets a client that was offline catch up.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, Json, Object, Result};
 use chrono::{DateTime, Utc};
+use futures_util::{StreamExt, future::Either};
 
 use super::{StoredEvent, store};
 use crate::{
@@ -15,11 +18,11 @@ use crate::{
 
 /// One entry of the event log.
 /// Shared, not copied, between the subscribers an event reaches.
-pub struct EventObject(pub std::sync::Arc<StoredEvent>);
+pub struct EventObject(pub Arc<StoredEvent>);
 
 impl EventObject {
     pub fn new(event: StoredEvent) -> Self {
-        Self(std::sync::Arc::new(event))
+        Self(Arc::new(event))
     }
 }
 
@@ -145,58 +148,33 @@ pub async fn object_events(
         object_type: Some(object_type),
         object_id,
     };
-    let stream = super::follow(state(ctx), audience, scope, after).await?;
-    Ok(event_stream(ctx, stream))
+    let events = super::follow(state(ctx), audience, scope, after).await?;
+    // Over a WebSocket, the operation's task takes the events and passes back those to resolve.
+    let feed = ctx
+        .data_opt::<Arc<super::frames::Feed>>()
+        .filter(|feed| feed.claim());
+    let events = match feed {
+        Some(feed) => Either::Left(Arc::clone(feed).hand_over(Box::pin(events))),
+        None => Either::Right(events),
+    };
+    Ok(event_stream(ctx, events))
 }
 
 /// A subscription's events as GraphQL objects. Each one marks the operation's `EventMarker`
-/// (when the transport set one) so that its rendering can be shared; an event another subscriber
-/// with the same document already rendered is sent through the operation's [`SharedFrames`]
-/// instead, without resolving it again.
-///
-/// [`SharedFrames`]: super::frames::SharedFrames
+/// (when the transport set one) so that its rendering can be shared.
 pub fn event_stream<S>(
     ctx: &Context<'_>,
     stream: S,
 ) -> impl futures_util::Stream<Item = Result<EventObject>> + Send + 'static + use<S>
 where
-    S: futures_util::Stream<Item = Result<std::sync::Arc<StoredEvent>, AppError>> + Send + 'static,
+    S: futures_util::Stream<Item = Result<Arc<StoredEvent>, AppError>> + Send + 'static,
 {
-    use futures_util::{StreamExt, future::ready};
-
-    enum Step {
-        Resolve(Result<EventObject>),
-        Sent,
-        Gone,
-    }
-
     let marker = ctx.data_opt::<super::frames::EventMarker>().cloned();
-    let shared = ctx.data_opt::<super::frames::SharedFrames>().cloned();
-    stream
-        .then(move |item| {
-            let marker = marker.clone();
-            let shared = shared.clone();
-            async move {
-                let event = match item {
-                    Ok(event) => event,
-                    Err(error) => return Step::Resolve(Err(error.into())),
-                };
-                if let Some(shared) = &shared
-                    && let Some(taken) = shared.send_rendered(event.id).await
-                {
-                    return if taken { Step::Sent } else { Step::Gone };
-                }
-                if let Some(marker) = &marker {
-                    marker.set(event.id);
-                }
-                Step::Resolve(Ok(EventObject(event)))
-            }
-        })
-        .take_while(|step| ready(!matches!(step, Step::Gone)))
-        .filter_map(|step| {
-            ready(match step {
-                Step::Resolve(item) => Some(item),
-                Step::Sent | Step::Gone => None,
-            })
-        })
+    stream.map(move |item| {
+        let event = item?;
+        if let Some(marker) = &marker {
+            marker.set(event.id);
+        }
+        Ok(EventObject(event))
+    })
 }

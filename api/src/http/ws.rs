@@ -44,7 +44,7 @@ use axum::{
     response::{IntoResponse, Response as HttpResponse},
 };
 use futures_util::{
-    SinkExt, StreamExt,
+    SinkExt, Stream, StreamExt,
     stream::{SplitSink, SplitStream},
 };
 use serde::Deserialize;
@@ -56,6 +56,7 @@ use super::{HttpState, auth};
 use crate::{
     auth::{Principal, service::USER_OBJECT},
     error::AppError,
+    events::frames::Next,
     graphql::{context::ClientAddr, loaders},
 };
 
@@ -279,6 +280,76 @@ struct Finished {
     id: String,
     generation: u64,
     failed: bool,
+}
+
+/// An operation's task: what it needs besides its responses.
+struct Operation {
+    id: String,
+    generation: u64,
+    protocol: Protocol,
+    fingerprint: u64,
+    sink: Sink,
+    frames: Arc<crate::events::frames::FrameCache>,
+    feed: Arc<crate::events::frames::Feed>,
+    marker: crate::events::frames::EventMarker,
+}
+
+impl Operation {
+    /// Sends the operation's responses, and the events its resolver handed over, until they end
+    /// or the peer is gone.
+    ///
+    /// What this task holds while it waits for the next event is what each idle subscription
+    /// costs: a response ends with the arm that renders it, and the send, with its timer, is
+    /// boxed while it runs.
+    async fn run(self, mut responses: impl Stream<Item = Response> + Unpin) -> Finished {
+        let mut first = true;
+        let mut failed = false;
+        let mut events = None;
+        loop {
+            let next =
+                std::future::poll_fn(|cx| self.feed.poll_next(cx, &mut responses, &mut events));
+            let message = match next.await {
+                Next::Response(None) => break,
+                Next::Response(Some(response)) => {
+                    let event = self.marker.take();
+                    if first && is_request_error(&response) {
+                        failed = true;
+                        error_message(self.protocol, &self.id, &response)
+                    } else if let Some(event) = event.filter(|_| response.errors.is_empty()) {
+                        // The same document gets the same bytes for the same event: render once.
+                        let payload = self.frames.payload(self.fingerprint, event, || {
+                            serde_json::to_string(&response).unwrap_or_default()
+                        });
+                        shared_next_message(self.protocol, &self.id, &payload)
+                    } else {
+                        next_message(self.protocol, &self.id, &response)
+                    }
+                }
+                // An event another subscriber with the same document rendered goes out as it
+                // is; any other goes back to the resolver, and comes back as a response.
+                Next::Event(Some(Ok(event))) => {
+                    let Some(payload) = self.frames.rendered(self.fingerprint, event.id) else {
+                        self.feed.forward(Some(Ok(event)));
+                        continue;
+                    };
+                    shared_next_message(self.protocol, &self.id, &payload)
+                }
+                Next::Event(other) => {
+                    self.feed.forward(other);
+                    continue;
+                }
+            };
+            first = false;
+            if !Box::pin(send_frame(&self.sink, message)).await || failed {
+                break;
+            }
+        }
+        Finished {
+            id: self.id,
+            generation: self.generation,
+            failed,
+        }
+    }
 }
 
 struct Connection {
@@ -618,11 +689,12 @@ impl Connection {
             principal.is_staff(),
         );
         let marker = crate::events::frames::EventMarker::default();
+        let feed = Arc::new(crate::events::frames::Feed::default());
         let request = Request::new(payload.query)
             .data(principal)
             .data(self.addr)
             .data(marker.clone())
-            .data(self.shared_frames(&id, fingerprint));
+            .data(Arc::clone(&feed));
         let mut request = loaders::attach(request, &self.state.app, principal);
         if let Some(name) = payload.operation_name {
             request = request.operation_name(name);
@@ -642,47 +714,18 @@ impl Connection {
         let generation = self.next_generation;
         // Made here, not in the task: what a task captures stays in it for its whole life, and
         // the request (with its query text and variables) is only needed to start the stream.
-        let mut responses = self.state.schema.execute_stream(request);
-        let sink = Arc::clone(&self.sink);
-        let protocol = self.protocol;
-        let task_id = id.clone();
-        let frames = Arc::clone(&self.state.app.frames);
-        let handle = self.tasks.spawn(async move {
-            let mut first = true;
-            let mut failed = false;
-            // What this task holds while it waits for the next event is what each idle
-            // subscription costs: the response ends with the block that renders it, and the
-            // send, with its timer, is boxed while it runs.
-            loop {
-                let message = {
-                    let Some(response) = responses.next().await else {
-                        break;
-                    };
-                    let event = marker.take();
-                    if first && is_request_error(&response) {
-                        failed = true;
-                        error_message(protocol, &task_id, &response)
-                    } else if let Some(event) = event.filter(|_| response.errors.is_empty()) {
-                        // The same document gets the same bytes for the same event: render once.
-                        let payload = frames.payload(fingerprint, event, || {
-                            serde_json::to_string(&response).unwrap_or_default()
-                        });
-                        shared_next_message(protocol, &task_id, &payload)
-                    } else {
-                        next_message(protocol, &task_id, &response)
-                    }
-                };
-                first = false;
-                if !Box::pin(send_frame(&sink, message)).await || failed {
-                    break;
-                }
-            }
-            Finished {
-                id: task_id,
-                generation,
-                failed,
-            }
-        });
+        let responses = self.state.schema.execute_stream(request);
+        let operation = Operation {
+            id: id.clone(),
+            generation,
+            protocol: self.protocol,
+            fingerprint,
+            sink: Arc::clone(&self.sink),
+            frames: Arc::clone(&self.state.app.frames),
+            feed,
+            marker,
+        };
+        let handle = self.tasks.spawn(operation.run(responses));
         self.operations.insert(id, (generation, handle));
         if let Some(listening) = listening {
             // A client's messages take effect in order: once it has a reply to the next one
@@ -690,24 +733,6 @@ impl Connection {
             drop(tokio::time::timeout(SETUP_WAIT, listening).await);
         }
         None
-    }
-
-    /// How operation `id` sends a rendering of its document that another subscriber made.
-    fn shared_frames(&self, id: &str, fingerprint: u64) -> crate::events::frames::SharedFrames {
-        let sink = Arc::clone(&self.sink);
-        let (protocol, id) = (self.protocol, Arc::<str>::from(id));
-        let send: crate::events::frames::SendPayload = Arc::new(move |payload| {
-            let sink = Arc::clone(&sink);
-            let id = Arc::clone(&id);
-            Box::pin(async move {
-                send_frame(&sink, shared_next_message(protocol, &id, &payload)).await
-            })
-        });
-        crate::events::frames::SharedFrames::new(
-            fingerprint,
-            Arc::clone(&self.state.app.frames),
-            send,
-        )
     }
 
     fn error_json(&self, id: &str, message: &str) -> Value {
