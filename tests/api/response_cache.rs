@@ -45,6 +45,10 @@ db_test! {
         let (again, statements) = page(&app, None).await;
         assert_eq!(again, first);
         assert_eq!(statements, 1, "a kept page only reads the catalog's epoch");
+        // A logged-in caller's account is read with the epoch, in one statement.
+        page(&app, token).await;
+        let (_, statements) = page(&app, token).await;
+        assert_eq!(statements, 1, "the caller's account and the epoch in one statement");
 
         // Each kind of catalog change shows at once.
         let version = app.data(token, "query($id: ID!) { product(id: $id) { version } }", json!({ "id": id })).await["product"]["version"].as_i64().unwrap();

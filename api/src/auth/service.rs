@@ -17,6 +17,7 @@ use super::{
     store::{self, AccountChanges, UserFilter},
 };
 use crate::{
+    catalog::snapshot::EarlyEpoch,
     db::WriteTx,
     error::AppError,
     events::{NewEvent, StoredEvent},
@@ -36,10 +37,18 @@ use crate::{
 pub const USER_OBJECT: &str = "User";
 
 /// Resolves a bearer token to the caller, against the account's current state: a blocked account
-/// gets `ACCOUNT_BLOCKED`, a revoked or invalid token `UNAUTHENTICATED`.
-pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, AppError> {
+/// gets `ACCOUNT_BLOCKED`, a revoked or invalid token `UNAUTHENTICATED`. The catalog's epoch is
+/// read in the same statement, for the request to use if it may (see [`EarlyEpoch`]).
+pub async fn authenticate(
+    state: &AppState,
+    token: &str,
+) -> Result<(Principal, EarlyEpoch), AppError> {
     let claims = state.jwt.verify(token)?;
-    recheck(state, claims.sub, claims.tv).await
+    let found = store::find_at_catalog_epoch(state.db.read(), claims.sub)
+        .await?
+        .ok_or(AppError::Unauthenticated("invalid or expired access token"))?;
+    let principal = caller(found.account, claims.tv)?;
+    Ok((principal, EarlyEpoch(found.catalog_epoch)))
 }
 
 /// The caller of a token verified earlier (its subject and token version), against the
@@ -49,17 +58,22 @@ pub async fn recheck(
     user_id: Uuid,
     token_version: i32,
 ) -> Result<Principal, AppError> {
-    let user = store::find_by_id(state.db.read(), user_id)
+    let account = store::find_by_id(state.db.read(), user_id)
         .await?
         .ok_or(AppError::Unauthenticated("invalid or expired access token"))?;
-    if user.blocked {
+    caller(account, token_version)
+}
+
+/// The caller an account row names, if a token of `token_version` still may.
+fn caller(account: user_account::Model, token_version: i32) -> Result<Principal, AppError> {
+    if account.blocked {
         return Err(AppError::AccountBlocked);
     }
-    if user.token_version != token_version {
+    if account.token_version != token_version {
         return Err(AppError::Unauthenticated("access token revoked"));
     }
-    let customer_id = user.customer_id;
-    let user = store::to_user(user)?;
+    let customer_id = account.customer_id;
+    let user = store::to_user(account)?;
     Ok(Principal::user(AuthUser {
         id: user.id,
         role: user.role,

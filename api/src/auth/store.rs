@@ -3,13 +3,13 @@
 use chrono::{DateTime, Utc};
 use comptoir_entity::{refresh_token, user_account};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, sea_query::Expr,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, sea_query::Expr,
 };
 use uuid::Uuid;
 
 use super::model::{Role, User};
-use crate::error::AppError;
+use crate::{catalog::snapshot::EPOCH_EXPR, error::AppError};
 
 pub fn to_user(row: user_account::Model) -> Result<User, AppError> {
     let role = Role::parse_user_role(&row.role).ok_or_else(|| {
@@ -33,6 +33,26 @@ pub async fn find_by_id(
     id: Uuid,
 ) -> Result<Option<user_account::Model>, DbErr> {
     user_account::Entity::find_by_id(id).one(db).await
+}
+
+/// An account row with the catalog's epoch read in the same statement (see
+/// `catalog::snapshot::EarlyEpoch`).
+#[derive(FromQueryResult)]
+pub struct AccountAtEpoch {
+    #[sea_orm(nested)]
+    pub account: user_account::Model,
+    pub catalog_epoch: i64,
+}
+
+pub async fn find_at_catalog_epoch(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+) -> Result<Option<AccountAtEpoch>, DbErr> {
+    user_account::Entity::find_by_id(id)
+        .expr_as(Expr::cust(EPOCH_EXPR), "catalog_epoch")
+        .into_model()
+        .one(db)
+        .await
 }
 
 pub async fn by_ids(

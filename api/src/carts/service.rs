@@ -17,7 +17,7 @@ use crate::{
         self, Configuration, ProductKind,
         model::{RawSelection, describe, price_configuration},
         service::Referenced,
-        snapshot::{self, Snapshot},
+        snapshot::{self, EarlyEpoch, Snapshot},
     },
     db::WriteTx,
     error::AppError,
@@ -74,36 +74,47 @@ pub async fn create(
 }
 
 /// An anonymous cart by its token.
-pub async fn by_token(state: &AppState, token: &str) -> Result<Option<CartView>, AppError> {
+pub async fn by_token(
+    state: &AppState,
+    token: &str,
+    early: Option<EarlyEpoch>,
+) -> Result<Option<CartView>, AppError> {
     let db = state.db.read();
     match store::find_by_token_hash(db, &secret_token::hash(token)).await? {
-        Some(cart) => Ok(Some(priced_now(state, cart).await?)),
+        Some(cart) => Ok(Some(priced_now(state, cart, early).await?)),
         None => Ok(None),
     }
 }
 
 /// The caller's own cart, if they have one.
-pub async fn mine(state: &AppState, principal: &Principal) -> Result<Option<CartView>, AppError> {
+pub async fn mine(
+    state: &AppState,
+    principal: &Principal,
+    early: Option<EarlyEpoch>,
+) -> Result<Option<CartView>, AppError> {
     let user = principal.require_user()?;
     let db = state.db.read();
     match store::find_user_cart(db, user.id).await? {
-        Some(cart) => Ok(Some(priced_now(state, cart).await?)),
+        Some(cart) => Ok(Some(priced_now(state, cart, early).await?)),
         None => Ok(None),
     }
 }
 
+/// Adds a line to the caller's cart (`token`'s, or their own); `early` is the catalog's epoch
+/// read with the caller's account, if the request may use it.
 pub async fn add_line(
     state: &AppState,
     principal: &Principal,
     token: Option<&str>,
     input: LineInput,
+    early: Option<EarlyEpoch>,
 ) -> Result<CartView, AppError> {
     let now = state.clock.now();
     // The line is checked against the catalog on the read pool, before the transaction: the
     // single SQLite writer is held only for the change. A catalog change committed in between
     // leaves the cart as if the line had been added just before it.
     let db = state.db.read();
-    let catalog = state.catalog.at(db).await?;
+    let catalog = state.catalog.at_early(db, early).await?;
     let line = prepare_line(db, &catalog, principal, input, now).await?;
     // On SQLite, into the caller's cart found by the insert itself: one statement on the
     // writer, no transaction (on PostgreSQL, see `store::add_line_to_owned`).
@@ -140,6 +151,7 @@ pub async fn quick_add(
     token: Option<&str>,
     reference: &str,
     quantity: i32,
+    early: Option<EarlyEpoch>,
 ) -> Result<CartView, AppError> {
     let (product_id, variant_id) =
         match catalog::service::find_by_reference(state.db.read(), principal, reference).await? {
@@ -153,7 +165,7 @@ pub async fn quick_add(
         quantity,
         rental_period: None,
     };
-    add_line(state, principal, token, input).await
+    add_line(state, principal, token, input, early).await
 }
 
 /// Sets a line's quantity (0 removes it) and, for rentals, its period.
@@ -460,14 +472,19 @@ async fn finish(
     tx.commit().await?;
     match catalog {
         Some(catalog) => view(state.db.read(), Some(catalog), cart).await,
-        None => priced_now(state, cart).await,
+        None => priced_now(state, cart, None).await,
     }
 }
 
-/// A cart priced on the read pool, from the catalog rows kept at the current epoch.
-async fn priced_now(state: &AppState, cart: cart::Model) -> Result<CartView, AppError> {
+/// A cart priced on the read pool, from the catalog rows kept at the current epoch (`early`,
+/// when it was read with the caller's account).
+async fn priced_now(
+    state: &AppState,
+    cart: cart::Model,
+    early: Option<EarlyEpoch>,
+) -> Result<CartView, AppError> {
     let db = state.db.read();
-    view(db, Some(&state.catalog.at(db).await?), cart).await
+    view(db, Some(&state.catalog.at_early(db, early).await?), cart).await
 }
 
 /// Prices a cart: its lines (one statement), and its products as `catalog` keeps them, or, with

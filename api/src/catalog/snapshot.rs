@@ -111,7 +111,33 @@ impl CatalogRows {
             epoch: epoch(db).await?,
         })
     }
+
+    /// The catalog at the epoch read at the start of this request, if it was (see
+    /// [`EarlyEpoch`]), else as `db` sees it now. Only before the request's first write.
+    pub async fn at_early(
+        &self,
+        db: &impl ConnectionTrait,
+        early: Option<EarlyEpoch>,
+    ) -> Result<Snapshot<'_>, AppError> {
+        match early {
+            Some(EarlyEpoch(epoch)) => Ok(Snapshot { rows: self, epoch }),
+            None => self.at(db).await,
+        }
+    }
 }
+
+/// The catalog's epoch as it was read with the caller's account, in the statement that
+/// authenticated the request (one statement fewer for a request that needs both).
+///
+/// Invariant: a request carries it (as request data) only while nothing it does can have changed
+/// the catalog since: a single operation that is a query, or a mutation with one root field,
+/// which takes it before its first write. Reading under it is then the same as reading a moment
+/// earlier; rows read after it are never older than it, as [`CatalogRows`] requires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EarlyEpoch(pub i64);
+
+/// The expression that reads the catalog's epoch inside another statement (see [`EarlyEpoch`]).
+pub const EPOCH_EXPR: &str = "(SELECT version FROM cache_epoch WHERE name = 'catalog')";
 
 /// The catalog at one epoch.
 pub struct Snapshot<'a> {

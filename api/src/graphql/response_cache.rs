@@ -9,7 +9,8 @@
 //! transaction that writes a product, a variant, an option, an option value, a reference or the
 //! store settings: no code path can forget it. On PostgreSQL the trigger is deferred to commit
 //! (the counter row is the last lock a transaction takes, so it cannot deadlock) and bumps once per
-//! transaction. Each request reads the epoch (one statement, before anything else), so an instance
+//! transaction. Each request reads the epoch before anything else (one statement; for a logged-in
+//! caller, the one that reads their account: `catalog::snapshot::EarlyEpoch`), so an instance
 //! never answers with a response older than the latest catalog change it can see, whichever
 //! instance made it: nothing is invalidated by messages.
 //!
@@ -29,6 +30,8 @@ use async_graphql::{
     parser::types::{DocumentOperations, ExecutableDocument, OperationType, Selection},
 };
 use sea_orm::{ConnectionTrait, DbErr};
+
+use crate::catalog::snapshot::EarlyEpoch;
 
 /// Root fields whose answers may be kept: catalog reads.
 pub const CACHEABLE_ROOTS: &[&str] = &["products", "product", "storeSettings", "__typename"];
@@ -79,18 +82,23 @@ impl ResponseCache {
     }
 
     /// Where the response to `request`, by a caller who is `staff` or not, in the response
-    /// format `format`, is kept at the catalog's current epoch; `None` when it never is.
+    /// format `format`, is kept at the catalog's current epoch (`early`, when it was read with
+    /// the caller's account); `None` when it never is.
     pub async fn ticket(
         &self,
         db: &impl ConnectionTrait,
         request: &mut Request,
         staff: bool,
         format: &str,
+        early: Option<EarlyEpoch>,
     ) -> Result<Option<Ticket>, DbErr> {
         if self.responses.is_none() || !self.may_keep(request) {
             return Ok(None);
         }
-        let epoch = crate::catalog::snapshot::epoch(db).await?;
+        let epoch = match early {
+            Some(EarlyEpoch(epoch)) => epoch,
+            None => crate::catalog::snapshot::epoch(db).await?,
+        };
         Ok(Some(Ticket {
             key: key(request, staff, format, epoch),
         }))

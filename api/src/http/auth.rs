@@ -6,6 +6,7 @@ use axum::http::{HeaderMap, header};
 
 use crate::{
     auth::{Principal, service},
+    catalog::snapshot::EarlyEpoch,
     config::Config,
     error::AppError,
     state::AppState,
@@ -16,17 +17,25 @@ use crate::{
 /// needing a user says `UNAUTHENTICATED` (while `login` and `refreshToken` still work for a
 /// client that sends its expired token along). A blocked account fails the whole request.
 pub async fn principal(state: &AppState, headers: &HeaderMap) -> Result<Principal, AppError> {
+    Ok(caller(state, headers).await?.0)
+}
+
+/// The caller as [`principal`] finds them, and the catalog's epoch when it was read with their
+/// account (see `catalog::snapshot::EarlyEpoch`).
+pub async fn caller(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<(Principal, Option<EarlyEpoch>), AppError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Ok(Principal::PUBLIC);
+        return Ok((Principal::PUBLIC, None));
     };
     let Some(token) = value.to_str().ok().and_then(bearer) else {
-        return Ok(Principal::rejected(
-            "expected `Authorization: Bearer <token>`",
-        ));
+        let refused = Principal::rejected("expected `Authorization: Bearer <token>`");
+        return Ok((refused, None));
     };
     match service::authenticate(state, token).await {
-        Ok(principal) => Ok(principal),
-        Err(AppError::Unauthenticated(reason)) => Ok(Principal::rejected(reason)),
+        Ok((principal, epoch)) => Ok((principal, Some(epoch))),
+        Err(AppError::Unauthenticated(reason)) => Ok((Principal::rejected(reason), None)),
         Err(other) => Err(other),
     }
 }

@@ -12,7 +12,7 @@ use std::{collections::HashMap, net::SocketAddr};
 use async_graphql::{
     Request, Response, Variables,
     http::GraphiQLSource,
-    parser::types::{DocumentOperations, OperationType},
+    parser::types::{DocumentOperations, OperationType, Selection},
 };
 use axum::{
     Extension,
@@ -25,6 +25,7 @@ use serde_json::{Map, Value, json};
 
 use super::{HttpState, auth};
 use crate::{
+    catalog::snapshot::EarlyEpoch,
     error::{AppError, ErrorCode},
     graphql::{context::ClientAddr, documents::Documents, loaders, response_cache::NotKept},
 };
@@ -299,26 +300,45 @@ fn parse_params(mut map: Map<String, Value>, documents: &Documents) -> Result<Re
 }
 
 fn refuse_mutation_over_get(request: &mut Request) -> Result<(), Refusal> {
-    let operation_name = request.operation_name.clone();
     // A document that does not parse is answered by the normal path, as a request error.
-    let Ok(document) = request.parsed_query() else {
-        return Ok(());
-    };
-    let selected = match (&document.operations, operation_name) {
-        (DocumentOperations::Single(operation), _) => Some(operation.node.ty),
-        (DocumentOperations::Multiple(operations), Some(name)) => operations
-            .iter()
-            .find(|(op_name, _)| op_name.as_str() == name)
-            .map(|(_, operation)| operation.node.ty),
-        (DocumentOperations::Multiple(_), None) => None,
-    };
-    match selected {
-        Some(OperationType::Mutation | OperationType::Subscription) => Err(Refusal::new(
+    match selected_operation(request) {
+        Some((OperationType::Mutation | OperationType::Subscription, _)) => Err(Refusal::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "only queries may be sent with GET; use POST",
         )),
         _ => Ok(()),
     }
+}
+
+/// The type of the operation `request` runs and how many root selections it has, when its
+/// document parses and names one.
+fn selected_operation(request: &mut Request) -> Option<(OperationType, usize)> {
+    let operation_name = request.operation_name.clone();
+    let document = request.parsed_query().ok()?;
+    let operation = match (&document.operations, operation_name) {
+        (DocumentOperations::Single(operation), _) => operation,
+        (DocumentOperations::Multiple(operations), Some(name)) => operations
+            .iter()
+            .find(|(op_name, _)| op_name.as_str() == name)
+            .map(|(_, operation)| operation)?,
+        (DocumentOperations::Multiple(_), None) => return None,
+    };
+    let roots = &operation.node.selection_set.node.items;
+    let fields = roots
+        .iter()
+        .all(|root| matches!(root.node, Selection::Field(_)));
+    // A fragment at the root may hold any number of fields: count it as many.
+    let count = if fields { roots.len() } else { usize::MAX };
+    Some((operation.node.ty, count))
+}
+
+/// Whether nothing `request` does can change the catalog before it reads it: a query, or a
+/// mutation with one root field (see `catalog::snapshot::EarlyEpoch`).
+fn reads_before_any_write(request: &mut Request) -> bool {
+    matches!(
+        selected_operation(request),
+        Some((OperationType::Query, _) | (OperationType::Mutation, 1))
+    )
 }
 
 async fn attach_caller(
@@ -327,18 +347,26 @@ async fn attach_caller(
     peer: Option<SocketAddr>,
     requests: Vec<Request>,
 ) -> Result<Caller, Refusal> {
-    let principal = auth::principal(&state.app, headers)
+    let (principal, epoch) = auth::caller(&state.app, headers)
         .await
         .map_err(|error| Refusal::from_auth(&error))?;
+    // In a batch, an earlier operation may have changed the catalog since.
+    let early_epoch = epoch.filter(|_| requests.len() == 1);
     let addr = ClientAddr(auth::client_addr(&state.app.config, headers, peer));
     Ok(Caller {
         requests: requests
             .into_iter()
-            .map(|request| {
+            .map(|mut request| {
+                if let Some(epoch) = early_epoch
+                    && reads_before_any_write(&mut request)
+                {
+                    request = request.data(epoch);
+                }
                 loaders::attach(request.data(principal).data(addr), &state.app, principal)
             })
             .collect(),
         staff: principal.is_staff(),
+        early_epoch,
     })
 }
 
@@ -347,6 +375,8 @@ struct Caller {
     requests: Vec<Request>,
     /// Whether the caller is staff (what kept responses depend on).
     staff: bool,
+    /// The catalog's epoch read with the caller's account, for a single operation.
+    early_epoch: Option<EarlyEpoch>,
 }
 
 async fn execute(state: &HttpState, caller: Caller, batched: bool, format: Format) -> HttpResponse {
@@ -360,6 +390,7 @@ async fn execute(state: &HttpState, caller: Caller, batched: bool, format: Forma
                 &mut request,
                 caller.staff,
                 format.name(),
+                caller.early_epoch,
             )
             .await
             .unwrap_or_else(|error| {

@@ -5,7 +5,7 @@ use super::types::{
 };
 use crate::{
     carts::{service, templates},
-    graphql::context::{client_addr, principal, state},
+    graphql::context::{client_addr, early_epoch, principal, state},
     kernel::ids::{self, Kind},
 };
 
@@ -34,8 +34,14 @@ impl CartsMutation {
         input: CartLineInput,
     ) -> Result<CartObject> {
         let input = input.into_domain()?;
-        let cart =
-            service::add_line(state(ctx), principal(ctx), cart_token.as_deref(), input).await?;
+        let cart = service::add_line(
+            state(ctx),
+            principal(ctx),
+            cart_token.as_deref(),
+            input,
+            early_epoch(ctx),
+        )
+        .await?;
         Ok(CartObject(cart))
     }
 
@@ -53,6 +59,7 @@ impl CartsMutation {
             cart_token.as_deref(),
             &reference,
             quantity,
+            early_epoch(ctx),
         )
         .await?;
         Ok(CartObject(cart))

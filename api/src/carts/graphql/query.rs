@@ -3,7 +3,7 @@ use async_graphql::{Context, Object, Result};
 use super::types::{CartObject, CartTemplateObject};
 use crate::{
     carts::{service, templates},
-    graphql::context::{principal, state},
+    graphql::context::{early_epoch, principal, state},
 };
 
 #[derive(Default)]
@@ -13,12 +13,14 @@ pub struct CartsQuery;
 impl CartsQuery {
     /// An anonymous cart by the token `cartCreate` returned; null when unknown or merged.
     async fn cart(&self, ctx: &Context<'_>, token: String) -> Result<Option<CartObject>> {
-        Ok(service::by_token(state(ctx), &token).await?.map(CartObject))
+        Ok(service::by_token(state(ctx), &token, early_epoch(ctx))
+            .await?
+            .map(CartObject))
     }
 
     /// The logged-in user's cart; null until something is added.
     async fn my_cart(&self, ctx: &Context<'_>) -> Result<Option<CartObject>> {
-        Ok(service::mine(state(ctx), principal(ctx))
+        Ok(service::mine(state(ctx), principal(ctx), early_epoch(ctx))
             .await?
             .map(CartObject))
     }
