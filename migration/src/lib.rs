@@ -20,6 +20,7 @@ mod m20261130_000021_index_production_lists;
 mod m20261130_000022_create_cache_epoch;
 mod m20261206_000023_create_document_logo;
 mod m20261206_000024_touch_cart_on_line_change;
+pub mod m20261206_000025_catalog_rows_epoch;
 
 pub struct Migrator;
 
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000022_create_cache_epoch::Migration),
             Box::new(m20261206_000023_create_document_logo::Migration),
             Box::new(m20261206_000024_touch_cart_on_line_change::Migration),
+            Box::new(m20261206_000025_catalog_rows_epoch::Migration),
         ]
     }
 }

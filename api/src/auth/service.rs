@@ -48,7 +48,11 @@ pub async fn authenticate(
         .await?
         .ok_or(AppError::Unauthenticated("invalid or expired access token"))?;
     let principal = caller(found.account, claims.tv)?;
-    Ok((principal, EarlyEpoch(found.catalog_epoch)))
+    let epoch = EarlyEpoch {
+        catalog: found.catalog_epoch,
+        rows: found.rows_epoch,
+    };
+    Ok((principal, epoch))
 }
 
 /// The caller of a token verified earlier (its subject and token version), against the

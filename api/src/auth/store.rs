@@ -9,7 +9,10 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::model::{Role, User};
-use crate::{catalog::snapshot::EPOCH_EXPR, error::AppError};
+use crate::{
+    catalog::snapshot::{self, epoch_expr},
+    error::AppError,
+};
 
 pub fn to_user(row: user_account::Model) -> Result<User, AppError> {
     let role = Role::parse_user_role(&row.role).ok_or_else(|| {
@@ -35,13 +38,14 @@ pub async fn find_by_id(
     user_account::Entity::find_by_id(id).one(db).await
 }
 
-/// An account row with the catalog's epoch read in the same statement (see
+/// An account row with the catalog's epochs read in the same statement (see
 /// `catalog::snapshot::EarlyEpoch`).
 #[derive(FromQueryResult)]
 pub struct AccountAtEpoch {
     #[sea_orm(nested)]
     pub account: user_account::Model,
     pub catalog_epoch: i64,
+    pub rows_epoch: i64,
 }
 
 pub async fn find_at_catalog_epoch(
@@ -49,7 +53,8 @@ pub async fn find_at_catalog_epoch(
     id: Uuid,
 ) -> Result<Option<AccountAtEpoch>, DbErr> {
     user_account::Entity::find_by_id(id)
-        .expr_as(Expr::cust(EPOCH_EXPR), "catalog_epoch")
+        .expr_as(Expr::cust(epoch_expr(snapshot::CATALOG)), "catalog_epoch")
+        .expr_as(Expr::cust(epoch_expr(snapshot::ROWS)), "rows_epoch")
         .into_model()
         .one(db)
         .await

@@ -2,7 +2,7 @@
 //! (logged-in users); lines are validated against the catalog when added and priced on every read.
 
 use chrono::{DateTime, Utc};
-use comptoir_entity::{cart, cart_line};
+use comptoir_entity::cart;
 use rust_decimal::Decimal;
 use sea_orm::{ColumnTrait, ConnectionTrait, ModelTrait};
 use uuid::Uuid;
@@ -495,7 +495,7 @@ pub async fn view(
     cart: impl Into<CartHead>,
 ) -> Result<CartView, AppError> {
     let cart = cart.into();
-    let lines = store::lines_of(db, cart.id).await?;
+    let lines = store::lines_with_stock(db, cart.id).await?;
     let lines = price_lines(db, catalog, lines).await?;
     let totals = pricing::totals(lines.iter().map(|l| &l.amount));
     Ok(CartView {
@@ -527,25 +527,36 @@ impl From<cart::Model> for CartHead {
 async fn price_lines(
     db: &impl ConnectionTrait,
     catalog: Option<&Snapshot<'_>>,
-    lines: Vec<cart_line::Model>,
+    lines: Vec<store::LineWithStock>,
 ) -> Result<Vec<LineView>, AppError> {
     if lines.is_empty() {
         return Ok(Vec::new());
     }
-    let product_ids: Vec<Uuid> = lines.iter().map(|l| l.product_id).collect();
+    let product_ids: Vec<Uuid> = lines.iter().map(|l| l.line.product_id).collect();
     let products = match catalog {
         Some(catalog) => catalog.products(db, &product_ids).await?,
         None => snapshot::read(db, &product_ids).await?,
     };
     let mut views = Vec::with_capacity(lines.len());
-    for line in lines {
+    for store::LineWithStock {
+        line,
+        product_stock,
+        variant_stock,
+    } in lines
+    {
         let Some(rows) = products.get(&line.product_id) else {
             continue;
         };
-        let product = rows.product.clone();
+        // Stock as it is now, not as the kept rows were read.
+        let mut product = rows.product.clone();
+        product.stock = product_stock.unwrap_or(product.stock);
         let variant = line
             .variant_id
-            .and_then(|id| rows.variants.iter().find(|v| v.id == id).cloned());
+            .and_then(|id| rows.variants.iter().find(|v| v.id == id).cloned())
+            .map(|mut variant| {
+                variant.stock = variant_stock.unwrap_or(variant.stock);
+                variant
+            });
         let product_options = &rows.options;
         let stored: Configuration =
             serde_json::from_value(line.configuration.clone()).unwrap_or_default();
@@ -611,6 +622,7 @@ async fn price_lines(
 /// the anonymous cart `token` reaches.
 pub async fn for_order(
     tx: &WriteTx,
+    catalog: &Snapshot<'_>,
     principal: &Principal,
     cart_id: Uuid,
     token: Option<&str>,
@@ -621,9 +633,8 @@ pub async fn for_order(
     let cart = store::lock(&**tx, cart_id, owner)
         .await?
         .ok_or_else(|| AppError::not_found("cart", "cartId"))?;
-    // Not through the kept rows: every checkout takes stock, so under checkouts the epoch is
-    // always new, and a snapshot would only add its epoch's statement.
-    let view = view(&**tx, None, cart).await?;
+    // Through the kept rows: taking stock leaves them current (stock comes with the lines).
+    let view = view(&**tx, Some(catalog), cart).await?;
     if view.lines.is_empty() {
         return Err(AppError::validation("cartId", "the cart is empty"));
     }

@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use comptoir_entity::{cart, cart_line};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, Set, sea_query::Expr,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, FromQueryResult,
+    QueryFilter, QueryOrder, QuerySelect, Set, sea_query::Expr,
 };
 use uuid::Uuid;
 
@@ -86,6 +86,40 @@ pub async fn lines_of(
         .filter(cart_line::Column::CartId.eq(cart_id))
         .order_by_asc(cart_line::Column::CreatedAt)
         .order_by_asc(cart_line::Column::Id)
+        .all(db)
+        .await
+}
+
+/// A cart line with the stock of its product and variant as the database holds it now (the
+/// catalog rows carts keep per epoch do not follow stock).
+#[derive(FromQueryResult)]
+pub struct LineWithStock {
+    #[sea_orm(nested)]
+    pub line: cart_line::Model,
+    pub product_stock: Option<i32>,
+    pub variant_stock: Option<i32>,
+}
+
+/// The lines of a cart, with their stock (one statement).
+pub async fn lines_with_stock(
+    db: &impl ConnectionTrait,
+    cart_id: Uuid,
+) -> Result<Vec<LineWithStock>, DbErr> {
+    cart_line::Entity::find()
+        .expr_as(
+            Expr::cust("(SELECT stock FROM product WHERE product.id = cart_line.product_id)"),
+            "product_stock",
+        )
+        .expr_as(
+            Expr::cust(
+                "(SELECT stock FROM product_variant WHERE product_variant.id = cart_line.variant_id)",
+            ),
+            "variant_stock",
+        )
+        .filter(cart_line::Column::CartId.eq(cart_id))
+        .order_by_asc(cart_line::Column::CreatedAt)
+        .order_by_asc(cart_line::Column::Id)
+        .into_model()
         .all(db)
         .await
 }

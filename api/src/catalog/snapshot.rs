@@ -2,18 +2,21 @@
 //!
 //! Adding a line to a cart read the product, its variants and its options inside the
 //! transaction, then all the cart's products again to price it. Those rows change only with the
-//! catalog's *epoch* (the counter that database triggers bump in every transaction writing the
-//! catalog, stock included: see `graphql::response_cache`), so they are kept here, per product,
-//! with the epoch they were read under. A caller reads the epoch (one statement) and takes the
-//! rows kept under it, reading only the products it lacks (three statements whatever their
-//! number).
+//! catalog's *rows epoch* (`catalog_rows`, the counter that database triggers bump in every
+//! transaction writing a product, a variant, an option or an option value, except a change of
+//! stock alone: see the migration `m20261206_000025_catalog_rows_epoch`), so they are kept here,
+//! per product, with the epoch they were read under. A caller reads the epoch (one statement, or
+//! none: [`EarlyEpoch`]) and takes the rows kept under it, reading only the products it lacks
+//! (three statements whatever their number).
 //!
 //! Invariants:
 //! - rows are read *after* the epoch they are kept under, so they are never older than it; a
 //!   caller that read a newer epoch never takes them. Nothing is invalidated by messages, so this
 //!   holds across instances;
 //! - a transaction reads rows through a [`Snapshot`] only if it has not written the catalog
-//!   itself: its own uncommitted rows would be kept under an epoch that does not include them.
+//!   itself: its own uncommitted rows would be kept under an epoch that does not include them;
+//! - the stock in kept rows is whatever it was when they were read: a reader takes stock from
+//!   the database (carts read it with their lines), never from kept rows.
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -104,11 +107,11 @@ impl Default for CatalogRows {
 }
 
 impl CatalogRows {
-    /// The catalog as `db` sees it now: its epoch, read once.
+    /// The catalog as `db` sees it now: its rows epoch, read once.
     pub async fn at(&self, db: &impl ConnectionTrait) -> Result<Snapshot<'_>, AppError> {
         Ok(Snapshot {
             rows: self,
-            epoch: epoch(db).await?,
+            epoch: read_epoch(db, ROWS).await?,
         })
     }
 
@@ -120,24 +123,40 @@ impl CatalogRows {
         early: Option<EarlyEpoch>,
     ) -> Result<Snapshot<'_>, AppError> {
         match early {
-            Some(EarlyEpoch(epoch)) => Ok(Snapshot { rows: self, epoch }),
+            Some(early) => Ok(Snapshot {
+                rows: self,
+                epoch: early.rows,
+            }),
             None => self.at(db).await,
         }
     }
 }
 
-/// The catalog's epoch as it was read with the caller's account, in the statement that
-/// authenticated the request (one statement fewer for a request that needs both).
+/// The catalog's epochs as they were read with the caller's account, in the statement that
+/// authenticated the request (one statement fewer for a request that needs them).
 ///
-/// Invariant: a request carries it (as request data) only while nothing it does can have changed
-/// the catalog since: a single operation that is a query, or a mutation with one root field,
-/// which takes it before its first write. Reading under it is then the same as reading a moment
-/// earlier; rows read after it are never older than it, as [`CatalogRows`] requires.
+/// Invariant: a request carries them (as request data) only while nothing it does can have
+/// changed the catalog since: a single operation that is a query, or a mutation with one root
+/// field, which takes them before its first write. Reading under them is then the same as
+/// reading a moment earlier; rows read after them are never older than them, as [`CatalogRows`]
+/// requires.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct EarlyEpoch(pub i64);
+pub struct EarlyEpoch {
+    /// The `catalog` epoch, of every change (kept responses).
+    pub catalog: i64,
+    /// The `catalog_rows` epoch, of every change but stock alone (kept rows).
+    pub rows: i64,
+}
 
-/// The expression that reads the catalog's epoch inside another statement (see [`EarlyEpoch`]).
-pub const EPOCH_EXPR: &str = "(SELECT version FROM cache_epoch WHERE name = 'catalog')";
+/// The epoch of every catalog change, stock included.
+pub const CATALOG: &str = "catalog";
+/// The epoch of every catalog change but a change of stock alone.
+pub const ROWS: &str = "catalog_rows";
+
+/// The expression that reads epoch `name` inside another statement (see [`EarlyEpoch`]).
+pub fn epoch_expr(name: &str) -> String {
+    format!("(SELECT version FROM cache_epoch WHERE name = '{name}')")
+}
 
 /// The catalog at one epoch.
 pub struct Snapshot<'a> {
@@ -219,16 +238,21 @@ fn take_where<T>(items: &mut Vec<T>, matches: impl Fn(&T) -> bool) -> Vec<T> {
     taken
 }
 
-/// The catalog's epoch: bumped by every committed change to the catalog.
+/// The catalog's epoch: bumped by every committed change to the catalog, stock included.
 pub async fn epoch(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
+    read_epoch(db, CATALOG).await
+}
+
+/// Epoch `name` as `db` sees it now.
+async fn read_epoch(db: &impl ConnectionTrait, name: &str) -> Result<i64, DbErr> {
     let statement = Statement::from_string(
         db.get_database_backend(),
-        "SELECT version FROM cache_epoch WHERE name = 'catalog'",
+        format!("SELECT version FROM cache_epoch WHERE name = '{name}'"),
     );
     let row = db
         .query_one_raw(statement)
         .await?
-        .ok_or_else(|| DbErr::RecordNotFound("cache epoch `catalog`".to_owned()))?;
+        .ok_or_else(|| DbErr::RecordNotFound(format!("cache epoch `{name}`")))?;
     row.try_get("", "version")
 }
 
@@ -241,6 +265,27 @@ mod tests {
 
     use super::*;
     use crate::catalog::model::ProductKind;
+
+    #[test]
+    fn catalog_rows_epoch_follows_every_column_but_stock() {
+        use comptoir_entity::{product, product_variant};
+        use comptoir_migration::m20261206_000025_catalog_rows_epoch::{
+            PRODUCT_COLUMNS, VARIANT_COLUMNS,
+        };
+        use sea_orm::{IdenStatic, Iterable};
+
+        // A column missing from the triggers' lists would change kept rows without a new epoch.
+        let product: Vec<_> = product::Column::iter()
+            .map(|c| c.as_str())
+            .filter(|c| *c != "stock")
+            .collect();
+        assert_eq!(product, PRODUCT_COLUMNS);
+        let variant: Vec<_> = product_variant::Column::iter()
+            .map(|c| c.as_str())
+            .filter(|c| *c != "stock")
+            .collect();
+        assert_eq!(variant, VARIANT_COLUMNS);
+    }
 
     fn rows(variants: usize) -> Arc<ProductRows> {
         let id = Uuid::now_v7();

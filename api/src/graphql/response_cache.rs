@@ -96,7 +96,7 @@ impl ResponseCache {
             return Ok(None);
         }
         let epoch = match early {
-            Some(EarlyEpoch(epoch)) => epoch,
+            Some(early) => early.catalog,
             None => crate::catalog::snapshot::epoch(db).await?,
         };
         Ok(Some(Ticket {

@@ -19,7 +19,7 @@ use super::{
 use crate::{
     auth::{Principal, Role},
     carts::{self, model::parse_quantity},
-    catalog::{self, ProductKind, service::StockTake},
+    catalog::{self, ProductKind, service::StockTake, snapshot::EarlyEpoch},
     customers::{self, Customer, model::AddressKind, model::parse_text},
     db::WriteTx,
     error::AppError,
@@ -120,11 +120,13 @@ pub(crate) fn parse_idempotency_key(key: Option<String>) -> Result<Option<String
 /// A customer orders the content of their cart. Stock is taken line by line in the same
 /// transaction (`OUT_OF_STOCK` names the line: `lines.2`); the cart is emptied; the seller and
 /// the customer are emailed. With `idempotency_key`, a retry returns the first order.
+/// `early` is the catalog's epoch read with the caller's account, if the request may use it.
 pub async fn checkout(
     state: &AppState,
     principal: &Principal,
     cart_id: Uuid,
     input: CheckoutInput,
+    early: Option<EarlyEpoch>,
 ) -> Result<Order, AppError> {
     let user = principal.require_role(&[Role::Identified, Role::AccountClient])?;
     let key = parse_idempotency_key(input.idempotency_key.clone())?
@@ -135,7 +137,7 @@ pub async fn checkout(
         return store::to_order(row);
     }
     require_verified_email(state, user.id).await?;
-    let placed = place(state, principal, cart_id, input, key.clone()).await;
+    let placed = place(state, principal, cart_id, input, key.clone(), early).await;
     // A parallel retry with the same key committed first (its unique key refused this insert,
     // or it emptied the cart this one waited for): answer with its order.
     let retried = matches!(&placed, Err(AppError::Conflict { field: None, .. }))
@@ -170,6 +172,7 @@ async fn place(
     cart_id: Uuid,
     input: CheckoutInput,
     key: Option<String>,
+    early: Option<EarlyEpoch>,
 ) -> Result<Order, AppError> {
     let user = principal.require_user()?;
     let header = parse_header(
@@ -202,7 +205,8 @@ async fn place(
     {
         return store::to_order(row);
     }
-    let cart = carts::service::for_order(&tx, principal, cart_id, None).await?;
+    let catalog = state.catalog.at_early(&*tx, early).await?;
+    let cart = carts::service::for_order(&tx, &catalog, principal, cart_id, None).await?;
     let record = if let Some(id) = user.customer_id {
         let customer = customers::service::find_for(&*tx, principal, id).await?;
         Record::read(&*tx, customer, typed_contact.is_none()).await?

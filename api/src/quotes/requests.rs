@@ -111,24 +111,27 @@ pub async fn request_from_cart(
     let Some(mut tx) = begin.open(state).await? else {
         return begin.existing(state).await;
     };
-    let cart = match carts::service::for_order(&tx, principal, cart_id, cart_token.as_deref()).await
-    {
-        // A parallel retry with the same key emptied the cart while this one waited for it.
-        Err(AppError::Validation { field, message })
-            if field == "cartId" && begin.key.is_some() =>
+    let catalog = state.catalog.at(&*tx).await?;
+    let cart =
+        match carts::service::for_order(&tx, &catalog, principal, cart_id, cart_token.as_deref())
+            .await
         {
-            drop(tx);
-            let key = begin.key.clone().unwrap_or_default();
-            if store::find_by_idempotency_key(state.db.read(), &key)
-                .await?
-                .is_some()
+            // A parallel retry with the same key emptied the cart while this one waited for it.
+            Err(AppError::Validation { field, message })
+                if field == "cartId" && begin.key.is_some() =>
             {
-                return begin.existing(state).await;
+                drop(tx);
+                let key = begin.key.clone().unwrap_or_default();
+                if store::find_by_idempotency_key(state.db.read(), &key)
+                    .await?
+                    .is_some()
+                {
+                    return begin.existing(state).await;
+                }
+                return Err(AppError::Validation { field, message });
             }
-            return Err(AppError::Validation { field, message });
-        }
-        other => other?,
-    };
+            other => other?,
+        };
     let mut wanted = Vec::with_capacity(cart.lines.len());
     for (index, line) in cart.lines.into_iter().enumerate() {
         let field = format!("lines.{index}");

@@ -155,9 +155,15 @@ pub async fn place(
             account_created: false,
         });
     }
-    let cart =
-        carts::service::for_order(&tx, principal, input.cart_id, input.cart_token.as_deref())
-            .await?;
+    let catalog = state.catalog.at(&*tx).await?;
+    let cart = carts::service::for_order(
+        &tx,
+        &catalog,
+        principal,
+        input.cart_id,
+        input.cart_token.as_deref(),
+    )
+    .await?;
     let (customer, contact, created) = resolve(&tx, principal, buyer, contact, now).await?;
     if customer.blocked {
         return Err(AppError::CustomerBlocked);

@@ -8,7 +8,7 @@ use super::types::{
 };
 use crate::{
     catalog::graphql::types::raw_selections,
-    graphql::context::{principal, state},
+    graphql::context::{early_epoch, principal, state},
     kernel::ids::{self, Kind},
     notifications::graphql::types::ChannelGql,
     orders::{checkout, desk, editing},
@@ -58,7 +58,9 @@ impl OrdersMutation {
             note: input.note,
             idempotency_key: input.idempotency_key,
         };
-        let order = checkout::checkout(state(ctx), principal(ctx), cart_id, input).await?;
+        let order =
+            checkout::checkout(state(ctx), principal(ctx), cart_id, input, early_epoch(ctx))
+                .await?;
         Ok(OrderObject(order))
     }
 
