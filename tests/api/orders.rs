@@ -626,6 +626,33 @@ db_test! {
 }
 
 db_test! {
+    async fn a_checkout_reads_no_catalog_row_kept_since_an_earlier_checkout(app) with |config| {
+        // The outbox worker polls in the background; its statements would blur the count.
+        config.outbox_worker = false;
+    } {
+        let manager = app.user(Role::Manager).await;
+        let pen = product(&app, &manager.access, json!({ "reference": "PEN", "trackStock": true, "stock": 10 })).await;
+        let client = app.user(Role::AccountClient).await;
+        let place = || async {
+            add_to_cart(&app, &client.access, &pen, 1).await;
+            let cart = cart_id(&app, &client.access).await;
+            let before = app.state.db.statements();
+            app.data(Some(&client.access), &checkout_query(), json!({ "cart": cart })).await;
+            app.state.db.statements() - before
+        };
+        place().await;
+        // The first checkout took stock: the pen's kept rows stay current, so the second reads
+        // the caller with the epochs, then in its transaction (`BEGIN`, `COMMIT`; on PostgreSQL
+        // also the events' lock) the cart, its lines with their stock, the customer with their
+        // addresses, the order number, the stock, the emptied cart, the order, its lines, the
+        // email's template, the email and the event.
+        let statements = place().await;
+        let most = if app.state.db.backend() == sea_orm::DbBackend::Sqlite { 15 } else { 17 };
+        assert!(statements <= most, "{statements} statements");
+    }
+}
+
+db_test! {
     async fn a_customer_sees_who_changed_their_order_by_email_and_nothing_else_of_the_account(app) {
         let manager = app.user(Role::Manager).await;
         let m = manager.access.as_str();

@@ -74,6 +74,23 @@ pub async fn find_for(
         .ok_or_else(|| customer_not_found("id"))
 }
 
+/// The customer `id` if the caller may see it, with their saved addresses (one statement).
+pub async fn find_with_addresses_for(
+    db: &impl ConnectionTrait,
+    principal: &Principal,
+    id: Uuid,
+) -> Result<(Customer, Vec<Address>), AppError> {
+    principal.require_user()?;
+    if !may_access(principal, id) {
+        return Err(customer_not_found("id"));
+    }
+    let (customer, addresses) = store::find_with_addresses(db, id)
+        .await?
+        .ok_or_else(|| customer_not_found("id"))?;
+    let addresses = addresses.into_iter().map(store::to_address).collect();
+    Ok((store::to_customer(customer)?, addresses))
+}
+
 /// The caller's own customer, if they belong to one.
 pub async fn my_customer(
     state: &AppState,

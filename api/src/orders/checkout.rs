@@ -208,8 +208,7 @@ async fn place(
     let catalog = state.catalog.at_early(&*tx, early).await?;
     let cart = carts::service::for_order(&tx, &catalog, principal, cart_id, None).await?;
     let record = if let Some(id) = user.customer_id {
-        let customer = customers::service::find_for(&*tx, principal, id).await?;
-        Record::read(&*tx, customer, typed_contact.is_none()).await?
+        Record::read(&*tx, principal, id, typed_contact.is_none()).await?
     } else {
         let name = typed_contact
             .as_ref()
@@ -371,16 +370,15 @@ pub async fn create_order(
     )?;
     let now = state.clock.now();
     let mut tx = state.db.begin(&state.events).await?;
-    let customer = customers::service::find_for(&*tx, principal, customer_id)
+    let record = Record::read(&*tx, principal, customer_id, true)
         .await
-        .map_err(|_| AppError::not_found("customer", "customerId"))?;
-    if customer.blocked {
+        .map_err(|error| error.not_found_as("customer", "customerId"))?;
+    if record.customer.blocked {
         return Err(AppError::validation(
             "customerId",
             "this customer is blocked",
         ));
     }
-    let record = Record::read(&*tx, customer, true).await?;
     let contact = record.contact(None);
     let delivery = match input.delivery_address_id {
         Some(id) => record.saved_address(id, "deliveryAddressId")?,
@@ -580,18 +578,21 @@ struct Record {
 }
 
 impl Record {
-    /// Reads the saved addresses of `customer`, and their contacts when `contacts`.
+    /// Reads customer `id` (if `principal` may see it) with their saved addresses, and their
+    /// contacts when `contacts`.
     async fn read(
         db: &impl sea_orm::ConnectionTrait,
-        customer: Customer,
+        principal: &Principal,
+        id: Uuid,
         contacts: bool,
     ) -> Result<Self, AppError> {
+        let (customer, addresses) =
+            customers::service::find_with_addresses_for(db, principal, id).await?;
         let contacts = if contacts {
             customers::service::contacts_of(db, &[customer.id]).await?
         } else {
             Vec::new()
         };
-        let addresses = customers::service::addresses_of(db, &[customer.id]).await?;
         Ok(Self {
             customer,
             contacts,
@@ -815,8 +816,7 @@ pub async fn create_from_quote(
     input: OrderFromQuote,
     now: DateTime<Utc>,
 ) -> Result<Order, AppError> {
-    let customer = customers::service::find_for(&**tx, principal, input.customer_id).await?;
-    let record = Record::read(&**tx, customer, false).await?;
+    let record = Record::read(&**tx, principal, input.customer_id, false).await?;
     let header = Header {
         title: input.title.chars().take(200).collect(),
         customer_reference: input.customer_reference.chars().take(100).collect(),
