@@ -123,6 +123,15 @@ db_test! {
             .unwrap();
         assert_eq!(response.status(), 405);
         assert_eq!(response.headers()["allow"], "POST");
+        // A named mutation alone in its document runs without being named: refused as well.
+        let response = app
+            .client
+            .get(&app.url)
+            .query(&[("query", "mutation Out { logout(refreshToken: \"x\") }")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 405);
 
         let response = app.client.get(&app.url).header("accept", "text/html,application/xhtml+xml").send().await.unwrap();
         assert_eq!(response.status(), 200);

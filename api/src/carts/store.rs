@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use comptoir_entity::{cart, cart_line};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, FromQueryResult,
-    QueryFilter, QueryOrder, QuerySelect, Set, sea_query::Expr,
+    QueryFilter, QueryOrder, QuerySelect, Select, Set, sea_query::Expr,
 };
 use uuid::Uuid;
 
@@ -82,12 +82,15 @@ pub async fn lines_of(
     db: &impl ConnectionTrait,
     cart_id: Uuid,
 ) -> Result<Vec<cart_line::Model>, DbErr> {
+    lines(cart_id).all(db).await
+}
+
+/// The lines of a cart, in the order they were added.
+fn lines(cart_id: Uuid) -> Select<cart_line::Entity> {
     cart_line::Entity::find()
         .filter(cart_line::Column::CartId.eq(cart_id))
         .order_by_asc(cart_line::Column::CreatedAt)
         .order_by_asc(cart_line::Column::Id)
-        .all(db)
-        .await
 }
 
 /// A cart line with the stock of its product and variant as the database holds it now (the
@@ -105,7 +108,7 @@ pub async fn lines_with_stock(
     db: &impl ConnectionTrait,
     cart_id: Uuid,
 ) -> Result<Vec<LineWithStock>, DbErr> {
-    cart_line::Entity::find()
+    lines(cart_id)
         .expr_as(
             Expr::cust("(SELECT stock FROM product WHERE product.id = cart_line.product_id)"),
             "product_stock",
@@ -116,9 +119,6 @@ pub async fn lines_with_stock(
             ),
             "variant_stock",
         )
-        .filter(cart_line::Column::CartId.eq(cart_id))
-        .order_by_asc(cart_line::Column::CreatedAt)
-        .order_by_asc(cart_line::Column::Id)
         .into_model()
         .all(db)
         .await

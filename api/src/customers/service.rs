@@ -57,16 +57,23 @@ pub async fn blocked_reason(
     }))
 }
 
+/// `NOT_FOUND` unless the caller may see customer `id` (`UNAUTHENTICATED` without a user).
+fn require_access(principal: &Principal, id: Uuid) -> Result<(), AppError> {
+    principal.require_user()?;
+    if may_access(principal, id) {
+        Ok(())
+    } else {
+        Err(customer_not_found("id"))
+    }
+}
+
 /// The customer `id` if the caller may see it.
 pub async fn find_for(
     db: &impl ConnectionTrait,
     principal: &Principal,
     id: Uuid,
 ) -> Result<Customer, AppError> {
-    principal.require_user()?;
-    if !may_access(principal, id) {
-        return Err(customer_not_found("id"));
-    }
+    require_access(principal, id)?;
     store::find(db, id)
         .await?
         .map(store::to_customer)
@@ -80,10 +87,7 @@ pub async fn find_with_addresses_for(
     principal: &Principal,
     id: Uuid,
 ) -> Result<(Customer, Vec<Address>), AppError> {
-    principal.require_user()?;
-    if !may_access(principal, id) {
-        return Err(customer_not_found("id"));
-    }
+    require_access(principal, id)?;
     let (customer, addresses) = store::find_with_addresses(db, id)
         .await?
         .ok_or_else(|| customer_not_found("id"))?;

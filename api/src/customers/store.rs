@@ -128,14 +128,21 @@ pub async fn addresses_of(
     db: &impl ConnectionTrait,
     customer_ids: &[Uuid],
 ) -> Result<Vec<customer_address::Model>, DbErr> {
-    customer_address::Entity::find()
-        .filter(customer_address::Column::CustomerId.is_in(customer_ids.iter().copied()))
+    in_address_order(
+        customer_address::Entity::find()
+            .filter(customer_address::Column::CustomerId.is_in(customer_ids.iter().copied())),
+    )
+    .all(db)
+    .await
+}
+
+/// Addresses by kind, the default first, then as they were added.
+fn in_address_order<Q: QueryOrder>(query: Q) -> Q {
+    query
         .order_by_asc(customer_address::Column::Kind)
         .order_by_desc(customer_address::Column::IsDefault)
         .order_by_asc(customer_address::Column::CreatedAt)
         .order_by_asc(customer_address::Column::Id)
-        .all(db)
-        .await
 }
 
 /// A customer with their saved addresses (in [`addresses_of`]'s order), in one statement.
@@ -143,7 +150,7 @@ pub async fn find_with_addresses(
     db: &impl ConnectionTrait,
     id: Uuid,
 ) -> Result<Option<(customer::Model, Vec<customer_address::Model>)>, DbErr> {
-    let rows = customer::Entity::find_by_id(id)
+    let joined = customer::Entity::find_by_id(id)
         .select_also(customer_address::Entity)
         .join_rev(
             JoinType::LeftJoin,
@@ -151,13 +158,8 @@ pub async fn find_with_addresses(
                 .from(customer_address::Column::CustomerId)
                 .to(customer::Column::Id)
                 .into(),
-        )
-        .order_by_asc(customer_address::Column::Kind)
-        .order_by_desc(customer_address::Column::IsDefault)
-        .order_by_asc(customer_address::Column::CreatedAt)
-        .order_by_asc(customer_address::Column::Id)
-        .all(db)
-        .await?;
+        );
+    let rows = in_address_order(joined).all(db).await?;
     let mut rows = rows.into_iter();
     let Some((customer, first)) = rows.next() else {
         return Ok(None);

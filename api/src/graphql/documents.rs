@@ -12,12 +12,35 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Request, parser::types::ExecutableDocument};
+use async_graphql::{
+    Positioned, Request,
+    parser::types::{DocumentOperations, ExecutableDocument, OperationDefinition},
+};
 
 /// Longest document kept, in bytes; longer ones are parsed each time.
 const MAX_KEPT_BYTES: usize = 16 * 1024;
 /// Text of all kept documents together, in bytes (their trees take a few times more).
 const KEPT_TEXT_BYTES: u64 = 1024 * 1024;
+
+/// The operation a request runs: the one named `name`, or, unnamed, the document's only one
+/// (a named operation alone in its document runs without being named). `None` when the
+/// executor would refuse the request for want of one.
+pub fn selected_operation<'a>(
+    document: &'a ExecutableDocument,
+    name: Option<&str>,
+) -> Option<&'a Positioned<OperationDefinition>> {
+    match (&document.operations, name) {
+        (DocumentOperations::Single(operation), _) => Some(operation),
+        (DocumentOperations::Multiple(operations), Some(name)) => operations
+            .iter()
+            .find(|(n, _)| n.as_str() == name)
+            .map(|(_, operation)| operation),
+        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {
+            operations.values().next()
+        }
+        (DocumentOperations::Multiple(_), None) => None,
+    }
+}
 
 pub struct Documents {
     kept: moka::sync::Cache<Arc<str>, Arc<ExecutableDocument>>,

@@ -27,7 +27,7 @@ use std::{future::Future, sync::Arc, time::Duration};
 
 use async_graphql::{
     Request,
-    parser::types::{DocumentOperations, ExecutableDocument, OperationType, Selection},
+    parser::types::{ExecutableDocument, OperationType, Selection},
 };
 use sea_orm::{ConnectionTrait, DbErr};
 
@@ -163,22 +163,8 @@ fn key(request: &Request, staff: bool, format: &str, epoch: i64) -> String {
 
 /// A query whose root selections are all plain fields among [`CACHEABLE_ROOTS`].
 fn only_catalog_reads(document: &ExecutableDocument, operation: Option<&str>) -> bool {
-    let operation = match (&document.operations, operation) {
-        (DocumentOperations::Single(operation), _) => operation,
-        (DocumentOperations::Multiple(operations), Some(name)) => {
-            match operations.iter().find(|(n, _)| n.as_str() == name) {
-                Some((_, operation)) => operation,
-                None => return false,
-            }
-        }
-        // A named operation alone in its document runs without being named.
-        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {
-            match operations.values().next() {
-                Some(operation) => operation,
-                None => return false,
-            }
-        }
-        (DocumentOperations::Multiple(_), None) => return false,
+    let Some(operation) = super::documents::selected_operation(document, operation) else {
+        return false;
     };
     let items = &operation.node.selection_set.node.items;
     operation.node.ty == OperationType::Query

@@ -12,7 +12,7 @@ use std::{collections::HashMap, net::SocketAddr};
 use async_graphql::{
     Request, Response, Variables,
     http::GraphiQLSource,
-    parser::types::{DocumentOperations, OperationType, Selection},
+    parser::types::{OperationType, Selection},
 };
 use axum::{
     Extension,
@@ -27,7 +27,12 @@ use super::{HttpState, auth};
 use crate::{
     catalog::snapshot::EarlyEpoch,
     error::{AppError, ErrorCode},
-    graphql::{context::ClientAddr, documents::Documents, loaders, response_cache::NotKept},
+    graphql::{
+        context::ClientAddr,
+        documents::{Documents, selected_operation},
+        loaders,
+        response_cache::NotKept,
+    },
 };
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -301,7 +306,7 @@ fn parse_params(mut map: Map<String, Value>, documents: &Documents) -> Result<Re
 
 fn refuse_mutation_over_get(request: &mut Request) -> Result<(), Refusal> {
     // A document that does not parse is answered by the normal path, as a request error.
-    match selected_operation(request) {
+    match operation_shape(request) {
         Some((OperationType::Mutation | OperationType::Subscription, _)) => Err(Refusal::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "only queries may be sent with GET; use POST",
@@ -312,17 +317,10 @@ fn refuse_mutation_over_get(request: &mut Request) -> Result<(), Refusal> {
 
 /// The type of the operation `request` runs and how many root selections it has, when its
 /// document parses and names one.
-fn selected_operation(request: &mut Request) -> Option<(OperationType, usize)> {
+fn operation_shape(request: &mut Request) -> Option<(OperationType, usize)> {
     let operation_name = request.operation_name.clone();
     let document = request.parsed_query().ok()?;
-    let operation = match (&document.operations, operation_name) {
-        (DocumentOperations::Single(operation), _) => operation,
-        (DocumentOperations::Multiple(operations), Some(name)) => operations
-            .iter()
-            .find(|(op_name, _)| op_name.as_str() == name)
-            .map(|(_, operation)| operation)?,
-        (DocumentOperations::Multiple(_), None) => return None,
-    };
+    let operation = selected_operation(document, operation_name.as_deref())?;
     let roots = &operation.node.selection_set.node.items;
     let fields = roots
         .iter()
@@ -336,7 +334,7 @@ fn selected_operation(request: &mut Request) -> Option<(OperationType, usize)> {
 /// mutation with one root field (see `catalog::snapshot::EarlyEpoch`).
 fn reads_before_any_write(request: &mut Request) -> bool {
     matches!(
-        selected_operation(request),
+        operation_shape(request),
         Some((OperationType::Query, _) | (OperationType::Mutation, 1))
     )
 }

@@ -760,17 +760,13 @@ impl Connection {
 /// Whether the operation the request runs is a subscription (`false` for a document that does
 /// not parse: it gets its error at once).
 fn is_subscription(request: &mut Request) -> bool {
-    use async_graphql::parser::types::{DocumentOperations, OperationType};
+    use async_graphql::parser::types::OperationType;
     let name = request.operation_name.clone();
     let Ok(document) = request.parsed_query() else {
         return false;
     };
-    let operation = match (&document.operations, name) {
-        (DocumentOperations::Single(operation), _) => Some(operation),
-        (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name.as_str()),
-        (DocumentOperations::Multiple(operations), None) => operations.values().next(),
-    };
-    operation.is_some_and(|operation| operation.node.ty == OperationType::Subscription)
+    crate::graphql::documents::selected_operation(document, name.as_deref())
+        .is_some_and(|operation| operation.node.ty == OperationType::Subscription)
 }
 
 /// How a refused (4403) or failed (1011) authentication ends the connection.
