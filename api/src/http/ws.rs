@@ -247,15 +247,15 @@ async fn send_frame(socket: &Socket, message: Message) -> bool {
         Ok(sink) => sink,
         Err(_) => socket.sink.lock().await,
     };
-    let mut send = std::pin::pin!(sink.send(message));
-    let sent = match futures_util::poll!(send.as_mut()) {
-        std::task::Poll::Ready(sent) => sent,
-        std::task::Poll::Pending => match tokio::time::timeout(SEND_TIMEOUT, send).await {
-            Ok(sent) => sent,
+    let mut sending = std::pin::pin!(sink.send(message));
+    let result = match futures_util::poll!(sending.as_mut()) {
+        std::task::Poll::Ready(result) => result,
+        std::task::Poll::Pending => match tokio::time::timeout(SEND_TIMEOUT, sending).await {
+            Ok(result) => result,
             Err(_) => return false,
         },
     };
-    sent.is_ok()
+    result.is_ok()
 }
 
 /// Why the read loop ended: a close code to send, or the peer is gone.
