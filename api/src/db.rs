@@ -16,7 +16,7 @@ use std::{
 use comptoir_migration::{Migrator, MigratorTrait};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    DbErr, SqlxSqliteConnector, TransactionTrait,
+    DbErr, SqlxSqliteConnector, Statement, TransactionTrait,
     sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
@@ -133,6 +133,7 @@ impl Db {
         Ok(WriteTx {
             txn: self.write.begin().await?,
             pending: Vec::new(),
+            deferred: Vec::new(),
             bus: bus.clone(),
             wake_outbox: false,
         })
@@ -146,6 +147,26 @@ impl Db {
         drop(self.read.close().await);
         drop(self.write.close().await);
     }
+}
+
+/// `statements` as one, to run in one round trip on SQLite (its driver runs a text of several
+/// statements in order, each taking its parameters in turn). Not for PostgreSQL, whose
+/// extended protocol takes one statement at a time.
+pub fn batch(statements: Vec<Statement>) -> Option<Statement> {
+    let mut statements = statements.into_iter();
+    let mut batch = statements.next()?;
+    for statement in statements {
+        batch.sql.push_str(";\n");
+        batch.sql.push_str(&statement.sql);
+        if let Some(values) = statement.values {
+            batch
+                .values
+                .get_or_insert_with(|| sea_orm::Values(Vec::new()))
+                .0
+                .extend(values.0);
+        }
+    }
+    Some(batch)
 }
 
 fn sqlx_err(error: sea_orm::sqlx::Error) -> DbErr {
@@ -170,6 +191,8 @@ fn sqlx_err(error: sea_orm::sqlx::Error) -> DbErr {
 pub struct WriteTx {
     txn: DatabaseTransaction,
     pending: Vec<NewEvent>,
+    /// Writes run at commit, before the events: see [`WriteTx::defer`].
+    deferred: Vec<Statement>,
     bus: EventBus,
     wake_outbox: bool,
 }
@@ -185,15 +208,35 @@ impl WriteTx {
         self.wake_outbox = true;
     }
 
+    /// Runs `statement` at commit, after everything the transaction ran before and before its
+    /// events are written, in the order deferred; its result is not read. On SQLite the deferred
+    /// statements and the events' insert go to the writer in one round trip (each round trip
+    /// holds the one writer for two thread hand-overs).
+    ///
+    /// For a transaction's last writes only: nothing it runs after `defer` may read, or
+    /// reference by a foreign key, what a deferred statement writes (it is not there yet); a
+    /// deferred statement's error comes from [`WriteTx::commit`].
+    pub fn defer(&mut self, statement: Statement) {
+        self.deferred.push(statement);
+    }
+
     pub async fn commit(self) -> Result<(), DbErr> {
-        if !self.pending.is_empty() && self.txn.get_database_backend() == DbBackend::Postgres {
-            self.txn
-                .execute_unprepared(
-                    "SELECT pg_advisory_xact_lock(hashtext('comptoir_events.' || current_schema()))",
-                )
-                .await?;
-        }
-        let recorded = crate::events::store::insert(&self.txn, self.pending).await?;
+        let recorded = if self.txn.get_database_backend() == DbBackend::Postgres {
+            // The deferred writes take their row locks before the events' lock (see above).
+            for statement in self.deferred {
+                self.txn.execute_raw(statement).await?;
+            }
+            if !self.pending.is_empty() {
+                self.txn
+                    .execute_unprepared(
+                        "SELECT pg_advisory_xact_lock(hashtext('comptoir_events.' || current_schema()))",
+                    )
+                    .await?;
+            }
+            crate::events::store::insert(&self.txn, self.pending).await?
+        } else {
+            crate::events::store::insert_after(&self.txn, self.deferred, self.pending).await?
+        };
         self.txn.commit().await?;
         if self.wake_outbox {
             self.bus.wake_outbox();
@@ -236,5 +279,71 @@ mod tests {
             received.try_recv().is_err(),
             "the rolled-back event was never published"
         );
+    }
+
+    /// Deferred writes land at commit, in order, with the events (one round trip on SQLite);
+    /// one that fails fails the commit, and nothing of the transaction stays.
+    #[tokio::test]
+    async fn deferred_writes_land_at_commit_or_not_at_all() {
+        use sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+        let dir = tempfile::tempdir().unwrap();
+        let state = state(&dir).await;
+        let db = state.db.read();
+        let insert = |name: &str, version: i64| {
+            Statement::from_sql_and_values(
+                DbBackend::Sqlite,
+                "INSERT INTO cache_epoch (name, version) VALUES (?, ?)",
+                [name.into(), version.into()],
+            )
+        };
+        let version = |name: &'static str| async move {
+            db.query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Sqlite,
+                "SELECT version FROM cache_epoch WHERE name = ?",
+                [name.into()],
+            ))
+            .await
+            .unwrap()
+            .map(|row| row.try_get::<i64>("", "version").unwrap())
+        };
+        let mut received = state.events.subscribe();
+
+        let mut tx = state.db.begin(&state.events).await.unwrap();
+        tx.defer(insert("first", 1));
+        tx.defer(Statement::from_string(
+            DbBackend::Sqlite,
+            "UPDATE cache_epoch SET version = 2 WHERE name = 'first'",
+        ));
+        tx.record(event("DEFERRED"));
+        assert_eq!(version("first").await, None, "not before commit");
+        let before = state.db.statements();
+        tx.commit().await.unwrap();
+        assert_eq!(version("first").await, Some(2), "in the order deferred");
+        assert_eq!(received.recv().await.unwrap().kind, "DEFERRED");
+        assert_eq!(
+            state.db.statements() - before,
+            2,
+            "the writes with the events, then COMMIT"
+        );
+
+        let mut tx = state.db.begin(&state.events).await.unwrap();
+        tx.execute_raw(insert("written", 1)).await.unwrap();
+        tx.defer(insert("deferred", 1));
+        tx.defer(insert("first", 1));
+        tx.record(event("REFUSED"));
+        let error = crate::error::AppError::from(tx.commit().await.unwrap_err());
+        assert!(
+            matches!(error, crate::error::AppError::Conflict { .. }),
+            "{error:?}"
+        );
+        assert_eq!(version("written").await, None);
+        assert_eq!(version("deferred").await, None);
+        assert!(received.try_recv().is_err(), "nothing published");
+
+        let mut tx = state.db.begin(&state.events).await.unwrap();
+        tx.defer(insert("dropped", 1));
+        drop(tx);
+        assert_eq!(version("dropped").await, None);
     }
 }

@@ -652,3 +652,10 @@ pub async fn empty(tx: &WriteTx, cart_id: Uuid) -> Result<(), AppError> {
     store::delete_lines(&**tx, cart_id).await?;
     Ok(())
 }
+
+/// Empties the cart when `tx` commits (see [`WriteTx::defer`]): for a transaction that reads
+/// the cart's lines no more.
+pub fn empty_at_commit(tx: &mut WriteTx, cart_id: Uuid) {
+    let backend = sea_orm::ConnectionTrait::get_database_backend(&**tx);
+    tx.defer(store::delete_lines_statement(backend, cart_id));
+}

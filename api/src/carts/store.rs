@@ -136,11 +136,17 @@ pub async fn find_line(
 }
 
 pub async fn delete_lines(db: &impl ConnectionTrait, cart_id: Uuid) -> Result<(), DbErr> {
-    cart_line::Entity::delete_many()
-        .filter(cart_line::Column::CartId.eq(cart_id))
-        .exec(db)
+    db.execute_raw(delete_lines_statement(db.get_database_backend(), cart_id))
         .await?;
     Ok(())
+}
+
+/// The delete of a cart's lines, to run now or at commit.
+pub fn delete_lines_statement(backend: sea_orm::DbBackend, cart_id: Uuid) -> sea_orm::Statement {
+    use sea_orm::QueryTrait;
+    cart_line::Entity::delete_many()
+        .filter(cart_line::Column::CartId.eq(cart_id))
+        .build(backend)
 }
 
 pub async fn delete_lines_by_id(

@@ -1,7 +1,7 @@
 use comptoir_entity::event;
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set, Statement,
 };
 use uuid::Uuid;
 
@@ -12,26 +12,46 @@ pub async fn insert(
     db: &impl ConnectionTrait,
     events: Vec<NewEvent>,
 ) -> Result<Vec<StoredEvent>, DbErr> {
-    let rows = events.into_iter().map(|event| event::ActiveModel {
-        kind: Set(event.kind.to_owned()),
-        object_type: Set(event.object_type.to_owned()),
-        object_id: Set(event.object_id),
-        owner_user_id: Set(event.owner_user_id),
-        owner_customer_id: Set(event.owner_customer_id),
-        internal: Set(event.internal),
-        actor_id: Set(event.actor_id),
-        status: Set(event.status),
-        changes: Set(event.changes),
-        created_at: Set(event.at),
-        ..Default::default()
-    });
-    let mut stored: Vec<StoredEvent> = event::Entity::insert_many(rows)
+    let mut stored: Vec<StoredEvent> = event::Entity::insert_many(events.into_iter().map(active))
         .exec_with_returning(db)
         .await?
         .into_iter()
         .map(from_row)
         .collect();
     // RETURNING gives no order: by position, as written.
+    stored.sort_by_key(|e| e.id);
+    Ok(stored)
+}
+
+/// Runs `before` (writes whose results are not read), then writes `events` as [`insert`] does:
+/// on SQLite in one round trip; elsewhere one statement after the other.
+pub async fn insert_after(
+    db: &impl ConnectionTrait,
+    before: Vec<Statement>,
+    events: Vec<NewEvent>,
+) -> Result<Vec<StoredEvent>, DbErr> {
+    let backend = db.get_database_backend();
+    if before.is_empty() || backend != DbBackend::Sqlite {
+        for statement in before {
+            db.execute_raw(statement).await?;
+        }
+        return insert(db, events).await;
+    }
+    let mut statements = before;
+    if !events.is_empty() {
+        let mut query = event::Entity::insert_many(events.into_iter().map(active)).into_query();
+        query.returning_all();
+        statements.push(backend.build(&query));
+    }
+    let Some(batch) = crate::db::batch(statements) else {
+        return Ok(Vec::new());
+    };
+    let mut stored = db
+        .query_all_raw(batch)
+        .await?
+        .iter()
+        .map(|row| event::Model::from_query_result(row, "").map(from_row))
+        .collect::<Result<Vec<_>, _>>()?;
     stored.sort_by_key(|e| e.id);
     Ok(stored)
 }
@@ -49,6 +69,22 @@ pub async fn last_id(db: &impl ConnectionTrait) -> Result<Option<i64>, DbErr> {
         .one(db)
         .await
         .map(Option::flatten)
+}
+
+fn active(event: NewEvent) -> event::ActiveModel {
+    event::ActiveModel {
+        kind: Set(event.kind.to_owned()),
+        object_type: Set(event.object_type.to_owned()),
+        object_id: Set(event.object_id),
+        owner_user_id: Set(event.owner_user_id),
+        owner_customer_id: Set(event.owner_customer_id),
+        internal: Set(event.internal),
+        actor_id: Set(event.actor_id),
+        status: Set(event.status),
+        changes: Set(event.changes),
+        created_at: Set(event.at),
+        ..Default::default()
+    }
 }
 
 fn from_row(row: event::Model) -> StoredEvent {

@@ -6,7 +6,7 @@ use std::sync::{
     atomic::{AtomicI64, Ordering},
 };
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 
 /// System time plus an offset that only tests change.
 #[derive(Debug, Default)]
@@ -15,8 +15,11 @@ pub struct Clock {
 }
 
 impl Clock {
+    /// Now, to the microsecond: what PostgreSQL stores, so a row written and kept in memory
+    /// (not read back) shows the times a later read of it shows, on either database.
     pub fn now(&self) -> DateTime<Utc> {
-        Utc::now() + chrono::Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed))
+        (Utc::now() + chrono::Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed)))
+            .trunc_subsecs(6)
     }
 
     /// Moves this process's time forward (tests of expiry and retention).

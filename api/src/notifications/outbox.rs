@@ -6,8 +6,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use comptoir_entity::{outbox_attempt, outbox_message};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set,
     sea_query::{CaseStatement, Expr, LockBehavior, LockType, Order, Query},
 };
 use serde_json::Value;
@@ -53,7 +53,7 @@ pub async fn enqueue(
     let (subject, body) =
         templates::render(&**tx, message.template, &message.language, &message.data).await?;
     let id = Uuid::now_v7();
-    outbox_message::ActiveModel {
+    let row = outbox_message::ActiveModel {
         id: Set(id),
         channel: Set(message.recipient.channel.as_str().to_owned()),
         recipient: Set(message.recipient.address),
@@ -70,9 +70,11 @@ pub async fn enqueue(
         last_error: Set(None),
         created_at: Set(now),
         sent_at: Set(None),
-    }
-    .insert(&**tx)
-    .await?;
+    };
+    // Nothing in a transaction reads the outbox back: the row is written at commit, with the
+    // transaction's other last writes.
+    let backend = tx.get_database_backend();
+    tx.defer(outbox_message::Entity::insert(row).build(backend));
     tx.wake_outbox_on_commit();
     Ok(id)
 }

@@ -245,11 +245,18 @@ async fn place(
     )
     .await?;
     row.idempotency_key = key;
-    let lines = cart_order_lines(&tx, row.id, cart.lines, now).await?;
-    carts::service::empty(&tx, cart.id).await?;
-    let (row, lines) =
-        insert_new(&mut tx, row, lines, "ORDER_SUBMITTED", Some(user.id), now).await?;
-    // The lines and the customer just written are at hand: no need to read them back.
+    let rows = cart_order_lines(&tx, row.id, cart.lines, now).await?;
+    // Nothing below reads the cart's lines or the new order: they are written at commit, in
+    // the round trip that writes the events (see `WriteTx::defer`).
+    let (row, lines) = derive_new(row, &rows)?;
+    let backend = sea_orm::ConnectionTrait::get_database_backend(&*tx);
+    carts::service::empty_at_commit(&mut tx, cart.id);
+    tx.defer(store::insert_order_statement(backend, row.clone()));
+    if let Some(insert) = store::insert_lines_statement(backend, rows) {
+        tx.defer(insert);
+    }
+    record_new(&mut tx, &row, "ORDER_SUBMITTED", Some(user.id), now);
+    // The lines and the customer are at hand: no need to read them back.
     let data = template_data_of(&settings, &row, &lines)?;
     notify_seller(&mut tx, &settings, data.clone(), now).await?;
     email_contact_in(
@@ -700,19 +707,39 @@ async fn new_row(
 /// the domain sees them.
 async fn insert_new(
     tx: &mut WriteTx,
-    mut row: sales_order::Model,
+    row: sales_order::Model,
     lines: Vec<order_line::Model>,
     kind: &'static str,
     actor: Option<Uuid>,
     now: DateTime<Utc>,
 ) -> Result<(sales_order::Model, Vec<OrderLine>), AppError> {
-    let domain: Vec<_> = lines.iter().cloned().map(store::to_line).collect();
-    keep_derived(&mut row, &domain)?;
+    let (row, domain) = derive_new(row, &lines)?;
     let row = store::insert_order(&**tx, row).await?;
     store::insert_lines(&**tx, lines).await?;
-    let changes = json!({ "number": row.number, "source": row.source });
-    tx.record(order_event(&row, kind, actor, changes, now));
+    record_new(tx, &row, kind, actor, now);
     Ok((row, domain))
+}
+
+/// A new order's row with its derived columns (totals), and its lines as the domain sees them.
+fn derive_new(
+    mut row: sales_order::Model,
+    lines: &[order_line::Model],
+) -> Result<(sales_order::Model, Vec<OrderLine>), AppError> {
+    let domain: Vec<_> = lines.iter().cloned().map(store::to_line).collect();
+    keep_derived(&mut row, &domain)?;
+    Ok((row, domain))
+}
+
+/// The event of a new order.
+fn record_new(
+    tx: &mut WriteTx,
+    row: &sales_order::Model,
+    kind: &'static str,
+    actor: Option<Uuid>,
+    now: DateTime<Utc>,
+) {
+    let changes = json!({ "number": row.number, "source": row.source });
+    tx.record(order_event(row, kind, actor, changes, now));
 }
 
 /// The row of a new order's line at `index`, holding `reserved` units of stock.
