@@ -15,8 +15,8 @@ use std::{
 
 use comptoir_migration::{Migrator, MigratorTrait};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    DbErr, SqlxSqliteConnector, Statement, TransactionTrait,
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    SqlxSqliteConnector, Statement, TransactionTrait,
     sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
@@ -221,22 +221,8 @@ impl WriteTx {
     }
 
     pub async fn commit(self) -> Result<(), DbErr> {
-        let recorded = if self.txn.get_database_backend() == DbBackend::Postgres {
-            // The deferred writes take their row locks before the events' lock (see above).
-            for statement in self.deferred {
-                self.txn.execute_raw(statement).await?;
-            }
-            if !self.pending.is_empty() {
-                self.txn
-                    .execute_unprepared(
-                        "SELECT pg_advisory_xact_lock(hashtext('comptoir_events.' || current_schema()))",
-                    )
-                    .await?;
-            }
-            crate::events::store::insert(&self.txn, self.pending).await?
-        } else {
-            crate::events::store::insert_after(&self.txn, self.deferred, self.pending).await?
-        };
+        let recorded =
+            crate::events::store::insert_after(&self.txn, self.deferred, self.pending).await?;
         self.txn.commit().await?;
         if self.wake_outbox {
             self.bus.wake_outbox();

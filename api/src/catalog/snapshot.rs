@@ -247,13 +247,13 @@ pub async fn epoch(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
 async fn read_epoch(db: &impl ConnectionTrait, name: &str) -> Result<i64, DbErr> {
     let statement = Statement::from_string(
         db.get_database_backend(),
-        format!("SELECT version FROM cache_epoch WHERE name = '{name}'"),
+        format!("SELECT {} AS version", epoch_expr(name)),
     );
-    let row = db
-        .query_one_raw(statement)
-        .await?
-        .ok_or_else(|| DbErr::RecordNotFound(format!("cache epoch `{name}`")))?;
-    row.try_get("", "version")
+    let version: Option<i64> = match db.query_one_raw(statement).await? {
+        Some(row) => row.try_get("", "version")?,
+        None => None,
+    };
+    version.ok_or_else(|| DbErr::RecordNotFound(format!("cache epoch `{name}`")))
 }
 
 #[cfg(test)]

@@ -23,18 +23,30 @@ pub async fn insert(
     Ok(stored)
 }
 
-/// Runs `before` (writes whose results are not read), then writes `events` as [`insert`] does:
-/// on SQLite in one round trip; elsewhere one statement after the other.
+/// A transaction's last statements (see `db::WriteTx::commit`): runs `before` (writes whose
+/// results are not read), then writes `events` as [`insert`] does. On SQLite, in one round trip.
+/// On PostgreSQL, `before` one by one, then the events under the log's advisory lock, taken after
+/// every row lock the transaction's own statements took, so that positions in the log follow
+/// commit order (see `db::WriteTx`).
 pub async fn insert_after(
     db: &impl ConnectionTrait,
     before: Vec<Statement>,
     events: Vec<NewEvent>,
 ) -> Result<Vec<StoredEvent>, DbErr> {
     let backend = db.get_database_backend();
-    if before.is_empty() || backend != DbBackend::Sqlite {
+    if backend == DbBackend::Postgres {
         for statement in before {
             db.execute_raw(statement).await?;
         }
+        if !events.is_empty() {
+            db.execute_unprepared(
+                "SELECT pg_advisory_xact_lock(hashtext('comptoir_events.' || current_schema()))",
+            )
+            .await?;
+        }
+        return insert(db, events).await;
+    }
+    if before.is_empty() {
         return insert(db, events).await;
     }
     let mut statements = before;
