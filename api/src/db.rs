@@ -7,7 +7,7 @@
 use std::{
     str::FromStr,
     sync::{
-        Arc,
+        Arc, OnceLock,
         atomic::{AtomicU64, Ordering},
     },
     time::Duration,
@@ -169,6 +169,54 @@ pub fn batch(statements: Vec<Statement>) -> Option<Statement> {
     Some(batch)
 }
 
+/// A statement's text as sea-query renders it, kept once per backend; each run binds its own
+/// values. For the statements every request of a hot path runs (an account read with the
+/// catalog's epochs, a cart line's insert, a cart's lines), where building the statement's tree
+/// and rendering it again on every request showed in profiles.
+///
+/// Invariant: what `build` renders has the same text for every value given (anything that
+/// changes the text is a different `Rendered`), and `values` lists the values in the order the
+/// text takes them. Each use has a test that its statements equal sea-query's own build
+/// ([`tests::assert_binds_as_built`]).
+#[derive(Default)]
+pub struct Rendered {
+    texts: [OnceLock<String>; 3],
+}
+
+impl Rendered {
+    pub const fn new() -> Self {
+        Self {
+            texts: [OnceLock::new(), OnceLock::new(), OnceLock::new()],
+        }
+    }
+
+    /// `values` bound to the text of `build`, which runs only until it has once succeeded for
+    /// `backend`.
+    pub fn bind(
+        &self,
+        backend: DbBackend,
+        build: impl FnOnce() -> Result<Statement, DbErr>,
+        values: impl IntoIterator<Item = sea_orm::Value>,
+    ) -> Result<Statement, DbErr> {
+        let slot = match backend {
+            DbBackend::Sqlite => &self.texts[0],
+            DbBackend::Postgres => &self.texts[1],
+            _ => &self.texts[2],
+        };
+        let sql = if let Some(sql) = slot.get() {
+            sql
+        } else {
+            let rendered = build()?.sql;
+            slot.get_or_init(|| rendered)
+        };
+        Ok(Statement::from_sql_and_values(
+            backend,
+            sql.as_str(),
+            values,
+        ))
+    }
+}
+
 fn sqlx_err(error: sea_orm::sqlx::Error) -> DbErr {
     DbErr::Conn(sea_orm::RuntimeErr::SqlxError(error.into()))
 }
@@ -240,10 +288,77 @@ impl std::ops::Deref for WriteTx {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     #![allow(clippy::unwrap_used)]
 
+    use sea_orm::{DbBackend, Statement};
+
     use crate::{events::testing::event, state::for_tests as state};
+
+    /// For each backend and each of `cases` (at least two, so that all but the first run on
+    /// the kept text): what `fast` binds equals what `built` builds with sea-query.
+    pub(crate) fn assert_binds_as_built<T>(
+        cases: &[T],
+        fast: impl Fn(DbBackend, &T) -> Result<Statement, sea_orm::DbErr>,
+        built: impl Fn(DbBackend, &T) -> Result<Statement, sea_orm::DbErr>,
+    ) {
+        assert!(
+            cases.len() >= 2,
+            "the kept text is checked from the second case on"
+        );
+        for backend in [DbBackend::Sqlite, DbBackend::Postgres] {
+            for case in cases {
+                assert_eq!(
+                    fast(backend, case).unwrap(),
+                    built(backend, case).unwrap(),
+                    "{backend:?}"
+                );
+            }
+        }
+    }
+
+    /// A `Rendered` keeps the first text it renders per backend and binds each call's values.
+    #[test]
+    fn rendered_text_is_kept_per_backend_and_values_bound_per_call() {
+        let rendered = super::Rendered::new();
+        let statement = |backend: DbBackend, id: i64| {
+            use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+            let query = Query::select()
+                .column(Alias::new("name"))
+                .from(Alias::new("cache_epoch"))
+                .and_where(Expr::col(Alias::new("version")).eq(id))
+                .to_owned();
+            sea_orm::StatementBuilder::build(&query, &backend)
+        };
+        let mut builds = 0;
+        let mut fast = |backend, id: i64| {
+            rendered
+                .bind(
+                    backend,
+                    || {
+                        builds += 1;
+                        Ok(statement(backend, id))
+                    },
+                    [id.into()],
+                )
+                .unwrap()
+        };
+        assert_eq!(fast(DbBackend::Sqlite, 1), statement(DbBackend::Sqlite, 1));
+        assert_eq!(fast(DbBackend::Sqlite, 2), statement(DbBackend::Sqlite, 2));
+        assert_eq!(
+            fast(DbBackend::Postgres, 3),
+            statement(DbBackend::Postgres, 3)
+        );
+        assert_eq!(
+            fast(DbBackend::Postgres, 4),
+            statement(DbBackend::Postgres, 4)
+        );
+        assert_ne!(
+            statement(DbBackend::Sqlite, 1).sql,
+            statement(DbBackend::Postgres, 1).sql
+        );
+        assert_eq!(builds, 2, "rendered once per backend");
+    }
 
     #[tokio::test]
     async fn events_are_published_only_when_their_transaction_commits() {

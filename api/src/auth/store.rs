@@ -3,14 +3,16 @@
 use chrono::{DateTime, Utc};
 use comptoir_entity::{refresh_token, user_account};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, sea_query::Expr,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set, Statement,
+    sea_query::Expr,
 };
 use uuid::Uuid;
 
 use super::model::{Role, User};
 use crate::{
     catalog::snapshot::{self, epoch_expr},
+    db::Rendered,
     error::AppError,
 };
 
@@ -48,16 +50,30 @@ pub struct AccountAtEpoch {
     pub rows_epoch: i64,
 }
 
+/// The statement every authenticated request runs first: its text is rendered once.
 pub async fn find_at_catalog_epoch(
     db: &impl ConnectionTrait,
     id: Uuid,
 ) -> Result<Option<AccountAtEpoch>, DbErr> {
+    let statement = account_at_epoch(db.get_database_backend(), id)?;
+    AccountAtEpoch::find_by_statement(statement).one(db).await
+}
+
+static ACCOUNT_AT_EPOCH: Rendered = Rendered::new();
+
+fn account_at_epoch(backend: DbBackend, id: Uuid) -> Result<Statement, DbErr> {
+    ACCOUNT_AT_EPOCH.bind(
+        backend,
+        || Ok(build_account_at_epoch(backend, id)),
+        [id.into()],
+    )
+}
+
+fn build_account_at_epoch(backend: DbBackend, id: Uuid) -> Statement {
     user_account::Entity::find_by_id(id)
         .expr_as(Expr::cust(epoch_expr(snapshot::CATALOG)), "catalog_epoch")
         .expr_as(Expr::cust(epoch_expr(snapshot::ROWS)), "rows_epoch")
-        .into_model()
-        .one(db)
-        .await
+        .build(backend)
 }
 
 pub async fn by_ids(
@@ -298,4 +314,18 @@ pub async fn list(
         .all(db)
         .await?;
     Ok((rows, total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_account_at_epoch_binds_as_built() {
+        crate::db::tests::assert_binds_as_built(
+            &[Uuid::now_v7(), Uuid::now_v7()],
+            |backend, id| account_at_epoch(backend, *id),
+            |backend, id| Ok(build_account_at_epoch(backend, *id)),
+        );
+    }
 }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use comptoir_entity::cart;
 use rust_decimal::Decimal;
-use sea_orm::{ColumnTrait, ConnectionTrait, ModelTrait};
+use sea_orm::{ConnectionTrait, ModelTrait};
 use uuid::Uuid;
 
 use super::{
@@ -121,7 +121,7 @@ pub async fn add_line(
     if state.db.backend() == sea_orm::DbBackend::Sqlite
         && let Some(owner) = owned_by(principal, token)
         && let Some(cart_id) =
-            store::add_line_to_owned(state.db.write(), owner, line.clone(), MAX_LINES, now).await?
+            store::add_line_to_owned(state.db.write(), &owner, &line, MAX_LINES, now).await?
     {
         // The cart as the statement left it, without reading it back: a token's cart is
         // anonymous, a user's own is theirs, and the trigger set its time to `now`.
@@ -398,10 +398,10 @@ fn line_key(
 
 /// The carts the caller may change: those `token` reaches, or else the caller's own; `None` for
 /// an anonymous caller without a token.
-fn owned_by(principal: &Principal, token: Option<&str>) -> Option<sea_orm::sea_query::Expr> {
+fn owned_by(principal: &Principal, token: Option<&str>) -> Option<store::Owner> {
     match (token, principal.user_id()) {
-        (Some(token), _) => Some(cart::Column::TokenHash.eq(secret_token::hash(token))),
-        (None, Some(user_id)) => Some(cart::Column::UserId.eq(user_id)),
+        (Some(token), _) => Some(store::Owner::TokenHash(secret_token::hash(token))),
+        (None, Some(user_id)) => Some(store::Owner::User(user_id)),
         (None, None) => None,
     }
 }
@@ -436,10 +436,10 @@ pub(super) async fn cart_to_change(
     token: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<cart::Model, AppError> {
-    let Some(condition) = owned_by(principal, token) else {
+    let Some(owner) = owned_by(principal, token) else {
         return cart_for_write(tx, principal, token, now).await;
     };
-    match store::touch_where(&**tx, sea_orm::Condition::all().add(condition), now).await? {
+    match store::touch_where(&**tx, owner.condition(), now).await? {
         Some(cart) => Ok(cart),
         None => cart_for_write(tx, principal, token, now).await,
     }
@@ -630,7 +630,7 @@ pub async fn for_order(
     let owner = owned_by(principal, token).ok_or_else(|| AppError::not_found("cart", "cartId"))?;
     // Found and locked in one statement: a second checkout of this cart waits here and finds it
     // empty.
-    let cart = store::lock(&**tx, cart_id, owner)
+    let cart = store::lock(&**tx, cart_id, owner.condition())
         .await?
         .ok_or_else(|| AppError::not_found("cart", "cartId"))?;
     // Through the kept rows: taking stock leaves them current (stock comes with the lines).

@@ -8,6 +8,8 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use crate::db::Rendered;
+
 pub const ACTIVE: &str = "ACTIVE";
 pub const MERGED: &str = "MERGED";
 
@@ -103,11 +105,31 @@ pub struct LineWithStock {
     pub variant_stock: Option<i32>,
 }
 
-/// The lines of a cart, with their stock (one statement).
+/// The lines of a cart, with their stock (one statement). Every cart mutation's answer reads
+/// them: the text is rendered once.
 pub async fn lines_with_stock(
     db: &impl ConnectionTrait,
     cart_id: Uuid,
 ) -> Result<Vec<LineWithStock>, DbErr> {
+    let statement = lines_with_stock_statement(db.get_database_backend(), cart_id)?;
+    LineWithStock::find_by_statement(statement).all(db).await
+}
+
+static LINES_WITH_STOCK: Rendered = Rendered::new();
+
+fn lines_with_stock_statement(
+    backend: sea_orm::DbBackend,
+    cart_id: Uuid,
+) -> Result<sea_orm::Statement, DbErr> {
+    LINES_WITH_STOCK.bind(
+        backend,
+        || Ok(build_lines_with_stock(backend, cart_id)),
+        [cart_id.into()],
+    )
+}
+
+fn build_lines_with_stock(backend: sea_orm::DbBackend, cart_id: Uuid) -> sea_orm::Statement {
+    use sea_orm::QueryTrait;
     lines(cart_id)
         .expr_as(
             Expr::cust("(SELECT stock FROM product WHERE product.id = cart_line.product_id)"),
@@ -119,9 +141,7 @@ pub async fn lines_with_stock(
             ),
             "variant_stock",
         )
-        .into_model()
-        .all(db)
-        .await
+        .build(backend)
 }
 
 pub async fn find_line(
@@ -186,8 +206,31 @@ pub async fn add_line(
     now: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
     let cart = Condition::all().add(cart::Column::Id.eq(cart_id));
-    let statement = insert_line(db.get_database_backend(), cart, line, max_lines, now)?;
+    let statement = insert_line(
+        db.get_database_backend(),
+        cart,
+        Uuid::now_v7(),
+        line,
+        max_lines,
+        now,
+    )?;
     Ok(db.execute(&statement).await?.rows_affected() > 0)
+}
+
+/// Whose cart: an anonymous cart's token (its hash), or a user's own.
+#[derive(Clone, Debug)]
+pub enum Owner {
+    TokenHash(String),
+    User(Uuid),
+}
+
+impl Owner {
+    pub fn condition(&self) -> Condition {
+        Condition::all().add(match self {
+            Owner::TokenHash(hash) => cart::Column::TokenHash.eq(hash.as_str()),
+            Owner::User(id) => cart::Column::UserId.eq(*id),
+        })
+    }
 }
 
 /// [`add_line`] to the active cart `owner` names, found by the insert itself: one statement
@@ -199,20 +242,85 @@ pub async fn add_line(
 /// before it waited (the statement's snapshot), letting a cart grow past `max_lines`.
 pub async fn add_line_to_owned(
     db: &impl ConnectionTrait,
-    owner: sea_orm::sea_query::Expr,
-    line: NewLine,
+    owner: &Owner,
+    line: &NewLine,
     max_lines: usize,
     now: DateTime<Utc>,
 ) -> Result<Option<Uuid>, DbErr> {
-    let cart = Condition::all()
-        .add(owner)
-        .add(cart::Column::Status.eq(ACTIVE));
-    let mut statement = insert_line(db.get_database_backend(), cart, line, Some(max_lines), now)?;
-    statement.returning_col(cart_line::Column::CartId);
-    match db.query_one(&statement).await? {
+    let statement = add_to_owned(
+        db.get_database_backend(),
+        owner,
+        Uuid::now_v7(),
+        line,
+        max_lines,
+        now,
+    )?;
+    match db.query_one_raw(statement).await? {
         Some(row) => Ok(Some(row.try_get("", "cart_id")?)),
         None => Ok(None),
     }
+}
+
+/// Every add to a cart runs this statement: its text is rendered once per owner's kind.
+static ADD_TO_TOKEN_CART: Rendered = Rendered::new();
+static ADD_TO_USER_CART: Rendered = Rendered::new();
+
+fn add_to_owned(
+    backend: sea_orm::DbBackend,
+    owner: &Owner,
+    id: Uuid,
+    line: &NewLine,
+    max_lines: usize,
+    now: DateTime<Utc>,
+) -> Result<sea_orm::Statement, DbErr> {
+    let (rendered, owner_value) = match owner {
+        Owner::TokenHash(hash) => (&ADD_TO_TOKEN_CART, hash.as_str().into()),
+        Owner::User(user_id) => (&ADD_TO_USER_CART, (*user_id).into()),
+    };
+    let values = [
+        id.into(),
+        line.product_id.into(),
+        line.variant_id.into(),
+        line.configuration.clone().into(),
+        line.line_key.as_str().into(),
+        line.quantity.into(),
+        line.rental_start.into(),
+        line.rental_end.into(),
+        now.into(),
+        now.into(),
+        owner_value,
+        ACTIVE.into(),
+        max_lines_value(max_lines),
+        1.into(),
+        line.line_key.as_str().into(),
+        MAX_QUANTITY.into(),
+    ];
+    rendered.bind(
+        backend,
+        || build_add_to_owned(backend, owner, id, line, max_lines, now),
+        values,
+    )
+}
+
+fn build_add_to_owned(
+    backend: sea_orm::DbBackend,
+    owner: &Owner,
+    id: Uuid,
+    line: &NewLine,
+    max_lines: usize,
+    now: DateTime<Utc>,
+) -> Result<sea_orm::Statement, DbErr> {
+    let cart = owner.condition().add(cart::Column::Status.eq(ACTIVE));
+    let mut statement = insert_line(backend, cart, id, line.clone(), Some(max_lines), now)?;
+    statement.returning_col(cart_line::Column::CartId);
+    Ok(sea_orm::StatementBuilder::build(&statement, &backend))
+}
+
+/// The most units one line holds: adds beyond it stop there.
+const MAX_QUANTITY: i32 = 100_000;
+
+fn max_lines_value(max: usize) -> sea_orm::Value {
+    i64::try_from(max).unwrap_or(i64::MAX).into()
 }
 
 /// `INSERT INTO cart_line … SELECT … FROM cart WHERE <cart> … ON CONFLICT … DO UPDATE`: the line
@@ -220,6 +328,7 @@ pub async fn add_line_to_owned(
 fn insert_line(
     backend: sea_orm::DbBackend,
     cart: Condition,
+    id: Uuid,
     line: NewLine,
     max_lines: Option<usize>,
     now: DateTime<Utc>,
@@ -236,7 +345,7 @@ fn insert_line(
             cart_line::Column::Quantity,
         ))),
     )
-    .arg(100_000);
+    .arg(MAX_QUANTITY);
     let cart_id = || Expr::col((cart::Entity, cart::Column::Id));
     let room = match max_lines {
         Some(max) => {
@@ -252,7 +361,7 @@ fn insert_line(
                 .and_where(cart_line::Column::LineKey.eq(line.line_key.clone()))
                 .to_owned();
             Expr::SubQuery(None, Box::new(SubQueryStatement::SelectStatement(held)))
-                .lt(i64::try_from(max).unwrap_or(i64::MAX))
+                .lt(max_lines_value(max))
                 .or(Expr::exists(same))
         }
         None => Expr::val(1).eq(1),
@@ -261,7 +370,7 @@ fn insert_line(
     // this one always has.
     let row = Query::select()
         .exprs([
-            Expr::val(Uuid::now_v7()),
+            Expr::val(id),
             cart_id(),
             Expr::val(line.product_id),
             Expr::val(line.variant_id),
@@ -382,4 +491,56 @@ pub async fn lock(
         .lock_exclusive()
         .one(db)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn line(variant: bool, rental: bool) -> NewLine {
+        let start = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).single();
+        NewLine {
+            product_id: Uuid::now_v7(),
+            variant_id: variant.then(Uuid::now_v7),
+            configuration: serde_json::json!([{ "option": "colour", "value": "blue" }]),
+            line_key: format!("key-{}", Uuid::now_v7()),
+            quantity: 3,
+            rental_start: start.filter(|_| rental),
+            rental_end: start
+                .filter(|_| rental)
+                .map(|s| s + chrono::Duration::days(2)),
+        }
+    }
+
+    #[test]
+    fn an_add_to_a_cart_binds_as_built() {
+        let now = Utc::now();
+        for owner in [
+            Owner::TokenHash("a-token's-hash".into()),
+            Owner::User(Uuid::now_v7()),
+        ] {
+            let cases = [
+                (Uuid::now_v7(), line(false, false), 50),
+                (Uuid::now_v7(), line(true, true), 7),
+            ];
+            crate::db::tests::assert_binds_as_built(
+                &cases,
+                |backend, (id, line, max)| add_to_owned(backend, &owner, *id, line, *max, now),
+                |backend, (id, line, max)| {
+                    build_add_to_owned(backend, &owner, *id, line, *max, now)
+                },
+            );
+        }
+    }
+
+    #[test]
+    fn a_carts_lines_bind_as_built() {
+        crate::db::tests::assert_binds_as_built(
+            &[Uuid::now_v7(), Uuid::now_v7()],
+            |backend, id| lines_with_stock_statement(backend, *id),
+            |backend, id| Ok(build_lines_with_stock(backend, *id)),
+        );
+    }
 }
