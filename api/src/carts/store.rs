@@ -247,15 +247,17 @@ pub async fn add_line_to_owned(
     max_lines: usize,
     now: DateTime<Utc>,
 ) -> Result<Option<Uuid>, DbErr> {
-    let statement = add_to_owned(
-        db.get_database_backend(),
+    let add = AddToOwned {
         owner,
-        Uuid::now_v7(),
+        id: Uuid::now_v7(),
         line,
         max_lines,
         now,
-    )?;
-    match db.query_one_raw(statement).await? {
+    };
+    match db
+        .query_one_raw(add.statement(db.get_database_backend())?)
+        .await?
+    {
         Some(row) => Ok(Some(row.try_get("", "cart_id")?)),
         None => Ok(None),
     }
@@ -265,55 +267,52 @@ pub async fn add_line_to_owned(
 static ADD_TO_TOKEN_CART: Rendered = Rendered::new();
 static ADD_TO_USER_CART: Rendered = Rendered::new();
 
-fn add_to_owned(
-    backend: sea_orm::DbBackend,
-    owner: &Owner,
+/// One add of a line to the cart `owner` names, as its statement binds it.
+struct AddToOwned<'a> {
+    owner: &'a Owner,
     id: Uuid,
-    line: &NewLine,
+    line: &'a NewLine,
     max_lines: usize,
     now: DateTime<Utc>,
-) -> Result<sea_orm::Statement, DbErr> {
-    let (rendered, owner_value) = match owner {
-        Owner::TokenHash(hash) => (&ADD_TO_TOKEN_CART, hash.as_str().into()),
-        Owner::User(user_id) => (&ADD_TO_USER_CART, (*user_id).into()),
-    };
-    let values = [
-        id.into(),
-        line.product_id.into(),
-        line.variant_id.into(),
-        line.configuration.clone().into(),
-        line.line_key.as_str().into(),
-        line.quantity.into(),
-        line.rental_start.into(),
-        line.rental_end.into(),
-        now.into(),
-        now.into(),
-        owner_value,
-        ACTIVE.into(),
-        max_lines_value(max_lines),
-        1.into(),
-        line.line_key.as_str().into(),
-        MAX_QUANTITY.into(),
-    ];
-    rendered.bind(
-        backend,
-        || build_add_to_owned(backend, owner, id, line, max_lines, now),
-        values,
-    )
 }
 
-fn build_add_to_owned(
-    backend: sea_orm::DbBackend,
-    owner: &Owner,
-    id: Uuid,
-    line: &NewLine,
-    max_lines: usize,
-    now: DateTime<Utc>,
-) -> Result<sea_orm::Statement, DbErr> {
-    let cart = owner.condition().add(cart::Column::Status.eq(ACTIVE));
-    let mut statement = insert_line(backend, cart, id, line.clone(), Some(max_lines), now)?;
-    statement.returning_col(cart_line::Column::CartId);
-    Ok(sea_orm::StatementBuilder::build(&statement, &backend))
+impl AddToOwned<'_> {
+    fn statement(&self, backend: sea_orm::DbBackend) -> Result<sea_orm::Statement, DbErr> {
+        let (rendered, owner_value) = match self.owner {
+            Owner::TokenHash(hash) => (&ADD_TO_TOKEN_CART, hash.as_str().into()),
+            Owner::User(user_id) => (&ADD_TO_USER_CART, (*user_id).into()),
+        };
+        let line = self.line;
+        let values = [
+            self.id.into(),
+            line.product_id.into(),
+            line.variant_id.into(),
+            line.configuration.clone().into(),
+            line.line_key.as_str().into(),
+            line.quantity.into(),
+            line.rental_start.into(),
+            line.rental_end.into(),
+            self.now.into(),
+            self.now.into(),
+            owner_value,
+            ACTIVE.into(),
+            max_lines_value(self.max_lines),
+            1.into(),
+            line.line_key.as_str().into(),
+            MAX_QUANTITY.into(),
+        ];
+        rendered.bind(backend, || self.build(backend), values)
+    }
+
+    /// The statement as sea-query builds it.
+    fn build(&self, backend: sea_orm::DbBackend) -> Result<sea_orm::Statement, DbErr> {
+        let cart = self.owner.condition().add(cart::Column::Status.eq(ACTIVE));
+        let line = self.line.clone();
+        let mut statement =
+            insert_line(backend, cart, self.id, line, Some(self.max_lines), self.now)?;
+        statement.returning_col(cart_line::Column::CartId);
+        Ok(sea_orm::StatementBuilder::build(&statement, &backend))
+    }
 }
 
 /// The most units one line holds: adds beyond it stop there.
@@ -514,6 +513,20 @@ mod tests {
         }
     }
 
+    fn add<'a>(
+        owner: &'a Owner,
+        (id, line, max_lines): &'a (Uuid, NewLine, usize),
+        now: DateTime<Utc>,
+    ) -> AddToOwned<'a> {
+        AddToOwned {
+            owner,
+            id: *id,
+            line,
+            max_lines: *max_lines,
+            now,
+        }
+    }
+
     #[test]
     fn an_add_to_a_cart_binds_as_built() {
         let now = Utc::now();
@@ -527,10 +540,8 @@ mod tests {
             ];
             crate::db::tests::assert_binds_as_built(
                 &cases,
-                |backend, (id, line, max)| add_to_owned(backend, &owner, *id, line, *max, now),
-                |backend, (id, line, max)| {
-                    build_add_to_owned(backend, &owner, *id, line, *max, now)
-                },
+                |backend, case| add(&owner, case, now).statement(backend),
+                |backend, case| add(&owner, case, now).build(backend),
             );
         }
     }
