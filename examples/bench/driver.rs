@@ -130,15 +130,18 @@ impl Report {
                 row.statements_per_request
             );
         }
-        let _ = writeln!(
-            out,
-            "fan-out: {} subscribers, last one has the event after p50 {:.1} ms, p99 {:.1} ms ({} missed); {:.1} KiB of server memory per idle connection",
-            self.fanout_subscribers,
-            self.fanout_p50_ms,
-            self.fanout_p99_ms,
-            self.fanout_errors,
-            self.kib_per_connection
-        );
+        // Not when the fan-out was left out (`--only`).
+        if self.fanout_subscribers > 0 {
+            let _ = writeln!(
+                out,
+                "fan-out: {} subscribers, last one has the event after p50 {:.1} ms, p99 {:.1} ms ({} missed); {:.1} KiB of server memory per idle connection",
+                self.fanout_subscribers,
+                self.fanout_p50_ms,
+                self.fanout_p99_ms,
+                self.fanout_errors,
+                self.kib_per_connection
+            );
+        }
         let _ = writeln!(
             out,
             "server RSS: idle {:.1} MiB, peak under the catalog load {:.1} MiB",
