@@ -84,22 +84,20 @@ pub async fn run_once(state: &AppState) -> Result<Pass, AppError> {
     Ok(pass)
 }
 
-/// Runs a pass every `interval` until `stop`, the first one `interval` after the start: an
-/// instance that starts is not the only one, and its first requests do not wait behind a pass
-/// (nor do they, in tests, share their statements with one).
+/// Runs a pass every `interval` until `stop`.
 pub fn spawn(state: AppState, interval: Duration, stop: CancellationToken) -> JoinHandle<()> {
     tokio::spawn(async move {
         loop {
-            tokio::select! {
-                () = stop.cancelled() => return,
-                () = tokio::time::sleep(interval) => {}
-            }
             match run_once(&state).await {
                 Ok(pass) if pass != Pass::default() => {
                     tracing::info!(expired = pass.expired, purged = pass.purged, "quote job");
                 }
                 Ok(_) => {}
                 Err(error) => tracing::warn!(?error, "quote job failed"),
+            }
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(interval) => {}
             }
         }
     })
