@@ -97,14 +97,16 @@ pub struct Row {
 pub struct Report {
     pub rows: Vec<Row>,
     pub idle_rss_kib: u64,
-    pub peak_rss_kib: u64,
+    /// After the catalog load; `None` when it was left out.
+    pub peak_rss_kib: Option<u64>,
     pub cold_start_ms: Option<f64>,
     pub fanout_subscribers: usize,
     pub fanout_p50_ms: f64,
     pub fanout_p99_ms: f64,
     pub fanout_errors: u64,
     pub kib_per_connection: f64,
-    pub oversold: i64,
+    /// After the checkout load; `None` when it was left out.
+    pub oversold: Option<i64>,
     pub notes: Vec<String>,
 }
 
@@ -142,23 +144,28 @@ impl Report {
                 self.kib_per_connection
             );
         }
-        let _ = writeln!(
+        let _ = write!(
             out,
-            "server RSS: idle {:.1} MiB, peak under the catalog load {:.1} MiB",
-            kib_to_mib(self.idle_rss_kib),
-            kib_to_mib(self.peak_rss_kib)
+            "server RSS: idle {:.1} MiB",
+            kib_to_mib(self.idle_rss_kib)
         );
+        if let Some(peak) = self.peak_rss_kib {
+            let _ = write!(
+                out,
+                ", peak under the catalog load {:.1} MiB",
+                kib_to_mib(peak)
+            );
+        }
+        out.push('\n');
         if let Some(ms) = self.cold_start_ms {
             let _ = writeln!(
                 out,
                 "cold start on an empty SQLite (migrate + serve): {ms:.0} ms"
             );
         }
-        let _ = writeln!(
-            out,
-            "oversold units under the checkout load: {}",
-            self.oversold
-        );
+        if let Some(oversold) = self.oversold {
+            let _ = writeln!(out, "oversold units under the checkout load: {oversold}");
+        }
         for note in &self.notes {
             let _ = writeln!(out, "note: {note}");
         }
@@ -1280,8 +1287,8 @@ async fn run_on(
                 .await,
             );
         }
+        report.peak_rss_kib = Some(probe.memory().1);
     }
-    report.peak_rss_kib = probe.memory().1;
 
     for ((name, workload), short) in
         simple_workloads(client, url, &fixture)
@@ -1299,7 +1306,7 @@ async fn run_on(
         let (row, oversold, outbox) =
             checkout_load(&api, &probe, client, url, &fixture, c, s).await?;
         report.rows.push(row);
-        report.oversold = oversold;
+        report.oversold = Some(oversold);
         report.notes.push(outbox);
     }
 
