@@ -99,6 +99,20 @@ pub struct Session {
 }
 
 impl TestApp {
+    /// The statement counter once it has stopped moving: on PostgreSQL the instance reads each
+    /// event back from the log when `NOTIFY` tells it, some time after the change's answer.
+    pub async fn quiet_statements(&self) -> u64 {
+        let mut before = self.state.db.statements();
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            let now = self.state.db.statements();
+            if now == before {
+                return now;
+            }
+            before = now;
+        }
+    }
+
     /// Starts a server on `backend`; `None` when PostgreSQL is asked for but not configured.
     pub async fn spawn_with(backend: Backend, setup: impl FnOnce(&mut Config)) -> Option<Self> {
         let dir = tempfile::tempdir().expect("temp dir");

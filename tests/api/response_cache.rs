@@ -23,20 +23,6 @@ async fn page(app: &TestApp, token: Option<&str>) -> (Value, u64) {
     (data, app.state.db.statements() - before)
 }
 
-/// The statement counter once it has stopped moving: on PostgreSQL the instance reads each
-/// event back from the log when `NOTIFY` tells it, some time after the change's answer.
-async fn quiet(app: &TestApp) -> u64 {
-    let mut before = app.state.db.statements();
-    loop {
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        let now = app.state.db.statements();
-        if now == before {
-            return now;
-        }
-        before = now;
-    }
-}
-
 fn node<'a>(page: &'a Value, reference: &str) -> &'a Value {
     page["products"]["edges"]
         .as_array()
@@ -56,7 +42,7 @@ db_test! {
 
         let (first, _) = page(&app, None).await;
         assert_eq!(node(&first, "MUG")["stock"], 5);
-        quiet(&app).await;
+        app.quiet_statements().await;
         let (again, statements) = page(&app, None).await;
         assert_eq!(again, first);
         assert_eq!(statements, 1, "a kept page only reads the catalog's epoch");
@@ -177,7 +163,7 @@ db_test! {
         }
         // The store settings, which the process then keeps.
         app.data(None, "{ storeSettings { currencyCode } }", json!({})).await;
-        let before = quiet(&app).await;
+        let before = app.quiet_statements().await;
         let pages: Vec<_> = (0..16).map(|_| app.data(None, PAGE, json!({}))).collect();
         let pages = futures_util::future::join_all(pages).await;
         let statements = app.state.db.statements() - before;
