@@ -225,7 +225,8 @@ pub struct Config {
     #[arg(long, env = "COMPTOIR_MAINTENANCE_INTERVAL", default_value = "1m", value_parser = bounded_duration, global = true)]
     pub maintenance_interval: Duration,
 
-    /// Serve `GET /metrics` (Prometheus text: SQL statements run, open WebSocket connections).
+    /// Serve `GET /metrics` (Prometheus text: SQL statements run, open WebSocket connections,
+    /// time write transactions were open).
     /// Off by default; when on, keep the path to your internal network at the proxy.
     #[arg(long, env = "COMPTOIR_METRICS", default_value_t = false, action = clap::ArgAction::Set, global = true)]
     pub metrics: bool,

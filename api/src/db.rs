@@ -31,6 +31,8 @@ pub struct Db {
     write: DatabaseConnection,
     /// SQL statements run since start, for tests and the benchmark ("statements per request").
     statements: Arc<AtomicU64>,
+    /// Nanoseconds write transactions were open since start, summed (see [`Db::write_time`]).
+    write_nanos: Arc<AtomicU64>,
 }
 
 /// Counts every statement a connection runs.
@@ -79,6 +81,7 @@ impl Db {
                 read,
                 write,
                 statements,
+                write_nanos: Arc::default(),
             })
         } else {
             let mut options = ConnectOptions::new(url);
@@ -100,6 +103,7 @@ impl Db {
                 read: conn.clone(),
                 write: conn,
                 statements,
+                write_nanos: Arc::default(),
             })
         }
     }
@@ -107,6 +111,15 @@ impl Db {
     /// SQL statements run so far through this handle (both pools).
     pub fn statements(&self) -> u64 {
         self.statements.load(Ordering::Relaxed)
+    }
+
+    /// How long write transactions were open since start, from their `BEGIN` to their commit
+    /// or rollback, summed. On SQLite they run one at a time on the one writer: over a span of
+    /// time, its growth over the span's length is the share of it the writer was held by
+    /// transactions (not counting single statements outside them). On PostgreSQL, where they
+    /// run in parallel, the sum can outgrow the time passed.
+    pub fn write_time(&self) -> Duration {
+        Duration::from_nanos(self.write_nanos.load(Ordering::Relaxed))
     }
 
     pub fn backend(&self) -> DbBackend {
@@ -130,8 +143,13 @@ impl Db {
 
     /// Starts the transaction of one mutation. Events recorded in it are published after commit.
     pub async fn begin(&self, bus: &EventBus) -> Result<WriteTx, DbErr> {
+        let txn = self.write.begin().await?;
         Ok(WriteTx {
-            txn: self.write.begin().await?,
+            _open: Open {
+                since: std::time::Instant::now(),
+                total: Arc::clone(&self.write_nanos),
+            },
+            txn,
             pending: Vec::new(),
             deferred: Vec::new(),
             bus: bus.clone(),
@@ -237,6 +255,8 @@ fn sqlx_err(error: sea_orm::sqlx::Error) -> DbErr {
 /// PostgreSQL, the commits of transactions that write events run one at a time.
 /// SQLite has one writer: its transactions commit in the order they run.
 pub struct WriteTx {
+    /// Adds the transaction's time to [`Db::write_time`] when it ends, committed or not.
+    _open: Open,
     txn: DatabaseTransaction,
     pending: Vec<NewEvent>,
     /// Writes run at commit, before the events: see [`WriteTx::defer`].
@@ -277,6 +297,20 @@ impl WriteTx {
         }
         self.bus.publish(recorded).await;
         Ok(())
+    }
+}
+
+/// Counts the time from a transaction's `BEGIN` until it is dropped: after its commit has
+/// returned, or unfinished (rolled back).
+struct Open {
+    since: std::time::Instant,
+    total: Arc<AtomicU64>,
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        let nanos = u64::try_from(self.since.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.total.fetch_add(nanos, Ordering::Relaxed);
     }
 }
 

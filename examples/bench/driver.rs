@@ -637,19 +637,30 @@ struct Probe {
 
 impl Probe {
     async fn statements(&self) -> u64 {
-        let Ok(response) = self
+        self.metric("comptoir_sql_statements_total")
+            .await
+            .unwrap_or(0)
+    }
+
+    /// Seconds write transactions were open since the server started, summed.
+    async fn write_time(&self) -> f64 {
+        self.metric("comptoir_write_transaction_seconds_total")
+            .await
+            .unwrap_or(0.0)
+    }
+
+    /// A counter of the server's `GET /metrics`.
+    async fn metric<T: std::str::FromStr>(&self, name: &str) -> Option<T> {
+        let response = self
             .client
             .get(format!("{}/metrics", self.base))
             .send()
             .await
-        else {
-            return 0;
-        };
-        let text = response.text().await.unwrap_or_default();
+            .ok()?;
+        let text = response.text().await.ok()?;
         text.lines()
-            .find_map(|l| l.strip_prefix("comptoir_sql_statements_total "))
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
             .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0)
     }
 
     /// `VmRSS` and `VmHWM` of the server, in KiB.
@@ -1133,6 +1144,7 @@ async fn outbox_count(api: &Api, fixture: &Fixture, status: &str) -> anyhow::Res
 
 /// Checkouts under load, the units oversold (stock taken beyond the orders placed), and a note
 /// on how far the outbox worker kept up with the order emails.
+#[allow(clippy::cast_precision_loss)]
 async fn checkout_load(
     api: &Api,
     probe: &Probe,
@@ -1150,6 +1162,8 @@ async fn checkout_load(
     let stock_before = stock_of(api, &fixture.manager, &fixture.plentiful).await?;
     let orders_before = ordered_units(api, &fixture.manager).await?;
     let sent_before = outbox_count(api, fixture, "SENT").await?;
+    let held_before = probe.write_time().await;
+    let started = Instant::now();
     let row = measure(
         probe,
         "checkout (cart filled untimed)",
@@ -1158,13 +1172,18 @@ async fn checkout_load(
         s,
     )
     .await;
+    let held = probe.write_time().await - held_before;
+    let span = started.elapsed().as_secs_f64();
     let sent_after = outbox_count(api, fixture, "SENT").await?;
     let pending = outbox_count(api, fixture, "PENDING").await?;
     let stock_after = stock_of(api, &fixture.manager, &fixture.plentiful).await?;
     let orders_after = ordered_units(api, &fixture.manager).await?;
     let outbox = format!(
-        "during the checkout load the outbox worker sent {} messages; {pending} were still pending at its end",
-        sent_after - sent_before
+        "during the checkout load the outbox worker sent {} messages; {pending} were still pending at its end; \
+         write transactions were open {:.0} % of the time, {:.2} ms per checkout",
+        sent_after - sent_before,
+        held / span * 100.0,
+        held * 1000.0 / row.requests.max(1) as f64,
     );
     // Every order takes exactly one unit of the plentiful product: stock taken = orders placed.
     let mut oversold = (stock_before - stock_after) - (orders_after - orders_before);

@@ -1,5 +1,6 @@
 use std::{path::Path, process::Command};
 
+use comptoir_api::auth::Role;
 use serde_json::{Value, json};
 
 use crate::helpers::code;
@@ -157,5 +158,41 @@ db_test! {
         assert_eq!(allowed.headers()["access-control-allow-origin"], "https://shop.example");
         let refused = preflight("https://evil.example").await.unwrap();
         assert!(refused.headers().get("access-control-allow-origin").is_none());
+    }
+}
+
+db_test! {
+    /// `GET /metrics` (when configured) exposes the statement count and the time write
+    /// transactions were open; a mutation's transaction adds to both.
+    async fn metrics_count_statements_and_write_time(app) with |config| {
+        config.metrics = true;
+    } {
+        let admin = app.user(Role::Admin).await;
+        let metric = |text: &str, name: &str| -> f64 {
+            text.lines()
+                .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+                .unwrap_or_else(|| panic!("{name} missing:\n{text}"))
+                .parse()
+                .unwrap()
+        };
+        let read = || async {
+            let response = app.client.get(format!("http://{}/metrics", app.addr)).send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            response.text().await.unwrap()
+        };
+        let before = read().await;
+        app.data(Some(&admin.access), "mutation { updateStoreSettings(version: 0, input: { name: \"Metered\" }) { version } }", json!({})).await;
+        let after = read().await;
+        for name in ["comptoir_sql_statements_total", "comptoir_write_transaction_seconds_total"] {
+            assert!(metric(&after, name) > metric(&before, name), "{name}:\n{before}\n{after}");
+        }
+        assert!(after.contains("\ncomptoir_websocket_connections 0\n"), "{after}");
+    }
+}
+
+db_test! {
+    async fn metrics_are_not_served_unless_configured(app) {
+        let response = app.client.get(format!("http://{}/metrics", app.addr)).send().await.unwrap();
+        assert_eq!(response.status(), 404);
     }
 }

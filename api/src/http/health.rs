@@ -15,9 +15,13 @@ pub async fn metrics(State(state): State<HttpState>) -> String {
          comptoir_sql_statements_total {}\n\
          # HELP comptoir_websocket_connections Open WebSocket connections.\n\
          # TYPE comptoir_websocket_connections gauge\n\
-         comptoir_websocket_connections {}\n",
+         comptoir_websocket_connections {}\n\
+         # HELP comptoir_write_transaction_seconds_total Time write transactions were open (BEGIN to commit or rollback), summed.\n\
+         # TYPE comptoir_write_transaction_seconds_total counter\n\
+         comptoir_write_transaction_seconds_total {:.6}\n",
         state.app.db.statements(),
-        state.sockets.len()
+        state.sockets.len(),
+        state.app.db.write_time().as_secs_f64()
     )
 }
 
