@@ -113,8 +113,8 @@ impl Db {
         self.statements.load(Ordering::Relaxed)
     }
 
-    /// How long write transactions were open since start, from their `BEGIN` to their commit
-    /// or rollback, summed. On SQLite they run one at a time on the one writer: over a span of
+    /// How long write transactions were open since start, from their `BEGIN` (once answered)
+    /// to their commit (once answered) or rollback, summed. On SQLite they run one at a time on the one writer: over a span of
     /// time, its growth over the span's length is the share of it the writer was held by
     /// transactions (not counting single statements outside them). On PostgreSQL, where they
     /// run in parallel, the sum can outgrow the time passed.
@@ -145,7 +145,7 @@ impl Db {
     pub async fn begin(&self, bus: &EventBus) -> Result<WriteTx, DbErr> {
         let txn = self.write.begin().await?;
         Ok(WriteTx {
-            _open: Open {
+            open: Open {
                 since: std::time::Instant::now(),
                 total: Arc::clone(&self.write_nanos),
             },
@@ -256,7 +256,7 @@ fn sqlx_err(error: sea_orm::sqlx::Error) -> DbErr {
 /// SQLite has one writer: its transactions commit in the order they run.
 pub struct WriteTx {
     /// Adds the transaction's time to [`Db::write_time`] when it ends, committed or not.
-    _open: Open,
+    open: Open,
     txn: DatabaseTransaction,
     pending: Vec<NewEvent>,
     /// Writes run at commit, before the events: see [`WriteTx::defer`].
@@ -292,6 +292,7 @@ impl WriteTx {
         let recorded =
             crate::events::store::insert_after(&self.txn, self.deferred, self.pending).await?;
         self.txn.commit().await?;
+        drop(self.open);
         if self.wake_outbox {
             self.bus.wake_outbox();
         }
@@ -300,8 +301,8 @@ impl WriteTx {
     }
 }
 
-/// Counts the time from a transaction's `BEGIN` until it is dropped: after its commit has
-/// returned, or unfinished (rolled back).
+/// Counts the time from a transaction's `BEGIN` until its commit has returned, or until it
+/// is dropped unfinished (rolled back).
 struct Open {
     since: std::time::Instant,
     total: Arc<AtomicU64>,
