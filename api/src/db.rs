@@ -15,8 +15,8 @@ use std::{
 
 use comptoir_migration::{Migrator, MigratorTrait};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    SqlxSqliteConnector, Statement, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, SqlxSqliteConnector, Statement, TransactionTrait,
     sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
@@ -25,10 +25,17 @@ use crate::{
     events::{EventBus, NewEvent},
 };
 
+mod grouped;
+
+/// The number of compiled statements the driver keeps per connection by default.
+const DEFAULT_STATEMENT_CACHE: usize = 100;
+
 #[derive(Clone, Debug)]
 pub struct Db {
     read: DatabaseConnection,
     write: DatabaseConnection,
+    /// SQLite: single statements on the writer, several to a round trip.
+    grouped: Option<grouped::Grouped>,
     /// SQL statements run since start, for tests and the benchmark ("statements per request").
     statements: Arc<AtomicU64>,
     /// Nanoseconds write transactions were open since start, summed (see [`Db::write_time`]).
@@ -68,11 +75,25 @@ impl Db {
                     .test_before_acquire(false)
                     .connect_with(options.clone())
             };
-            let write = connect(1).await.map_err(sqlx_err)?;
+            // The writer keeps the compiled texts of grouped statements (one per statement and
+            // count) beside those of the transactions: a text compiled again costs more than
+            // the statement it runs.
+            let write = SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .test_before_acquire(false)
+                .connect_with(
+                    options
+                        .clone()
+                        .statement_cache_capacity(DEFAULT_STATEMENT_CACHE + 2 * grouped::MAX_GROUP),
+                )
+                .await
+                .map_err(sqlx_err)?;
             let read = connect(config.database_max_connections.max(1))
                 .await
                 .map_err(sqlx_err)?;
             let statements = Arc::new(AtomicU64::new(0));
+            let grouped = grouped::Grouped::start(write.clone(), Arc::clone(&statements));
             let mut read = SqlxSqliteConnector::from_sqlx_sqlite_pool(read);
             let mut write = SqlxSqliteConnector::from_sqlx_sqlite_pool(write);
             count_statements(&mut read, &statements);
@@ -80,6 +101,7 @@ impl Db {
             Ok(Self {
                 read,
                 write,
+                grouped: Some(grouped),
                 statements,
                 write_nanos: Arc::default(),
             })
@@ -102,6 +124,7 @@ impl Db {
             Ok(Self {
                 read: conn.clone(),
                 write: conn,
+                grouped: None,
                 statements,
                 write_nanos: Arc::default(),
             })
@@ -135,6 +158,19 @@ impl Db {
     /// trip instead of the three of a transaction around it.
     pub fn write(&self) -> &DatabaseConnection {
         &self.write
+    }
+
+    /// Runs `statement`, one statement, on the writer outside any transaction, and returns its
+    /// rows. On SQLite it may go to the writer in one round trip with others waiting there
+    /// (see [`grouped`]): it commits on its own all the same, and its error is its own.
+    pub async fn write_one(
+        &self,
+        statement: Statement,
+    ) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
+        match &self.grouped {
+            Some(grouped) => grouped.run(statement).await,
+            None => self.write.query_all_raw(statement).await,
+        }
     }
 
     pub async fn migrate(&self) -> Result<(), DbErr> {

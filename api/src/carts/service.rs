@@ -121,7 +121,7 @@ pub async fn add_line(
     if state.db.backend() == sea_orm::DbBackend::Sqlite
         && let Some(owner) = owned_by(principal, token)
         && let Some(cart_id) =
-            store::add_line_to_owned(state.db.write(), &owner, &line, MAX_LINES, now).await?
+            store::add_line_to_owned(&state.db, &owner, &line, MAX_LINES, now).await?
     {
         // The cart as the statement left it, without reading it back: a token's cart is
         // anonymous, a user's own is theirs, and the trigger set its time to `now`.

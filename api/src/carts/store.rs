@@ -8,7 +8,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::db::Rendered;
+use crate::db::{Db, Rendered};
 
 pub const ACTIVE: &str = "ACTIVE";
 pub const MERGED: &str = "MERGED";
@@ -237,11 +237,12 @@ impl Owner {
 /// that needs no transaction around it. The cart is marked changed by the line's trigger. The
 /// cart's ID, or `None` when there is no such cart or it is full.
 ///
-/// SQLite only: there the statement runs alone on the one writer. On PostgreSQL two of them may
+/// SQLite only: there the statement runs alone on the one writer (sent with other adds waiting
+/// there, in one round trip: [`Db::write_one`]). On PostgreSQL two of them may
 /// run at once, and one that waited for the other would count the cart's lines as they were
 /// before it waited (the statement's snapshot), letting a cart grow past `max_lines`.
 pub async fn add_line_to_owned(
-    db: &impl ConnectionTrait,
+    db: &Db,
     owner: &Owner,
     line: &NewLine,
     max_lines: usize,
@@ -254,10 +255,7 @@ pub async fn add_line_to_owned(
         max_lines,
         now,
     };
-    match db
-        .query_one_raw(add.statement(db.get_database_backend())?)
-        .await?
-    {
+    match db.write_one(add.statement(db.backend())?).await?.first() {
         Some(row) => Ok(Some(row.try_get("", "cart_id")?)),
         None => Ok(None),
     }
