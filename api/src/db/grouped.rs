@@ -8,7 +8,8 @@
 //! takes the statements waiting for the writer and sends those with the same text as one text
 //! of several statements: one hand-over for all of them. Each still runs on its own, committed
 //! by SQLite as it ends (autocommit), in the order queued; each caller gets its own rows or its
-//! own error.
+//! own error. A statement once queued runs even if its caller has gone (a client that hung up),
+//! as it would once sent to the writer.
 
 use std::{
     collections::VecDeque,
@@ -120,7 +121,10 @@ fn take_group(queue: &mut VecDeque<Job>) -> Vec<Job> {
 /// Runs `group` as one text and answers each job; returns the jobs that did not run (those after
 /// a statement that failed: SQLite's driver stops there).
 async fn run_group(pool: &SqlitePool, group: Vec<Job>, statements: &AtomicU64) -> Vec<Job> {
-    let mut sql = String::with_capacity(group[0].statement.sql.len() * group.len() + group.len());
+    let Some(first) = group.first() else {
+        return Vec::new();
+    };
+    let mut sql = String::with_capacity((first.statement.sql.len() + 2) * group.len());
     let mut values = Vec::new();
     for job in &group {
         if !sql.is_empty() {
