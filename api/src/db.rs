@@ -76,19 +76,18 @@ impl Db {
                     .connect_with(options.clone())
             };
             // The writer keeps the compiled texts of grouped statements (one per statement and
-            // count) beside those of the transactions: a text compiled again costs more than
+            // size) beside those of the transactions: a text compiled again costs more than
             // the statement it runs.
-            let write = SqlitePoolOptions::new()
-                .max_connections(1)
-                .min_connections(1)
-                .test_before_acquire(false)
-                .connect_with(
-                    options
-                        .clone()
-                        .statement_cache_capacity(DEFAULT_STATEMENT_CACHE + 2 * grouped::MAX_GROUP),
-                )
-                .await
-                .map_err(sqlx_err)?;
+            let write =
+                SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .min_connections(1)
+                    .test_before_acquire(false)
+                    .connect_with(options.clone().statement_cache_capacity(
+                        DEFAULT_STATEMENT_CACHE + 2 * grouped::SIZES.len(),
+                    ))
+                    .await
+                    .map_err(sqlx_err)?;
             let read = connect(config.database_max_connections.max(1))
                 .await
                 .map_err(sqlx_err)?;

@@ -27,9 +27,11 @@ use sea_orm::{
 use sea_query_sqlx::SqlxValues;
 use tokio::sync::{mpsc, oneshot};
 
-/// Statements sent together at most: the writer's statement cache keeps one compiled text per
-/// statement and count (see `Db::connect`).
-pub const MAX_GROUP: usize = 32;
+/// How many statements a group holds: a power of two, 32 at most. The writer compiles
+/// a text once per statement and size and keeps it (see `Db::connect`): with these six sizes a
+/// statement's texts hold 63 compiled statements, against 528 for every size from 1 to 32 (about
+/// 10 MiB more memory under the add-to-cart load).
+pub const SIZES: [usize; 6] = [1, 2, 4, 8, 16, 32];
 
 type Reply = oneshot::Sender<Result<Vec<QueryResult>, DbErr>>;
 
@@ -100,16 +102,24 @@ async fn run(
     }
 }
 
-/// The first job waiting and, in their order, those after it with the same text: up to
-/// [`MAX_GROUP`]. The others keep their places.
+/// The first job waiting and, in their order, those after it with the same text: as many as the
+/// largest of [`SIZES`] they fill. The others keep their places.
 fn take_group(queue: &mut VecDeque<Job>) -> Vec<Job> {
-    let Some(first) = queue.pop_front() else {
+    let Some(first) = queue.front() else {
         return Vec::new();
     };
-    let mut group = vec![first];
+    let sql = first.statement.sql.clone();
+    let same = queue.iter().filter(|job| job.statement.sql == sql).count();
+    let size = SIZES
+        .iter()
+        .rev()
+        .copied()
+        .find(|&size| size <= same)
+        .unwrap_or(1);
+    let mut group = Vec::with_capacity(size);
     let mut index = 0;
-    while group.len() < MAX_GROUP && index < queue.len() {
-        if queue[index].statement.sql == group[0].statement.sql {
+    while group.len() < size && index < queue.len() {
+        if queue[index].statement.sql == sql {
             group.extend(queue.remove(index));
         } else {
             index += 1;
@@ -301,7 +311,7 @@ mod tests {
             .collect();
         let expected: Vec<sea_orm::Value> = (0..60)
             .filter(|v| v % 4 != 1)
-            .take(MAX_GROUP)
+            .take(32)
             .map(Into::into)
             .collect();
         assert_eq!(taken, expected);
@@ -323,5 +333,22 @@ mod tests {
             }
         }
         assert_eq!(left, expected_left);
+        // What is left (15 of one text, 13 of the other, mixed) goes in groups of the sizes,
+        // each time of the first job's text.
+        let sizes: Vec<_> = std::iter::from_fn(|| {
+            let group = take_group(&mut queue);
+            (!group.is_empty()).then(|| (group[0].statement.sql.clone(), group.len()))
+        })
+        .collect();
+        let b = |n| ("B ?".to_owned(), n);
+        let a = |n| ("A ?".to_owned(), n);
+        assert_eq!(sizes, [b(8), b(4), a(8), b(2), a(4), b(1), a(1)]);
+    }
+
+    #[test]
+    fn sizes_are_the_powers_of_two_up_to_32() {
+        assert_eq!(SIZES.first(), Some(&1));
+        assert_eq!(SIZES.last(), Some(&32));
+        assert!(SIZES.windows(2).all(|pair| pair[1] == 2 * pair[0]));
     }
 }
