@@ -65,7 +65,7 @@ impl Db {
                 // a page of products with their variants stalls that thread, and each stall
                 // costs two context switches (measured under the catalog load).
                 .row_buffer_size(1024);
-            let connect = |max: u32| {
+            let connect = |max: u32, options: SqliteConnectOptions| {
                 SqlitePoolOptions::new()
                     .max_connections(max)
                     .min_connections(1)
@@ -73,22 +73,17 @@ impl Db {
                     // local file does not go stale, and each ping is a round trip to the
                     // connection's thread, one more per read and per transaction.
                     .test_before_acquire(false)
-                    .connect_with(options.clone())
+                    .connect_with(options)
             };
             // The writer keeps the compiled texts of grouped statements (one per statement and
             // size) beside those of the transactions: a text compiled again costs more than
-            // the statement it runs.
-            let write =
-                SqlitePoolOptions::new()
-                    .max_connections(1)
-                    .min_connections(1)
-                    .test_before_acquire(false)
-                    .connect_with(options.clone().statement_cache_capacity(
-                        DEFAULT_STATEMENT_CACHE + 2 * grouped::SIZES.len(),
-                    ))
-                    .await
-                    .map_err(sqlx_err)?;
-            let read = connect(config.database_max_connections.max(1))
+            // the statement it runs. Two statements are grouped today: a line added to a token's
+            // cart, and to a user's.
+            let writer_cache = DEFAULT_STATEMENT_CACHE + 2 * grouped::SIZES.len();
+            let write = connect(1, options.clone().statement_cache_capacity(writer_cache))
+                .await
+                .map_err(sqlx_err)?;
+            let read = connect(config.database_max_connections.max(1), options)
                 .await
                 .map_err(sqlx_err)?;
             let statements = Arc::new(AtomicU64::new(0));
