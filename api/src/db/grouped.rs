@@ -7,8 +7,9 @@
 //! statements of 48 µs ran one every 290 µs, and the machine was a fifth idle). Here one task
 //! takes the statements waiting for the writer and sends those with the same text as one text
 //! of several statements: one hand-over for all of them. Each still runs on its own, committed
-//! by SQLite as it ends (autocommit), in the order queued; each caller gets its own rows or its
-//! own error. A statement once queued runs even if its caller has gone (a client that hung up),
+//! by SQLite as it ends (autocommit), in the order queued among those of its text (statements of
+//! different texts come from concurrent requests: a group of one text may run before an
+//! earlier statement of another); each caller gets its own rows or its own error. A statement once queued runs even if its caller has gone (a client that hung up),
 //! as it would once sent to the writer.
 
 use std::{
@@ -21,7 +22,7 @@ use std::{
 
 use futures_util::StreamExt;
 use sea_orm::{
-    DbErr, QueryResult, RuntimeErr, Statement, Values,
+    ConnAcquireErr, DbErr, QueryResult, RuntimeErr, Statement, Values,
     sqlx::{self, AssertSqlSafe, Either, Executor, SqlitePool},
 };
 use sea_query_sqlx::SqlxValues;
@@ -65,6 +66,19 @@ impl Grouped {
 
     /// Runs `statement`, one statement (not a text of several), and returns its rows.
     pub async fn run(&self, statement: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        // In a group, a text of two statements or a wrong count of values would bind values
+        // to other callers' statements, not only fail this one.
+        debug_assert!(
+            !statement.sql.contains(';'),
+            "one statement: {}",
+            statement.sql
+        );
+        debug_assert_eq!(
+            statement.sql.matches('?').count(),
+            statement.values.as_ref().map_or(0, |values| values.0.len()),
+            "one value per parameter: {}",
+            statement.sql
+        );
         let (reply, answer) = oneshot::channel();
         self.jobs
             .send(Job { statement, reply })
@@ -158,6 +172,17 @@ async fn run_group(pool: &SqlitePool, group: Vec<Job>, statements: &AtomicU64) -
                 if let Some(job) = jobs.next() {
                     job.reply.send(Ok(std::mem::take(&mut rows))).ok();
                 }
+            }
+            // The writer was not to be had: no statement ran, each caller gets the error.
+            Err(error @ (sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed)) => {
+                let error = match error {
+                    sqlx::Error::PoolTimedOut => ConnAcquireErr::Timeout,
+                    _ => ConnAcquireErr::ConnectionClosed,
+                };
+                for job in jobs {
+                    job.reply.send(Err(DbErr::ConnectionAcquire(error))).ok();
+                }
+                return Vec::new();
             }
             Err(error) => {
                 statements.fetch_add(1, Ordering::Relaxed);
@@ -292,6 +317,32 @@ mod tests {
         }
         assert!(answers.next().unwrap().await.unwrap().is_err());
         assert_eq!(statements.load(Ordering::Relaxed), 3);
+    }
+
+    #[tokio::test]
+    async fn a_closed_writer_answers_every_caller_of_the_group() {
+        let (pool, _grouped, statements) = writer().await;
+        pool.close().await;
+        let mut answers = Vec::new();
+        let jobs: Vec<_> = ["x", "y", "z"]
+            .iter()
+            .map(|v| {
+                let (reply, answer) = oneshot::channel();
+                answers.push(answer);
+                Job {
+                    statement: insert(v),
+                    reply,
+                }
+            })
+            .collect();
+        assert!(run_group(&pool, jobs, &statements).await.is_empty());
+        for answer in answers {
+            assert!(matches!(
+                answer.await.unwrap(),
+                Err(DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed))
+            ));
+        }
+        assert_eq!(statements.load(Ordering::Relaxed), 0);
     }
 
     #[test]
