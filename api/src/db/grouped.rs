@@ -244,6 +244,23 @@ mod tests {
         )
     }
 
+    /// Jobs inserting `values`, and where their answers arrive.
+    fn inserts(values: &[&str]) -> (Vec<Job>, Vec<Answer>) {
+        values
+            .iter()
+            .map(|v| {
+                let (reply, answer) = oneshot::channel();
+                let job = Job {
+                    statement: insert(v),
+                    reply,
+                };
+                (job, answer)
+            })
+            .unzip()
+    }
+
+    type Answer = oneshot::Receiver<Result<Vec<QueryResult>, DbErr>>;
+
     #[tokio::test]
     async fn each_caller_gets_its_own_rows_or_its_own_error_and_the_rest_still_run() {
         let (pool, grouped, statements) = writer().await;
@@ -290,18 +307,7 @@ mod tests {
     #[tokio::test]
     async fn one_text_answers_each_statement_and_stops_at_the_first_that_fails() {
         let (pool, _grouped, statements) = writer().await;
-        let mut answers = Vec::new();
-        let jobs: Vec<_> = ["x", "y", "x", "z"]
-            .iter()
-            .map(|v| {
-                let (reply, answer) = oneshot::channel();
-                answers.push(answer);
-                Job {
-                    statement: insert(v),
-                    reply,
-                }
-            })
-            .collect();
+        let (jobs, answers) = inserts(&["x", "y", "x", "z"]);
         let not_run = run_group(&pool, jobs, &statements).await;
         assert_eq!(
             not_run.len(),
@@ -323,18 +329,7 @@ mod tests {
     async fn a_closed_writer_answers_every_caller_of_the_group() {
         let (pool, _grouped, statements) = writer().await;
         pool.close().await;
-        let mut answers = Vec::new();
-        let jobs: Vec<_> = ["x", "y", "z"]
-            .iter()
-            .map(|v| {
-                let (reply, answer) = oneshot::channel();
-                answers.push(answer);
-                Job {
-                    statement: insert(v),
-                    reply,
-                }
-            })
-            .collect();
+        let (jobs, answers) = inserts(&["x", "y", "z"]);
         assert!(run_group(&pool, jobs, &statements).await.is_empty());
         for answer in answers {
             assert!(matches!(
