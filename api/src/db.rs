@@ -131,10 +131,10 @@ impl Db {
     }
 
     /// How long write transactions were open since start, from their `BEGIN` (once answered)
-    /// to their commit (once answered) or rollback, summed. On SQLite they run one at a time on the one writer: over a span of
-    /// time, its growth over the span's length is the share of it the writer was held by
-    /// transactions (not counting single statements outside them). On PostgreSQL, where they
-    /// run in parallel, the sum can outgrow the time passed.
+    /// to their commit (once answered) or rollback, summed. On SQLite they run one at a time on
+    /// the one writer: over a span of time, its growth over the span's length is the share of it
+    /// the writer was held by transactions (not counting single statements outside them). On
+    /// PostgreSQL, where they run in parallel, the sum can outgrow the time passed.
     pub fn write_time(&self) -> Duration {
         Duration::from_nanos(self.write_nanos.load(Ordering::Relaxed))
     }

@@ -9,8 +9,9 @@
 //! of several statements: one hand-over for all of them. Each still runs on its own, committed
 //! by SQLite as it ends (autocommit), in the order queued among those of its text (statements of
 //! different texts come from concurrent requests: a group of one text may run before an
-//! earlier statement of another); each caller gets its own rows or its own error. A statement once queued runs even if its caller has gone (a client that hung up),
-//! as it would once sent to the writer.
+//! earlier statement of another); each caller gets its own rows or its own error. A statement
+//! once queued runs even if its caller has gone (a client that hung up), as it would once sent
+//! to the writer.
 
 use std::{
     collections::VecDeque,
@@ -45,14 +46,6 @@ struct Job {
 #[derive(Clone, Debug)]
 pub struct Grouped {
     jobs: mpsc::UnboundedSender<Job>,
-}
-
-impl std::fmt::Debug for Job {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Job")
-            .field("sql", &self.statement.sql)
-            .finish_non_exhaustive()
-    }
 }
 
 impl Grouped {
