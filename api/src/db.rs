@@ -187,7 +187,16 @@ impl Db {
         })
     }
 
+    /// The readers answer, and on SQLite the task running grouped statements on the writer is
+    /// still there (without it, every add to cart would fail).
     pub async fn ping(&self) -> Result<(), DbErr> {
+        if let Some(grouped) = &self.grouped
+            && !grouped.is_running()
+        {
+            return Err(DbErr::Custom(
+                "the writer's grouped statements have stopped".to_owned(),
+            ));
+        }
         self.read.ping().await
     }
 
@@ -449,6 +458,18 @@ pub(crate) mod tests {
 
     /// Deferred writes land at commit, in order, with the events (one round trip on SQLite);
     /// one that fails fails the commit, and nothing of the transaction stays.
+    /// Without the task that runs grouped statements, every add to cart fails: the readiness
+    /// check says so.
+    #[tokio::test]
+    async fn readiness_fails_once_the_grouped_writer_has_stopped() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = state(&dir).await;
+        state.db.ping().await.unwrap();
+        state.db.grouped.as_ref().unwrap().stop().await;
+        let error = state.db.ping().await.unwrap_err();
+        assert!(error.to_string().contains("grouped"), "{error}");
+    }
+
     #[tokio::test]
     async fn deferred_writes_land_at_commit_or_not_at_all() {
         use sea_orm::{ConnectionTrait, DbBackend, Statement};

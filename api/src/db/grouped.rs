@@ -46,6 +46,7 @@ struct Job {
 #[derive(Clone, Debug)]
 pub struct Grouped {
     jobs: mpsc::UnboundedSender<Job>,
+    task: Arc<tokio::task::AbortHandle>,
 }
 
 impl Grouped {
@@ -53,8 +54,26 @@ impl Grouped {
     /// handle is dropped. `statements` counts the statements run.
     pub fn start(pool: SqlitePool, statements: Arc<AtomicU64>) -> Self {
         let (jobs, queue) = mpsc::unbounded_channel();
-        tokio::spawn(run(pool, queue, statements));
-        Self { jobs }
+        let task = tokio::spawn(run(pool, queue, statements)).abort_handle();
+        Self {
+            jobs,
+            task: Arc::new(task),
+        }
+    }
+
+    /// Whether the task still takes statements: a task that ended (a panic) answers every
+    /// statement with an error from then on, and the readiness check reports it.
+    pub fn is_running(&self) -> bool {
+        !self.task.is_finished()
+    }
+
+    /// Ends the task as a panic in it would.
+    #[cfg(test)]
+    pub async fn stop(&self) {
+        self.task.abort();
+        while !self.task.is_finished() {
+            tokio::task::yield_now().await;
+        }
     }
 
     /// Runs `statement`, one statement (not a text of several), and returns its rows.

@@ -348,22 +348,62 @@ fn render_pair(subject: &str, body: &str, data: &Value) -> Result<(String, Strin
     ))
 }
 
+/// The version of a template a message uses, picked before it is rendered.
+#[derive(Clone, Debug)]
+pub struct Picked {
+    name: String,
+    language: String,
+    subject: String,
+    body: String,
+}
+
+impl Picked {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The language asked for (the version picked may be English).
+    pub fn language(&self) -> &str {
+        &self.language
+    }
+
+    /// Subject and body for `data`.
+    pub fn render(&self, data: &Value) -> Result<(String, String), AppError> {
+        render_pair(&self.subject, &self.body, data).map_err(|error| {
+            AppError::internal(anyhow::anyhow!(
+                "template {}/{} failed: {}",
+                self.name,
+                self.language,
+                error.message()
+            ))
+        })
+    }
+}
+
 /// The version of `name` to use for `language`: an admin's, the shipped one, then English.
-async fn pick(
+pub async fn pick(
     db: &impl ConnectionTrait,
     name: &str,
     language: &str,
-) -> Result<(String, String), AppError> {
+) -> Result<Picked, AppError> {
     for lang in [language, "en"] {
-        if let Some(row) = message_template::Entity::find_by_id((name.to_owned(), lang.to_owned()))
-            .one(db)
-            .await?
+        let (subject, body) = if let Some(row) =
+            message_template::Entity::find_by_id((name.to_owned(), lang.to_owned()))
+                .one(db)
+                .await?
         {
-            return Ok((row.subject, row.body));
-        }
-        if let Some(t) = shipped(name, lang) {
-            return Ok((t.subject.to_owned(), t.body.to_owned()));
-        }
+            (row.subject, row.body)
+        } else if let Some(t) = shipped(name, lang) {
+            (t.subject.to_owned(), t.body.to_owned())
+        } else {
+            continue;
+        };
+        return Ok(Picked {
+            name: name.to_owned(),
+            language: language.to_owned(),
+            subject,
+            body,
+        });
     }
     Err(AppError::internal(anyhow::anyhow!(
         "no template named {name}"
@@ -377,13 +417,7 @@ pub async fn render(
     language: &str,
     data: &Value,
 ) -> Result<(String, String), AppError> {
-    let (subject, body) = pick(db, name, language).await?;
-    render_pair(&subject, &body, data).map_err(|error| {
-        AppError::internal(anyhow::anyhow!(
-            "template {name}/{language} failed: {}",
-            error.message()
-        ))
-    })
+    pick(db, name, language).await?.render(data)
 }
 
 /// ADMIN: every template in every shipped language, with the admins' changes.
@@ -512,7 +546,10 @@ pub async fn preview(
             check(subject, body)?;
             (subject.to_owned(), body.to_owned())
         }
-        None => pick(state.db.read(), name, language).await?,
+        None => {
+            let picked = pick(state.db.read(), name, language).await?;
+            (picked.subject, picked.body)
+        }
     };
     render_pair(&subject, &body, &sample(name))
 }

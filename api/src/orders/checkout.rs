@@ -11,8 +11,8 @@ use super::{
     OrderLine,
     model::{Contact, OrderSource, OrderStatus, PostalAddress},
     service::{
-        self, Edit, PostalAddressInput, copy_address, email_contact_in, keep_derived, order_event,
-        template_data_of,
+        self, Edit, PostalAddressInput, copy_address, email_contact_in, email_contact_picked,
+        keep_derived, order_event, template_data_of,
     },
     store,
 };
@@ -27,6 +27,7 @@ use crate::{
     notifications::{
         model::Recipient,
         outbox::{self, NewMessage},
+        templates,
     },
     orders::model::Order,
     state::AppState,
@@ -196,6 +197,28 @@ async fn place(
             .map(|u| u.email),
     };
     let settings = state.settings.get(state.db.read()).await?;
+    // Also before the transaction, on a reader: the customer's record (the token names it; an
+    // address edited meanwhile is as if edited just after) and the versions of the emails'
+    // templates (likewise). Each is a round trip the writer does not wait for.
+    let record = match user.customer_id {
+        Some(id) => {
+            Some(Record::read(state.db.read(), principal, id, typed_contact.is_none()).await?)
+        }
+        None => None,
+    };
+    let received = match &record {
+        Some(record) => Some(
+            templates::pick(state.db.read(), "order_received", &record.customer.language).await?,
+        ),
+        None => None,
+    };
+    let desk = match &settings.orders_email {
+        Some(address) => Some(OrderDesk {
+            recipient: Recipient::email(address, "ordersEmail")?,
+            template: templates::pick(state.db.read(), "order_submitted", "en").await?,
+        }),
+        None => None,
+    };
     let now = state.clock.now();
     let mut tx = state.db.begin(&state.events).await?;
     // Again inside the transaction: on SQLite a parallel retry that waited for the writer finds
@@ -207,14 +230,15 @@ async fn place(
     }
     let catalog = state.catalog.at_early(&*tx, early).await?;
     let cart = carts::service::for_order(&tx, &catalog, principal, cart_id, None).await?;
-    let record = if let Some(id) = user.customer_id {
-        Record::read(&*tx, principal, id, typed_contact.is_none()).await?
-    } else {
-        let name = typed_contact
-            .as_ref()
-            .map(|c| c.name.clone())
-            .ok_or_else(|| AppError::validation("contact", "required for your first order"))?;
-        Record::new(customers::service::create_for_user(&tx, user.id, &name, now).await?)
+    let record = match record {
+        Some(record) => record,
+        None => {
+            let name = typed_contact
+                .as_ref()
+                .map(|c| c.name.clone())
+                .ok_or_else(|| AppError::validation("contact", "required for your first order"))?;
+            Record::new(customers::service::create_for_user(&tx, user.id, &name, now).await?)
+        }
     };
     let contact = match typed_contact {
         Some(contact) => contact,
@@ -258,17 +282,35 @@ async fn place(
     record_new(&mut tx, &row, "ORDER_SUBMITTED", Some(user.id), now);
     // The lines and the customer are at hand: no need to read them back.
     let data = template_data_of(&settings, &row, &lines)?;
-    notify_seller(&mut tx, &settings, data.clone(), now).await?;
-    email_contact_in(
-        &mut tx,
-        &row,
-        &customer.language,
-        "order_received",
-        data,
-        Vec::new(),
-        now,
-    )
-    .await?;
+    if let Some(desk) = desk {
+        desk.notify(&mut tx, data.clone(), now)?;
+    }
+    match &received {
+        Some(picked) => {
+            email_contact_picked(
+                &mut tx,
+                &row,
+                "order_received",
+                picked,
+                data,
+                Vec::new(),
+                now,
+            )?;
+        }
+        // A customer created with this order: their language is known only now.
+        None => {
+            email_contact_in(
+                &mut tx,
+                &row,
+                &customer.language,
+                "order_received",
+                data,
+                Vec::new(),
+                now,
+            )
+            .await?;
+        }
+    }
     tx.commit().await?;
     store::to_order(row)
 }
@@ -775,30 +817,31 @@ fn line_row(
     })
 }
 
-/// Announces a new order to the seller's order desk address, when one is set.
-async fn notify_seller(
-    tx: &mut WriteTx,
-    settings: &catalog::settings::StoreSettings,
-    data: serde_json::Value,
-    now: DateTime<Utc>,
-) -> Result<(), AppError> {
-    let Some(address) = &settings.orders_email else {
-        return Ok(());
-    };
-    outbox::enqueue(
-        tx,
-        NewMessage {
-            recipient: Recipient::email(address, "ordersEmail")?,
+/// The seller's order desk address (a setting) and the template of the email it gets.
+struct OrderDesk {
+    recipient: Recipient,
+    template: templates::Picked,
+}
+
+impl OrderDesk {
+    /// Announces a new order.
+    fn notify(
+        self,
+        tx: &mut WriteTx,
+        data: serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> Result<(), AppError> {
+        let message = NewMessage {
+            recipient: self.recipient,
             template: "order_submitted",
             language: "en".to_owned(),
             data,
             attachments: Vec::new(),
             customer_id: None,
-        },
-        now,
-    )
-    .await?;
-    Ok(())
+        };
+        outbox::enqueue_picked(tx, message, &self.template, now)?;
+        Ok(())
+    }
 }
 
 /// A line as a new order takes it: from an accepted quote, or from a cart (no discounts).

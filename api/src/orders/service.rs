@@ -29,6 +29,7 @@ use crate::{
     notifications::{
         model::Recipient,
         outbox::{self, NewMessage},
+        templates,
     },
     state::AppState,
 };
@@ -590,24 +591,40 @@ pub(super) async fn email_contact_in(
     attachments: Vec<crate::notifications::model::Attachment>,
     now: DateTime<Utc>,
 ) -> Result<Option<Uuid>, AppError> {
+    if row.contact_email.is_none() {
+        return Ok(None);
+    }
+    let picked = templates::pick(&**tx, template, language).await?;
+    email_contact_picked(tx, row, template, &picked, data, attachments, now)
+}
+
+/// [`email_contact_in`] with `template` picked beforehand, in the customer's language.
+pub(super) fn email_contact_picked(
+    tx: &mut WriteTx,
+    row: &sales_order::Model,
+    template: &'static str,
+    picked: &templates::Picked,
+    data: Value,
+    attachments: Vec<crate::notifications::model::Attachment>,
+    now: DateTime<Utc>,
+) -> Result<Option<Uuid>, AppError> {
     let Some(email) = row.contact_email.as_deref() else {
         return Ok(None);
     };
     let recipient = Recipient::email(email, "contact.email")?;
-    let language = language.to_owned();
-    let id = outbox::enqueue(
+    let id = outbox::enqueue_picked(
         tx,
         NewMessage {
             recipient,
             template,
-            language,
+            language: picked.language().to_owned(),
             data,
             attachments,
             customer_id: Some(row.customer_id),
         },
+        picked,
         now,
-    )
-    .await?;
+    )?;
     Ok(Some(id))
 }
 
