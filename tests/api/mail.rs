@@ -2,7 +2,10 @@
 
 use std::{
     net::TcpListener,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::Duration,
 };
 
@@ -14,6 +17,9 @@ struct Collector {
     received: Arc<Mutex<Vec<String>>>,
     /// How long accepting each message takes (a slow server).
     delay: Duration,
+    /// Messages being received now, and the most received at once.
+    receiving: Arc<AtomicUsize>,
+    most: Arc<AtomicUsize>,
 }
 
 impl Handler for Collector {
@@ -25,6 +31,8 @@ impl Handler for Collector {
         _to: &[String],
     ) -> Response {
         self.current.clear();
+        let now = self.receiving.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most.fetch_max(now, Ordering::SeqCst);
         response::OK
     }
 
@@ -35,6 +43,7 @@ impl Handler for Collector {
 
     fn data_end(&mut self) -> Response {
         std::thread::sleep(self.delay);
+        self.receiving.fetch_sub(1, Ordering::SeqCst);
         let text = String::from_utf8_lossy(&self.current).into_owned();
         self.received.lock().unwrap().push(text);
         response::OK
@@ -45,6 +54,7 @@ impl Handler for Collector {
 pub struct MailSink {
     pub url: String,
     received: Arc<Mutex<Vec<String>>>,
+    most: Arc<AtomicUsize>,
 }
 
 impl MailSink {
@@ -71,22 +81,32 @@ impl MailSink {
     fn start_on(listener: TcpListener, delay: Duration) -> Self {
         let port = listener.local_addr().unwrap().port();
         let received = Arc::new(Mutex::new(Vec::new()));
+        let most = Arc::new(AtomicUsize::new(0));
         let handler = Collector {
             current: Vec::new(),
             received: Arc::clone(&received),
             delay,
+            receiving: Arc::default(),
+            most: Arc::clone(&most),
         };
         let mut server = mailin_embedded::Server::new(handler);
         server
             .with_name("sink.test")
-            .with_num_threads(2)
+            // As many sessions at once as the outbox worker sends messages (8), and more.
+            .with_num_threads(16)
             .with_tcp_listener(listener);
         // The server runs until the test process ends.
         std::thread::spawn(move || drop(server.serve()));
         Self {
             url: format!("smtp://127.0.0.1:{port}"),
             received,
+            most,
         }
+    }
+
+    /// The most messages this server was receiving at once.
+    pub fn most_at_once(&self) -> usize {
+        self.most.load(Ordering::SeqCst)
     }
 
     pub fn messages(&self) -> Vec<String> {
