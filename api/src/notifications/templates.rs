@@ -541,15 +541,12 @@ pub async fn preview(
 ) -> Result<(String, String), AppError> {
     principal.require_admin()?;
     known(name, language)?;
-    let (subject, body) = match draft {
-        Some((subject, body)) => {
-            check(subject, body)?;
-            (subject.to_owned(), body.to_owned())
-        }
-        None => {
-            let picked = pick(state.db.read(), name, language).await?;
-            (picked.subject, picked.body)
-        }
+    let (subject, body) = if let Some((subject, body)) = draft {
+        check(subject, body)?;
+        (subject.to_owned(), body.to_owned())
+    } else {
+        let picked = pick(state.db.read(), name, language).await?;
+        (picked.subject, picked.body)
     };
     render_pair(&subject, &body, &sample(name))
 }

@@ -188,37 +188,13 @@ async fn place(
         .delivery_address
         .map(|a| a.parse("deliveryAddress"))
         .transpose()?;
-    // Read before the transaction (a transaction must not wait for a second pool connection),
-    // and only when needed: the account's email is the contact's when none is typed.
-    let user_email = match typed_contact {
-        Some(_) => None,
-        None => crate::auth::service::user_by_id(state, user.id)
-            .await?
-            .map(|u| u.email),
-    };
-    let settings = state.settings.get(state.db.read()).await?;
-    // Also before the transaction, on a reader: the customer's record (the token names it; an
-    // address edited meanwhile is as if edited just after) and the versions of the emails'
-    // templates (likewise). Each is a round trip the writer does not wait for.
-    let record = match user.customer_id {
-        Some(id) => {
-            Some(Record::read(state.db.read(), principal, id, typed_contact.is_none()).await?)
-        }
-        None => None,
-    };
-    let received = match &record {
-        Some(record) => Some(
-            templates::pick(state.db.read(), "order_received", &record.customer.language).await?,
-        ),
-        None => None,
-    };
-    let desk = match &settings.orders_email {
-        Some(address) => Some(OrderDesk {
-            recipient: Recipient::email(address, "ordersEmail")?,
-            template: templates::pick(state.db.read(), "order_submitted", "en").await?,
-        }),
-        None => None,
-    };
+    let Ahead {
+        user_email,
+        settings,
+        record,
+        received,
+        desk,
+    } = Ahead::read(state, principal, typed_contact.is_none()).await?;
     let now = state.clock.now();
     let mut tx = state.db.begin(&state.events).await?;
     // Again inside the transaction: on SQLite a parallel retry that waited for the writer finds
@@ -230,15 +206,14 @@ async fn place(
     }
     let catalog = state.catalog.at_early(&*tx, early).await?;
     let cart = carts::service::for_order(&tx, &catalog, principal, cart_id, None).await?;
-    let record = match record {
-        Some(record) => record,
-        None => {
-            let name = typed_contact
-                .as_ref()
-                .map(|c| c.name.clone())
-                .ok_or_else(|| AppError::validation("contact", "required for your first order"))?;
-            Record::new(customers::service::create_for_user(&tx, user.id, &name, now).await?)
-        }
+    let record = if let Some(record) = record {
+        record
+    } else {
+        let name = typed_contact
+            .as_ref()
+            .map(|c| c.name.clone())
+            .ok_or_else(|| AppError::validation("contact", "required for your first order"))?;
+        Record::new(customers::service::create_for_user(&tx, user.id, &name, now).await?)
     };
     let contact = match typed_contact {
         Some(contact) => contact,
@@ -285,34 +260,88 @@ async fn place(
     if let Some(desk) = desk {
         desk.notify(&mut tx, data.clone(), now)?;
     }
-    match &received {
-        Some(picked) => {
-            email_contact_picked(
-                &mut tx,
-                &row,
-                "order_received",
-                picked,
-                data,
-                Vec::new(),
-                now,
-            )?;
-        }
+    if let Some(picked) = &received {
+        email_contact_picked(
+            &mut tx,
+            &row,
+            "order_received",
+            picked,
+            data,
+            Vec::new(),
+            now,
+        )?;
+    } else {
         // A customer created with this order: their language is known only now.
-        None => {
-            email_contact_in(
-                &mut tx,
-                &row,
-                &customer.language,
-                "order_received",
-                data,
-                Vec::new(),
-                now,
-            )
-            .await?;
-        }
+        email_contact_in(
+            &mut tx,
+            &row,
+            &customer.language,
+            "order_received",
+            data,
+            Vec::new(),
+            now,
+        )
+        .await?;
     }
     tx.commit().await?;
     store::to_order(row)
+}
+
+/// What a checkout reads before its transaction, on a reader: each read is a round trip the
+/// writer does not wait for.
+struct Ahead {
+    /// The account's email, the contact's when none is typed.
+    user_email: Option<String>,
+    settings: catalog::settings::StoreSettings,
+    /// The customer's record (the token names it; an address edited meanwhile is as if edited
+    /// just after); `None` for a first order, which creates the customer.
+    record: Option<Record>,
+    /// The version of the customer's email in their language (likewise).
+    received: Option<templates::Picked>,
+    desk: Option<OrderDesk>,
+}
+
+impl Ahead {
+    async fn read(
+        state: &AppState,
+        principal: &Principal,
+        untyped_contact: bool,
+    ) -> Result<Self, AppError> {
+        let user = principal.require_user()?;
+        let user_email = if untyped_contact {
+            crate::auth::service::user_by_id(state, user.id)
+                .await?
+                .map(|u| u.email)
+        } else {
+            None
+        };
+        let settings = state.settings.get(state.db.read()).await?;
+        let record = match user.customer_id {
+            Some(id) => Some(Record::read(state.db.read(), principal, id, untyped_contact).await?),
+            None => None,
+        };
+        let received = match &record {
+            Some(record) => Some(
+                templates::pick(state.db.read(), "order_received", &record.customer.language)
+                    .await?,
+            ),
+            None => None,
+        };
+        let desk = match &settings.orders_email {
+            Some(address) => Some(OrderDesk {
+                recipient: Recipient::email(address, "ordersEmail")?,
+                template: templates::pick(state.db.read(), "order_submitted", "en").await?,
+            }),
+            None => None,
+        };
+        Ok(Self {
+            user_email,
+            settings,
+            record,
+            received,
+            desk,
+        })
+    }
 }
 
 /// The cart's lines as order lines of `order_id` (not yet written), stock taken for each.
