@@ -72,8 +72,9 @@ pub fn spawn(
     })
 }
 
-/// Sends a batch, [`SENDING`] recipients at a time (each recipient's messages one after the
-/// other, in the order they were written), while recording what was sent: each attempt is
+/// Sends a batch, [`SENDING`] messages at a time, started in the order they were written (two
+/// messages to one address may arrive in either order, as through any mail relay; a shop's
+/// order desk, one address, gets every order's email), while recording what was sent: each attempt is
 /// written as soon as the writer takes it, with the attempts made while the previous write waited
 /// (a group commit). A worker that dies mid-batch sends again at most the messages whose attempt
 /// was not yet written: those it was sending, unless the database was slower than the mail
@@ -86,29 +87,25 @@ async fn deliver(
 ) -> bool {
     let (made, mut to_record) = mpsc::unbounded_channel::<Attempt>();
     let sending = async move {
-        futures_util::stream::iter(by_recipient(batch))
-            .for_each_concurrent(SENDING, |queue| {
-                let made = made.clone();
-                async move {
-                    for message in queue {
-                        if stop.is_cancelled() {
-                            return;
-                        }
-                        let outcome = transports.send(&message).await;
-                        if let Err(error) = &outcome {
-                            tracing::warn!(id = %message.id, %error, "message not sent");
-                        }
-                        let at = state.clock.now();
-                        // The receiver lives until every sender is gone.
-                        drop(made.send(Attempt {
-                            message,
-                            outcome,
-                            at,
-                        }));
-                    }
-                }
+        let mut sent = futures_util::stream::iter(batch)
+            .take_while(|_| std::future::ready(!stop.is_cancelled()))
+            .map(|message| async move {
+                let outcome = transports.send(&message).await;
+                (message, outcome)
             })
-            .await;
+            .buffer_unordered(SENDING);
+        while let Some((message, outcome)) = sent.next().await {
+            if let Err(error) = &outcome {
+                tracing::warn!(id = %message.id, %error, "message not sent");
+            }
+            let at = state.clock.now();
+            // The receiver lives until every sender is gone.
+            drop(made.send(Attempt {
+                message,
+                outcome,
+                at,
+            }));
+        }
         !stop.is_cancelled()
     };
     let recording = async {
@@ -124,66 +121,4 @@ async fn deliver(
     };
     let (finished, ()) = tokio::join!(sending, recording);
     finished
-}
-
-/// The messages of `batch` in queues by recipient, each in the batch's order, the queues in the
-/// order of their first message.
-fn by_recipient(
-    batch: Vec<comptoir_entity::outbox_message::Model>,
-) -> Vec<Vec<comptoir_entity::outbox_message::Model>> {
-    let mut queues: Vec<Vec<comptoir_entity::outbox_message::Model>> = Vec::new();
-    for message in batch {
-        match queues.iter_mut().find(|queue| {
-            queue[0].channel == message.channel && queue[0].recipient == message.recipient
-        }) {
-            Some(queue) => queue.push(message),
-            None => queues.push(vec![message]),
-        }
-    }
-    queues
-}
-
-#[cfg(test)]
-mod tests {
-    use comptoir_entity::outbox_message::Model;
-
-    use super::by_recipient;
-
-    fn message(channel: &str, recipient: &str, subject: &str) -> Model {
-        let now = chrono::Utc::now();
-        Model {
-            id: uuid::Uuid::now_v7(),
-            channel: channel.to_owned(),
-            recipient: recipient.to_owned(),
-            subject: subject.to_owned(),
-            body: String::new(),
-            attachments: serde_json::json!([]),
-            template: "t".to_owned(),
-            message_id: String::new(),
-            customer_id: None,
-            status: "PENDING".to_owned(),
-            attempts: 0,
-            next_attempt_at: now,
-            claimed_until: None,
-            last_error: None,
-            created_at: now,
-            sent_at: None,
-        }
-    }
-
-    #[test]
-    fn messages_queue_by_recipient_in_their_order() {
-        let batch = vec![
-            message("EMAIL", "a@x.test", "1"),
-            message("EMAIL", "b@x.test", "2"),
-            message("EMAIL", "a@x.test", "3"),
-            message("SMS", "a@x.test", "4"),
-            message("EMAIL", "b@x.test", "5"),
-        ];
-        let queues: Vec<Vec<String>> = by_recipient(batch)
-            .into_iter()
-            .map(|queue| queue.into_iter().map(|m| m.subject).collect())
-            .collect();
-        assert_eq!(queues, [vec!["1", "3"], vec!["2", "5"], vec!["4"]]);
-    }
 }

@@ -260,31 +260,35 @@ async fn place(
     if let Some(desk) = desk {
         desk.notify(&mut tx, data.clone(), now)?;
     }
-    if let Some(picked) = &received {
-        email_contact_picked(
-            &mut tx,
-            &row,
-            "order_received",
-            picked,
-            data,
-            Vec::new(),
-            now,
-        )?;
-    } else {
-        // A customer created with this order: their language is known only now.
-        email_contact_in(
-            &mut tx,
-            &row,
-            &customer.language,
-            "order_received",
-            data,
-            Vec::new(),
-            now,
-        )
-        .await?;
-    }
+    email_customer(
+        &mut tx,
+        received.as_ref(),
+        &row,
+        &customer.language,
+        data,
+        now,
+    )
+    .await?;
     tx.commit().await?;
     store::to_order(row)
+}
+
+/// Emails the order's contact, with the template picked before the transaction if it was (a
+/// customer created with this order: their language is known only now).
+async fn email_customer(
+    tx: &mut WriteTx,
+    picked: Option<&templates::Picked>,
+    row: &sales_order::Model,
+    language: &str,
+    data: serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    const TEMPLATE: &str = "order_received";
+    match picked {
+        Some(picked) => email_contact_picked(tx, row, TEMPLATE, picked, data, Vec::new(), now)?,
+        None => email_contact_in(tx, row, language, TEMPLATE, data, Vec::new(), now).await?,
+    };
+    Ok(())
 }
 
 /// What a checkout reads before its transaction, on a reader: each read is a round trip the
