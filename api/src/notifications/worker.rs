@@ -4,7 +4,6 @@
 use std::{sync::Arc, time::Duration};
 
 use futures_util::StreamExt;
-
 use tokio::{
     sync::{Notify, mpsc},
     task::JoinHandle,
@@ -73,12 +72,12 @@ pub fn spawn(
 }
 
 /// Sends a batch, [`SENDING`] messages at a time, started in the order they were written (two
-/// messages to one address may arrive in either order, as through any mail relay; a shop's
-/// order desk, one address, gets every order's email), while recording what was sent: each attempt is
-/// written as soon as the writer takes it, with the attempts made while the previous write waited
-/// (a group commit). A worker that dies mid-batch sends again at most the messages whose attempt
-/// was not yet written: those it was sending, unless the database was slower than the mail
-/// server. Returns `false` when stopped.
+/// messages to one address may arrive in either order, as through any mail relay; a shop's order
+/// desk, one address, gets every order's email), while recording what was sent: each attempt is
+/// written as soon as the writer takes it, with the attempts made while the previous write
+/// waited (a group commit). A worker that dies mid-batch sends again at most the messages whose
+/// attempt was not yet written: those it was sending, unless the database was slower than the
+/// mail server. Returns `false` when stopped.
 async fn deliver(
     state: &AppState,
     transports: &Transports,
