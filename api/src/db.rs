@@ -456,8 +456,6 @@ pub(crate) mod tests {
         );
     }
 
-    /// Deferred writes land at commit, in order, with the events (one round trip on SQLite);
-    /// one that fails fails the commit, and nothing of the transaction stays.
     /// Without the task that runs grouped statements, every add to cart fails: the readiness
     /// check says so.
     #[tokio::test]
@@ -470,6 +468,8 @@ pub(crate) mod tests {
         assert!(error.to_string().contains("grouped"), "{error}");
     }
 
+    /// Deferred writes land at commit, in order, with the events (one round trip on SQLite);
+    /// one that fails fails the commit, and nothing of the transaction stays.
     #[tokio::test]
     async fn deferred_writes_land_at_commit_or_not_at_all() {
         use sea_orm::{ConnectionTrait, DbBackend, Statement};
