@@ -187,12 +187,17 @@ impl Db {
         })
     }
 
-    /// The readers answer, and on SQLite the task running grouped statements on the writer is
-    /// still there (without it, every add to cart would fail).
+    /// Whether the tasks this handle started still run: on SQLite, the one that runs grouped
+    /// statements on the writer (without it, every add to cart fails).
+    pub fn tasks_running(&self) -> bool {
+        self.grouped
+            .as_ref()
+            .is_none_or(grouped::Grouped::is_running)
+    }
+
+    /// The readers answer, and the tasks this handle started still run.
     pub async fn ping(&self) -> Result<(), DbErr> {
-        if let Some(grouped) = &self.grouped
-            && !grouped.is_running()
-        {
+        if !self.tasks_running() {
             return Err(DbErr::Custom(
                 "the writer's grouped statements have stopped".to_owned(),
             ));
@@ -456,14 +461,16 @@ pub(crate) mod tests {
         );
     }
 
-    /// Without the task that runs grouped statements, every add to cart fails: the readiness
-    /// check says so.
+    /// Without the task that runs grouped statements, every add to cart fails: the liveness and
+    /// readiness checks say so.
     #[tokio::test]
-    async fn readiness_fails_once_the_grouped_writer_has_stopped() {
+    async fn liveness_and_readiness_fail_once_the_grouped_writer_has_stopped() {
         let dir = tempfile::tempdir().unwrap();
         let state = state(&dir).await;
         state.db.ping().await.unwrap();
+        assert!(state.db.tasks_running());
         state.db.grouped.as_ref().unwrap().stop().await;
+        assert!(!state.db.tasks_running(), "liveness fails too");
         let error = state.db.ping().await.unwrap_err();
         assert!(error.to_string().contains("grouped"), "{error}");
     }

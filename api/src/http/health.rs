@@ -2,9 +2,18 @@ use axum::{extract::State, http::StatusCode};
 
 use super::HttpState;
 
-/// Alive: the process answers.
-pub async fn alive() -> &'static str {
-    "ok"
+/// Alive: the process answers, and the tasks it cannot work without still run (on SQLite, the
+/// one that runs grouped statements on the writer: an orchestrator restarts a process that
+/// lost it).
+pub async fn alive(State(state): State<HttpState>) -> (StatusCode, &'static str) {
+    if state.app.db.tasks_running() {
+        (StatusCode::OK, "ok")
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "a database task has stopped",
+        )
+    }
 }
 
 /// Prometheus text exposition of this process's counters (`COMPTOIR_METRICS`).

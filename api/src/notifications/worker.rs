@@ -5,7 +5,7 @@ use std::{sync::Arc, time::Duration};
 
 use futures_util::StreamExt;
 use tokio::{
-    sync::{Notify, mpsc},
+    sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc},
     task::JoinHandle,
 };
 use tokio_util::sync::CancellationToken;
@@ -76,34 +76,45 @@ pub fn spawn(
 /// desk, one address, gets every order's email), while recording what was sent: each attempt is
 /// written as soon as the writer takes it, with the attempts made while the previous write
 /// waited (a group commit). A worker that dies mid-batch sends again at most the messages whose
-/// attempt was not yet written: those it was sending, unless the database was slower than the
-/// mail server. Returns `false` when stopped.
+/// attempt was not yet written: [`SENDING`] at most. Returns `false` when stopped.
 async fn deliver(
     state: &AppState,
     transports: &Transports,
     batch: Vec<comptoir_entity::outbox_message::Model>,
     stop: &CancellationToken,
 ) -> bool {
-    let (made, mut to_record) = mpsc::unbounded_channel::<Attempt>();
+    // A message holds a permit from before it is sent until its attempt is recorded: what a
+    // worker dying mid-batch sends again (sent or being sent, not recorded) is never more than
+    // `SENDING` messages, however slow the database.
+    let unrecorded = Arc::new(Semaphore::new(SENDING));
+    let (made, mut to_record) =
+        mpsc::unbounded_channel::<(Attempt, Option<OwnedSemaphorePermit>)>();
     let sending = async move {
-        let mut sent = futures_util::stream::iter(batch)
+        let sent = futures_util::stream::iter(batch)
             .take_while(|_| std::future::ready(!stop.is_cancelled()))
-            .map(|message| async move {
+            .then(|message| {
+                let unrecorded = Arc::clone(&unrecorded);
+                // The semaphore is never closed: the permit is always there.
+                async move { (message, unrecorded.acquire_owned().await.ok()) }
+            })
+            .map(|(message, permit)| async move {
                 let outcome = transports.send(&message).await;
-                (message, outcome)
+                (message, outcome, permit)
             })
             .buffer_unordered(SENDING);
-        while let Some((message, outcome)) = sent.next().await {
+        let mut sent = std::pin::pin!(sent);
+        while let Some((message, outcome, permit)) = sent.next().await {
             if let Err(error) = &outcome {
                 tracing::warn!(id = %message.id, %error, "message not sent");
             }
             let at = state.clock.now();
-            // The receiver lives until every sender is gone.
-            drop(made.send(Attempt {
+            let attempt = Attempt {
                 message,
                 outcome,
                 at,
-            }));
+            };
+            // The receiver lives until every sender is gone.
+            drop(made.send((attempt, permit)));
         }
         !stop.is_cancelled()
     };
@@ -113,9 +124,12 @@ async fn deliver(
             while let Ok(next) = to_record.try_recv() {
                 group.push(next);
             }
-            if let Err(error) = outbox::record(state, group).await {
+            let (attempts, permits): (Vec<_>, Vec<_>) = group.into_iter().unzip();
+            if let Err(error) = outbox::record(state, attempts).await {
                 tracing::warn!(%error, "cannot record outbox attempts");
             }
+            // Recorded (or not to be): the next messages may go.
+            drop(permits);
         }
     };
     let (finished, ()) = tokio::join!(sending, recording);
