@@ -20,6 +20,32 @@ pub async fn app_with_smtp(backend: Backend, smtp_url: &str) -> Option<TestApp> 
     .await
 }
 
+/// A server sending to `smtp_url` with no outbox worker of its own (messages wait in the
+/// outbox until a worker starts), `setup` for the rest.
+pub async fn app_without_worker(
+    backend: Backend,
+    smtp_url: &str,
+    setup: impl FnOnce(&mut comptoir_api::config::Config) + Send + 'static,
+) -> Option<TestApp> {
+    let url = smtp_url.to_owned();
+    TestApp::spawn_with(backend, move |config| {
+        config.smtp_url = Some(url.into());
+        config.outbox_worker = false;
+        setup(config);
+    })
+    .await
+}
+
+/// Registers `count` accounts, `{prefix}0@example.test` and on: one verification email each.
+pub async fn register_accounts(app: &TestApp, prefix: &str, count: usize) {
+    for i in 0..count {
+        let register = format!(
+            "mutation {{ register(input: {{ email: \"{prefix}{i}@example.test\", password: \"long enough\" }}) {{ accessToken }} }}"
+        );
+        app.data(None, &register, json!({})).await;
+    }
+}
+
 both_backends!(registration_sends_a_verification_link_that_works_once);
 async fn registration_sends_a_verification_link_that_works_once(backend: Backend) {
     let sink = MailSink::start();
@@ -151,21 +177,10 @@ async fn the_outbox_retries_until_the_mail_server_is_back(backend: Backend) {
 both_backends!(messages_queued_while_no_worker_runs_are_sent_once_by_the_next_workers);
 async fn messages_queued_while_no_worker_runs_are_sent_once_by_the_next_workers(backend: Backend) {
     let sink = MailSink::start();
-    let url = sink.url.clone();
-    let Some(app) = TestApp::spawn_with(backend, move |config| {
-        config.smtp_url = Some(url.into());
-        config.outbox_worker = false;
-    })
-    .await
-    else {
+    let Some(app) = app_without_worker(backend, &sink.url, |_| {}).await else {
         return;
     };
-    for i in 0..6 {
-        let register = format!(
-            "mutation {{ register(input: {{ email: \"q{i}@example.test\", password: \"long enough\" }}) {{ accessToken }} }}"
-        );
-        app.data(None, &register, json!({})).await;
-    }
+    register_accounts(&app, "q", 6).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(sink.messages().is_empty(), "no worker, nothing sent");
     if backend == Backend::Postgres {
@@ -405,22 +420,11 @@ both_backends!(the_worker_sends_several_messages_at_once);
 async fn the_worker_sends_several_messages_at_once(backend: Backend) {
     // A slow mail server: one message at a time, seven would take two seconds.
     let sink = MailSink::start_slow(Duration::from_millis(300));
-    let url = sink.url.clone();
     // The messages are written with no worker running, then one worker claims them together.
-    let Some(app) = TestApp::spawn_with(backend, move |config| {
-        config.outbox_worker = false;
-        config.smtp_url = Some(url.into());
-    })
-    .await
-    else {
+    let Some(app) = app_without_worker(backend, &sink.url, |_| {}).await else {
         return;
     };
-    for i in 0..6 {
-        let register = format!(
-            "mutation {{ register(input: {{ email: \"r{i}@example.test\", password: \"long enough\" }}) {{ accessToken }} }}"
-        );
-        app.data(None, &register, json!({})).await;
-    }
+    register_accounts(&app, "r", 6).await;
     // Two messages to one address go out at once too (the seller's order desk gets them all).
     let reset = "mutation($e: String!) { requestPasswordReset(email: $e) }";
     app.data(None, reset, json!({ "e": "r0@example.test" }))

@@ -10,6 +10,7 @@ use crate::{
     catalog::product,
     helpers::{Backend, TestApp},
     mail::MailSink,
+    notifications::{app_without_worker, register_accounts},
     orders::checkout,
     websocket::Ws,
 };
@@ -64,22 +65,13 @@ mod a_worker_killed_in_the_middle_of_a_batch_loses_no_message {
 async fn a_worker_killed_in_the_middle_of_a_batch_loses_no_message(backend: Backend) {
     // A slow mail server: the worker is still sending its batch when it dies.
     let sink = MailSink::start_slow(Duration::from_millis(300));
-    let url = sink.url.clone();
-    let Some(app) = TestApp::spawn_with(backend, move |config| {
-        config.outbox_worker = false;
-        config.smtp_url = Some(url.into());
+    let lease = |config: &mut comptoir_api::config::Config| {
         config.outbox_lease = Duration::from_secs(2);
-    })
-    .await
-    else {
+    };
+    let Some(app) = app_without_worker(backend, &sink.url, lease).await else {
         return;
     };
-    for i in 0..20 {
-        let register = format!(
-            "mutation {{ register(input: {{ email: \"k{i}@example.test\", password: \"long enough\" }}) {{ accessToken }} }}"
-        );
-        app.data(None, &register, json!({})).await;
-    }
+    register_accounts(&app, "k", 20).await;
     let mut worker = app
         .process(&[
             ("COMPTOIR_SMTP_URL", sink.url.as_str()),
