@@ -212,6 +212,17 @@ pub struct Config {
     )]
     pub outbox_max_attempts: i32,
 
+    /// Messages the outbox worker sends at once (1 to 64), over as many SMTP connections: some
+    /// mail relays refuse more than a few connections per client.
+    #[arg(
+        long,
+        env = "COMPTOIR_OUTBOX_CONCURRENCY",
+        default_value_t = 8,
+        value_parser = clap::value_parser!(u32).range(1..=64),
+        global = true
+    )]
+    pub outbox_concurrency: u32,
+
     /// Wait before the first retry; it doubles with each attempt (capped at one hour).
     #[arg(long, env = "COMPTOIR_OUTBOX_RETRY", default_value = "30s", value_parser = bounded_duration, global = true)]
     pub outbox_retry: Duration,

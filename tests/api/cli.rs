@@ -138,3 +138,28 @@ async fn migrate_and_create_user_need_no_jwt_secret_on_postgres() {
     assert!(String::from_utf8_lossy(&serve.stderr).contains("COMPTOIR_JWT_SECRET"));
     crate::helpers::execute_pg(&base, &format!("DROP SCHEMA \"{schema}\" CASCADE")).await;
 }
+
+#[test]
+fn an_outbox_concurrency_out_of_range_is_refused_with_its_name() {
+    let dir = tempfile::tempdir().unwrap();
+    for bad in ["0", "65", "many"] {
+        let output = comptoir(dir.path())
+            .arg("migrate")
+            .env("COMPTOIR_OUTBOX_CONCURRENCY", bad)
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{bad} accepted");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("outbox-concurrency"), "{bad}: {stderr}");
+    }
+    let output = comptoir(dir.path())
+        .arg("migrate")
+        .env("COMPTOIR_OUTBOX_CONCURRENCY", "64")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

@@ -6,6 +6,7 @@ use comptoir_entity::outbox_message;
 use lettre::{
     AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
     message::{Attachment as MailAttachment, Mailbox, MultiPart, SinglePart, header::ContentType},
+    transport::smtp::PoolConfig,
 };
 use serde_json::json;
 
@@ -44,6 +45,8 @@ impl Transports {
                 AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
                     .map_err(|e| anyhow::anyhow!("COMPTOIR_SMTP_URL: {e}"))?
                     .timeout(Some(std::time::Duration::from_secs(20)))
+                    // One connection per message the worker sends at once.
+                    .pool_config(PoolConfig::new().max_size(config.outbox_concurrency))
                     .build(),
             )
         } else {

@@ -21,13 +21,6 @@ const POLL: Duration = Duration::from_secs(1);
 /// takes the messages of many mutations instead of one each.
 const GATHER: Duration = Duration::from_millis(20);
 const BATCH: u64 = 50;
-/// Messages of a batch in flight at once. Each SMTP message waits on the network for most of its
-/// time, and with lettre 0.11.23 at least 40 ms: it writes a message's closing `.` apart from its
-/// body on a socket with Nagle's algorithm on, so the `.` waits for the server's delayed ACK
-/// (fixed upstream in lettre's pull request 1159, not yet released). One at a time, a worker sent
-/// about 21 emails a second to an SMTP server on loopback. Within lettre's pool of 10
-/// connections per transport.
-const SENDING: usize = 8;
 
 pub fn spawn(
     state: AppState,
@@ -71,22 +64,30 @@ pub fn spawn(
     })
 }
 
-/// Sends a batch, [`SENDING`] messages at a time, started in the order they were written (two
+/// Sends a batch, `outbox_concurrency` messages at a time (a setting), started in the order they were written (two
 /// messages to one address may arrive in either order, as through any mail relay; a shop's order
 /// desk, one address, gets every order's email), while recording what was sent: each attempt is
 /// written as soon as the writer takes it, with the attempts made while the previous write
 /// waited (a group commit). A worker that dies mid-batch sends again at most the messages whose
-/// attempt was not yet written: [`SENDING`] at most. Returns `false` when stopped.
+/// attempt was not yet written: `outbox_concurrency` at most. Returns `false` when stopped.
 async fn deliver(
     state: &AppState,
     transports: &Transports,
     batch: Vec<comptoir_entity::outbox_message::Model>,
     stop: &CancellationToken,
 ) -> bool {
+    // Each SMTP message waits on the network for most of its time, and with lettre 0.11.23 at
+    // least 40 ms: it writes a message's closing `.` apart from its body on a socket with
+    // Nagle's algorithm on, so the `.` waits for the server's delayed ACK (fixed upstream in
+    // lettre's pull request 1159, not yet released). One at a time, a worker sent about 21
+    // emails a second to an SMTP server on loopback.
+    let sending = usize::try_from(state.config.outbox_concurrency)
+        .unwrap_or(1)
+        .max(1);
     // A message holds a permit from before it is sent until its attempt is recorded: what a
     // worker dying mid-batch sends again (sent or being sent, not recorded) is never more than
-    // `SENDING` messages, however slow the database.
-    let unrecorded = Arc::new(Semaphore::new(SENDING));
+    // `sending` messages, however slow the database.
+    let unrecorded = Arc::new(Semaphore::new(sending));
     let (made, mut to_record) =
         mpsc::unbounded_channel::<(Attempt, Option<OwnedSemaphorePermit>)>();
     let sending = async move {
@@ -101,7 +102,7 @@ async fn deliver(
                 let outcome = transports.send(&message).await;
                 (message, outcome, permit)
             })
-            .buffer_unordered(SENDING);
+            .buffer_unordered(sending);
         let mut sent = std::pin::pin!(sent);
         while let Some((message, outcome, permit)) = sent.next().await {
             if let Err(error) = &outcome {
