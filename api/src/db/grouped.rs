@@ -62,7 +62,7 @@ impl Grouped {
     }
 
     /// Whether the task still takes statements: a task that ended (a panic) answers every
-    /// statement with an error from then on, and the readiness check reports it.
+    /// statement with an error from then on, and the liveness and readiness checks report it.
     pub fn is_running(&self) -> bool {
         !self.task.is_finished()
     }

@@ -64,12 +64,13 @@ pub fn spawn(
     })
 }
 
-/// Sends a batch, `outbox_concurrency` messages at a time (a setting), started in the order they were written (two
-/// messages to one address may arrive in either order, as through any mail relay; a shop's order
-/// desk, one address, gets every order's email), while recording what was sent: each attempt is
-/// written as soon as the writer takes it, with the attempts made while the previous write
-/// waited (a group commit). A worker that dies mid-batch sends again at most the messages whose
-/// attempt was not yet written: `outbox_concurrency` at most. Returns `false` when stopped.
+/// Sends a batch, `outbox_concurrency` messages at a time (a setting), started in the order they
+/// were written (two messages to one address may arrive in either order, as through any mail
+/// relay; a shop's order desk, one address, gets every order's email), while recording what was
+/// sent: each attempt is written as soon as the writer takes it, with the attempts made while
+/// the previous write waited (a group commit). A worker that dies mid-batch sends again at most
+/// the messages whose attempt was not yet written: `outbox_concurrency` at most. Returns `false`
+/// when stopped.
 async fn deliver(
     state: &AppState,
     transports: &Transports,
@@ -81,13 +82,13 @@ async fn deliver(
     // Nagle's algorithm on, so the `.` waits for the server's delayed ACK (fixed upstream in
     // lettre's pull request 1159, not yet released). One at a time, a worker sent about 21
     // emails a second to an SMTP server on loopback.
-    let sending = usize::try_from(state.config.outbox_concurrency)
+    let at_once = usize::try_from(state.config.outbox_concurrency)
         .unwrap_or(1)
         .max(1);
     // A message holds a permit from before it is sent until its attempt is recorded: what a
     // worker dying mid-batch sends again (sent or being sent, not recorded) is never more than
-    // `sending` messages, however slow the database.
-    let unrecorded = Arc::new(Semaphore::new(sending));
+    // `at_once` messages, however slow the database.
+    let unrecorded = Arc::new(Semaphore::new(at_once));
     let (made, mut to_record) =
         mpsc::unbounded_channel::<(Attempt, Option<OwnedSemaphorePermit>)>();
     let sending = async move {
@@ -102,7 +103,7 @@ async fn deliver(
                 let outcome = transports.send(&message).await;
                 (message, outcome, permit)
             })
-            .buffer_unordered(sending);
+            .buffer_unordered(at_once);
         let mut sent = std::pin::pin!(sent);
         while let Some((message, outcome, permit)) = sent.next().await {
             if let Err(error) = &outcome {

@@ -17,7 +17,7 @@ use super::{
     store,
 };
 use crate::{
-    auth::{Principal, Role},
+    auth::{AuthUser, Principal, Role},
     carts::{self, model::parse_quantity},
     catalog::{self, ProductKind, service::StockTake, snapshot::EarlyEpoch},
     customers::{self, Customer, model::AddressKind, model::parse_text},
@@ -194,7 +194,7 @@ async fn place(
         record,
         received,
         desk,
-    } = Ahead::read(state, principal, typed_contact.is_none()).await?;
+    } = Ahead::read(state, principal, user, typed_contact.is_none()).await?;
     let now = state.clock.now();
     let mut tx = state.db.begin(&state.events).await?;
     // Again inside the transaction: on SQLite a parallel retry that waited for the writer finds
@@ -309,9 +309,9 @@ impl Ahead {
     async fn read(
         state: &AppState,
         principal: &Principal,
+        user: AuthUser,
         untyped_contact: bool,
     ) -> Result<Self, AppError> {
-        let user = principal.require_user()?;
         let user_email = if untyped_contact {
             crate::auth::service::user_by_id(state, user.id)
                 .await?
