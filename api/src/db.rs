@@ -26,6 +26,7 @@ use crate::{
 };
 
 mod grouped;
+mod writer;
 
 /// The number of compiled statements the driver keeps per connection by default.
 const DEFAULT_STATEMENT_CACHE: usize = 100;
@@ -36,6 +37,8 @@ pub struct Db {
     write: DatabaseConnection,
     /// SQLite: single statements on the writer, several to a round trip.
     grouped: Option<grouped::Grouped>,
+    /// SQLite: the thread write transactions run on (see [`Db::on_writer`]).
+    writer: Option<writer::WriterThread>,
     /// SQL statements run since start, for tests and the benchmark ("statements per request").
     statements: Arc<AtomicU64>,
     /// Nanoseconds write transactions were open since start, summed (see [`Db::write_time`]).
@@ -87,6 +90,7 @@ impl Db {
                 .await
                 .map_err(sqlx_err)?;
             let statements = Arc::new(AtomicU64::new(0));
+            let writer = writer::WriterThread::start().map_err(|e| DbErr::Custom(e.to_string()))?;
             let grouped = grouped::Grouped::start(write.clone(), Arc::clone(&statements));
             let mut read = SqlxSqliteConnector::from_sqlx_sqlite_pool(read);
             let mut write = SqlxSqliteConnector::from_sqlx_sqlite_pool(write);
@@ -96,6 +100,7 @@ impl Db {
                 read,
                 write,
                 grouped: Some(grouped),
+                writer: Some(writer),
                 statements,
                 write_nanos: Arc::default(),
             })
@@ -119,6 +124,7 @@ impl Db {
                 read: conn.clone(),
                 write: conn,
                 grouped: None,
+                writer: None,
                 statements,
                 write_nanos: Arc::default(),
             })
@@ -164,6 +170,20 @@ impl Db {
         match &self.grouped {
             Some(grouped) => grouped.run(statement).await,
             None => self.write.query_all_raw(statement).await,
+        }
+    }
+
+    /// Runs `work`, a write transaction from its `begin` to its commit, where it waits least
+    /// for a processor between its statements: on SQLite on a thread of its own (see
+    /// [`writer`]), elsewhere in the caller's task. For the hot paths whose transactions run
+    /// several statements in a row (a checkout).
+    pub async fn on_writer<T: Send + 'static>(
+        &self,
+        work: impl Future<Output = T> + Send + 'static,
+    ) -> Result<T, DbErr> {
+        match &self.writer {
+            Some(writer) => writer.run(work).await,
+            None => Ok(work.await),
         }
     }
 

@@ -188,89 +188,139 @@ async fn place(
         .delivery_address
         .map(|a| a.parse("deliveryAddress"))
         .transpose()?;
-    let Ahead {
-        user_email,
-        settings,
-        record,
-        received,
-        desk,
-    } = Ahead::read(state, principal, user, typed_contact.is_none()).await?;
-    let now = state.clock.now();
-    let mut tx = state.db.begin(&state.events).await?;
-    // Again inside the transaction: on SQLite a parallel retry that waited for the writer finds
-    // the first order here (on PostgreSQL the unique key stops it at insert).
-    if let Some(key) = &key
-        && let Some(row) = store::find_by_idempotency_key(&*tx, key).await?
-    {
-        return store::to_order(row);
-    }
-    let catalog = state.catalog.at_early(&*tx, early).await?;
-    let cart = carts::service::for_order(&tx, &catalog, principal, cart_id, None).await?;
-    let record = if let Some(record) = record {
-        record
-    } else {
-        let name = typed_contact
-            .as_ref()
-            .map(|c| c.name.clone())
-            .ok_or_else(|| AppError::validation("contact", "required for your first order"))?;
-        Record::new(customers::service::create_for_user(&tx, user.id, &name, now).await?)
-    };
-    let contact = match typed_contact {
-        Some(contact) => contact,
-        None => record.contact(user_email),
-    };
-    let delivery = match (input.delivery_address_id, typed_address) {
-        (Some(id), _) => record.saved_address(id, "deliveryAddressId")?,
-        (None, Some(address)) => address,
-        (None, None) => record
-            .default_address(AddressKind::Delivery)
-            .ok_or_else(|| AppError::validation("deliveryAddress", "required"))?,
-    };
-    let billing = record
-        .default_address(AddressKind::Billing)
-        .unwrap_or_else(|| delivery.clone());
-    let customer = record.customer;
-    let mut row = new_row(
-        &tx,
-        &customer,
-        OrderSource::Checkout,
-        OrderStatus::Submitted,
+    let ahead = Ahead::read(state, principal, user, typed_contact.is_none()).await?;
+    let order = Placing {
+        principal: *principal,
+        user,
+        cart_id,
+        key,
+        early,
         header,
-        contact,
-        billing,
-        delivery,
-        Some(user.id),
-        now,
-    )
-    .await?;
-    row.idempotency_key = key;
-    let rows = cart_order_lines(&tx, row.id, cart.lines, now).await?;
-    // Nothing below reads the cart's lines or the new order: they are written at commit, in
-    // the round trip that writes the events (see `WriteTx::defer`).
-    let (row, lines) = derive_new(row, &rows)?;
-    let backend = sea_orm::ConnectionTrait::get_database_backend(&*tx);
-    carts::service::empty_at_commit(&mut tx, cart.id);
-    tx.defer(store::insert_order_statement(backend, row.clone()));
-    if let Some(insert) = store::insert_lines_statement(backend, rows) {
-        tx.defer(insert);
+        typed_contact,
+        typed_address,
+        delivery_address_id: input.delivery_address_id,
+        ahead,
+    };
+    let writing = state.clone();
+    state
+        .db
+        .on_writer(Box::pin(async move { order.write(&writing).await }))
+        .await?
+}
+
+/// A checkout checked and read, to write in one transaction.
+struct Placing {
+    principal: Principal,
+    user: AuthUser,
+    cart_id: Uuid,
+    key: Option<String>,
+    early: Option<EarlyEpoch>,
+    header: Header,
+    typed_contact: Option<Contact>,
+    typed_address: Option<PostalAddress>,
+    delivery_address_id: Option<Uuid>,
+    ahead: Ahead,
+}
+
+impl Placing {
+    async fn write(self, state: &AppState) -> Result<Order, AppError> {
+        let Self {
+            principal,
+            user,
+            cart_id,
+            key,
+            early,
+            header,
+            typed_contact,
+            typed_address,
+            delivery_address_id,
+            ahead:
+                Ahead {
+                    user_email,
+                    settings,
+                    record,
+                    received,
+                    desk,
+                },
+        } = self;
+        let principal = &principal;
+        let now = state.clock.now();
+        let mut tx = state.db.begin(&state.events).await?;
+        // Again inside the transaction: on SQLite a parallel retry that waited for the writer finds
+        // the first order here (on PostgreSQL the unique key stops it at insert).
+        if let Some(key) = &key
+            && let Some(row) = store::find_by_idempotency_key(&*tx, key).await?
+        {
+            return store::to_order(row);
+        }
+        let catalog = state.catalog.at_early(&*tx, early).await?;
+        let cart = carts::service::for_order(&tx, &catalog, principal, cart_id, None).await?;
+        let record = if let Some(record) = record {
+            record
+        } else {
+            let name = typed_contact
+                .as_ref()
+                .map(|c| c.name.clone())
+                .ok_or_else(|| AppError::validation("contact", "required for your first order"))?;
+            Record::new(customers::service::create_for_user(&tx, user.id, &name, now).await?)
+        };
+        let contact = match typed_contact {
+            Some(contact) => contact,
+            None => record.contact(user_email),
+        };
+        let delivery = match (delivery_address_id, typed_address) {
+            (Some(id), _) => record.saved_address(id, "deliveryAddressId")?,
+            (None, Some(address)) => address,
+            (None, None) => record
+                .default_address(AddressKind::Delivery)
+                .ok_or_else(|| AppError::validation("deliveryAddress", "required"))?,
+        };
+        let billing = record
+            .default_address(AddressKind::Billing)
+            .unwrap_or_else(|| delivery.clone());
+        let customer = record.customer;
+        let mut row = new_row(
+            &tx,
+            &customer,
+            OrderSource::Checkout,
+            OrderStatus::Submitted,
+            header,
+            contact,
+            billing,
+            delivery,
+            Some(user.id),
+            now,
+        )
+        .await?;
+        row.idempotency_key = key;
+        let rows = cart_order_lines(&tx, row.id, cart.lines, now).await?;
+        // Nothing below reads the cart's lines or the new order: they are written at commit, in
+        // the round trip that writes the events (see `WriteTx::defer`).
+        let (row, lines) = derive_new(row, &rows)?;
+        let backend = sea_orm::ConnectionTrait::get_database_backend(&*tx);
+        carts::service::empty_at_commit(&mut tx, cart.id);
+        tx.defer(store::insert_order_statement(backend, row.clone()));
+        if let Some(insert) = store::insert_lines_statement(backend, rows) {
+            tx.defer(insert);
+        }
+        record_new(&mut tx, &row, "ORDER_SUBMITTED", Some(user.id), now);
+        // The lines and the customer are at hand: no need to read them back.
+        let data = template_data_of(&settings, &row, &lines)?;
+        if let Some(desk) = desk {
+            desk.notify(&mut tx, data.clone(), now)?;
+        }
+        email_customer(
+            &mut tx,
+            received.as_ref(),
+            &row,
+            &customer.language,
+            data,
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        store::to_order(row)
     }
-    record_new(&mut tx, &row, "ORDER_SUBMITTED", Some(user.id), now);
-    // The lines and the customer are at hand: no need to read them back.
-    let data = template_data_of(&settings, &row, &lines)?;
-    if let Some(desk) = desk {
-        desk.notify(&mut tx, data.clone(), now)?;
-    }
-    email_customer(
-        &mut tx,
-        received.as_ref(),
-        &row,
-        &customer.language,
-        data,
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    store::to_order(row)
 }
 
 /// Emails the order's contact, with the template picked before the transaction if it was (a
