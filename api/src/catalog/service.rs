@@ -988,7 +988,18 @@ pub async fn take_stock(
     if store::take_stock(db, product_id, variant_id, quantity).await? {
         return Ok(StockTake::Taken);
     }
-    let (tracked, available) = match variant_id {
+    not_taken(db, product_id, variant_id, 0).await
+}
+
+/// Why a take took nothing: the stock is not counted, or it is short (`left` units, plus
+/// `taken_after` that later takes of the same stock took).
+async fn not_taken(
+    db: &impl ConnectionTrait,
+    product_id: Uuid,
+    variant_id: Option<Uuid>,
+    taken_after: i32,
+) -> Result<StockTake, AppError> {
+    let (tracked, left) = match variant_id {
         Some(id) => store::find_variant(db, id)
             .await?
             .map_or((false, 0), |v| (v.track_stock, v.stock)),
@@ -997,7 +1008,9 @@ pub async fn take_stock(
             .map_or((false, 0), |p| (p.track_stock, p.stock)),
     };
     Ok(if tracked {
-        StockTake::Short { available }
+        StockTake::Short {
+            available: left + taken_after,
+        }
     } else {
         StockTake::Untracked
     })
@@ -1056,14 +1069,6 @@ pub async fn take_stocks(
             outcomes.push(StockTake::Taken);
             continue;
         }
-        let (tracked, left) = match variant_id {
-            Some(id) => store::find_variant(db, id)
-                .await?
-                .map_or((false, 0), |v| (v.track_stock, v.stock)),
-            None => store::find_product(db, product_id)
-                .await?
-                .map_or((false, 0), |p| (p.track_stock, p.stock)),
-        };
         // What the takes after this one took of the same stock was there when it ran.
         let taken_after: i32 = takes
             .iter()
@@ -1072,13 +1077,7 @@ pub async fn take_stocks(
             .filter(|&(later, &(p, v, _))| done[later] && (p, v) == (product_id, variant_id))
             .map(|(_, &(_, _, q))| q.max(0))
             .sum();
-        outcomes.push(if tracked {
-            StockTake::Short {
-                available: left + taken_after,
-            }
-        } else {
-            StockTake::Untracked
-        });
+        outcomes.push(not_taken(db, product_id, variant_id, taken_after).await?);
     }
     Ok((first_rows, outcomes))
 }

@@ -224,37 +224,25 @@ struct Placing {
 
 impl Placing {
     async fn write(self, state: &AppState) -> Result<Order, AppError> {
-        let Self {
-            principal,
-            user,
-            cart_id,
-            key,
-            early,
-            header,
-            typed_contact,
-            typed_address,
-            delivery_address_id,
-            ahead:
-                Ahead {
-                    user_email,
-                    settings,
-                    record,
-                    received,
-                    desk,
-                },
-        } = self;
-        let principal = &principal;
+        let Ahead {
+            user_email,
+            settings,
+            record,
+            received,
+            desk,
+        } = self.ahead;
+        let (principal, user, typed_contact) = (&self.principal, self.user, self.typed_contact);
         let now = state.clock.now();
         let mut tx = state.db.begin(&state.events).await?;
         // Again inside the transaction: on SQLite a parallel retry that waited for the writer finds
         // the first order here (on PostgreSQL the unique key stops it at insert).
-        if let Some(key) = &key
+        if let Some(key) = &self.key
             && let Some(row) = store::find_by_idempotency_key(&*tx, key).await?
         {
             return store::to_order(row);
         }
-        let catalog = state.catalog.at_early(&*tx, early).await?;
-        let cart = carts::service::for_order(&tx, &catalog, principal, cart_id, None).await?;
+        let catalog = state.catalog.at_early(&*tx, self.early).await?;
+        let cart = carts::service::for_order(&tx, &catalog, principal, self.cart_id, None).await?;
         let record = if let Some(record) = record {
             record
         } else {
@@ -268,7 +256,7 @@ impl Placing {
             Some(contact) => contact,
             None => record.contact(user_email),
         };
-        let delivery = match (delivery_address_id, typed_address) {
+        let delivery = match (self.delivery_address_id, self.typed_address) {
             (Some(id), _) => record.saved_address(id, "deliveryAddressId")?,
             (None, Some(address)) => address,
             (None, None) => record
@@ -285,14 +273,14 @@ impl Placing {
             &customer,
             OrderSource::Checkout,
             OrderStatus::Submitted,
-            header,
+            self.header,
             contact,
             billing,
             delivery,
             Some(user.id),
             now,
         );
-        row.idempotency_key = key;
+        row.idempotency_key = self.key;
         let rows = cart_order_lines(row.id, cart.lines, &reserved, now)?;
         // Nothing below reads the cart's lines or the new order: they are written at commit, in
         // the round trip that writes the events (see `WriteTx::defer`).
