@@ -37,7 +37,7 @@ pub struct Db {
     write: DatabaseConnection,
     /// SQLite: single statements on the writer, several to a round trip.
     grouped: Option<grouped::Grouped>,
-    /// SQLite: the thread write transactions run on (see [`Db::on_writer`]).
+    /// SQLite: the thread a checkout's write transaction runs on (see [`Db::on_writer`]).
     writer: Option<writer::WriterThread>,
     /// SQL statements run since start, for tests and the benchmark ("statements per request").
     statements: Arc<AtomicU64>,
@@ -176,7 +176,7 @@ impl Db {
     /// Runs `work`, a write transaction from its `begin` to its commit, where it waits least
     /// for a processor between its statements: on SQLite on a thread of its own (see
     /// [`writer`]), elsewhere in the caller's task. For the hot paths whose transactions run
-    /// several statements in a row (a checkout).
+    /// several statements in a row (a checkout). Cancelled if the caller goes, as in its task.
     pub async fn on_writer<T: Send + 'static>(
         &self,
         work: impl Future<Output = T> + Send + 'static,
@@ -208,11 +208,16 @@ impl Db {
     }
 
     /// Whether the tasks this handle started still run: on SQLite, the one that runs grouped
-    /// statements on the writer (without it, every add to cart fails).
+    /// statements on the writer (without it, every add to cart fails) and the writer's thread
+    /// (every checkout).
     pub fn tasks_running(&self) -> bool {
         self.grouped
             .as_ref()
             .is_none_or(grouped::Grouped::is_running)
+            && self
+                .writer
+                .as_ref()
+                .is_none_or(writer::WriterThread::is_running)
     }
 
     /// The readers answer, and the tasks this handle started still run.

@@ -175,8 +175,8 @@ db_test! {
                 "configuration": [{ "option": "material", "value": material }] } })).await;
         }
         add_to_cart(&app, &client.access, &pen, 2).await;
-        // Four flags of paper with three in stock: the two of vinyl after them fit, yet the
-        // refusal says three were left, as when it was taken, and the pens are not taken.
+        // Four flags of paper with three in stock: the refusal names that line with the three
+        // left (the two of vinyl after it would fit), and nothing is taken.
         let refused = checkout(&app, &client.access, None).await;
         assert_eq!(code(&refused), "OUT_OF_STOCK", "{refused}");
         assert_eq!(refused["errors"][0]["extensions"]["field"], "lines.0", "{refused}");
@@ -692,15 +692,14 @@ db_test! {
         };
         place().await;
         // The first checkout took stock: the pen's kept rows stay current, so the second reads
-        // the caller with the epochs, the customer with their addresses and the email's
-        // template, then in its transaction the cart, its lines with their stock, the order
-        // number and the stock (one round trip on SQLite, counted as one); then the emptied cart,
-        // the order, its lines, the email and the event are written at commit, in one round trip
-        // on SQLite, one by one on PostgreSQL, which then sends the `NOTIFY` and reads the event
-        // back when it hears of it. (`BEGIN`, `COMMIT` and PostgreSQL's lock of the event log are
-        // not counted.)
+        // the caller with the epochs, then in its transaction the cart, its lines with their
+        // stock, the customer with their addresses, the order number, the stock and the email's
+        // template; then the emptied cart, the order, its lines, the email and the event are
+        // written at commit, in one round trip on SQLite, one by one on PostgreSQL, which then
+        // sends the `NOTIFY` and reads the event back when it hears of it. (`BEGIN`, `COMMIT`
+        // and PostgreSQL's lock of the event log are not counted.)
         let statements = place().await;
-        let expected = if app.state.db.backend() == sea_orm::DbBackend::Sqlite { 7 } else { 14 };
+        let expected = if app.state.db.backend() == sea_orm::DbBackend::Sqlite { 8 } else { 14 };
         assert_eq!(statements, expected, "{statements} statements");
     }
 }

@@ -988,18 +988,7 @@ pub async fn take_stock(
     if store::take_stock(db, product_id, variant_id, quantity).await? {
         return Ok(StockTake::Taken);
     }
-    not_taken(db, product_id, variant_id, 0).await
-}
-
-/// Why a take took nothing: the stock is not counted, or it is short (`left` units, plus
-/// `taken_after` that later takes of the same stock took).
-async fn not_taken(
-    db: &impl ConnectionTrait,
-    product_id: Uuid,
-    variant_id: Option<Uuid>,
-    taken_after: i32,
-) -> Result<StockTake, AppError> {
-    let (tracked, left) = match variant_id {
+    let (tracked, available) = match variant_id {
         Some(id) => store::find_variant(db, id)
             .await?
             .map_or((false, 0), |v| (v.track_stock, v.stock)),
@@ -1008,78 +997,10 @@ async fn not_taken(
             .map_or((false, 0), |p| (p.track_stock, p.stock)),
     };
     Ok(if tracked {
-        StockTake::Short {
-            available: left + taken_after,
-        }
+        StockTake::Short { available }
     } else {
         StockTake::Untracked
     })
-}
-
-/// One line's stock to take: product, variant, quantity.
-pub type Take = (Uuid, Option<Uuid>, i32);
-
-/// Runs `first`, then takes the stock of each of `takes` in turn, as [`take_stock`] would, in
-/// one round trip on SQLite (one statement after another on PostgreSQL). Returns `first`'s rows
-/// and what each take did. A take that falls short does not stop those after it: the caller
-/// rolls back. The units it says are left are those it found, before the takes after it.
-pub async fn take_stocks(
-    db: &impl ConnectionTrait,
-    first: sea_orm::Statement,
-    takes: &[Take],
-) -> Result<(Vec<sea_orm::QueryResult>, Vec<StockTake>), AppError> {
-    let backend = db.get_database_backend();
-    let mut statements = vec![first];
-    statements.extend(
-        takes
-            .iter()
-            .enumerate()
-            .filter(|(_, (_, _, quantity))| *quantity > 0)
-            .map(|(index, &(product, variant, quantity))| {
-                store::take_stock_statement(backend, product, variant, quantity, index)
-            }),
-    );
-    let rows = if backend == sea_orm::DbBackend::Sqlite {
-        match crate::db::batch(statements) {
-            Some(batch) => db.query_all_raw(batch).await?,
-            None => Vec::new(),
-        }
-    } else {
-        let mut rows = Vec::new();
-        for statement in statements {
-            rows.extend(db.query_all_raw(statement).await?);
-        }
-        rows
-    };
-    let mut done = vec![false; takes.len()];
-    let mut first_rows = Vec::new();
-    for row in rows {
-        match row.try_get::<i64>("", "taken_line") {
-            Ok(index) => {
-                if let Some(slot) = usize::try_from(index).ok().and_then(|i| done.get_mut(i)) {
-                    *slot = true;
-                }
-            }
-            Err(_) => first_rows.push(row),
-        }
-    }
-    let mut outcomes = Vec::with_capacity(takes.len());
-    for (index, &(product_id, variant_id, quantity)) in takes.iter().enumerate() {
-        if quantity <= 0 || done[index] {
-            outcomes.push(StockTake::Taken);
-            continue;
-        }
-        // What the takes after this one took of the same stock was there when it ran.
-        let taken_after: i32 = takes
-            .iter()
-            .enumerate()
-            .skip(index + 1)
-            .filter(|&(later, &(p, v, _))| done[later] && (p, v) == (product_id, variant_id))
-            .map(|(_, &(_, _, q))| q.max(0))
-            .sum();
-        outcomes.push(not_taken(db, product_id, variant_id, taken_after).await?);
-    }
-    Ok((first_rows, outcomes))
 }
 
 /// Returns units taken by [`take_stock`].

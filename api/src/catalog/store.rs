@@ -477,58 +477,34 @@ pub async fn take_stock(
     variant_id: Option<Uuid>,
     quantity: i32,
 ) -> Result<bool, DbErr> {
-    let statement = db
-        .get_database_backend()
-        .build(&take_stock_query(product_id, variant_id, quantity));
-    Ok(db.execute_raw(statement).await?.rows_affected() == 1)
-}
-
-/// The statement of [`take_stock`] answering one row, `taken_line` = `marker`, when it took
-/// the units (none when short or not counted): for several takes in one text.
-pub fn take_stock_statement(
-    backend: sea_orm::DbBackend,
-    product_id: Uuid,
-    variant_id: Option<Uuid>,
-    quantity: i32,
-    marker: usize,
-) -> sea_orm::Statement {
-    let mut query = take_stock_query(product_id, variant_id, quantity);
-    // An integer of ours, written into the text: nothing from outside.
-    query.returning(Query::returning().expr(Expr::cust(format!(
-        "CAST({marker} AS BIGINT) AS taken_line"
-    ))));
-    backend.build(&query)
-}
-
-/// `quantity` units off the stock of the product, or of its variant, if it counts stock and
-/// has that many.
-fn take_stock_query(
-    product_id: Uuid,
-    variant_id: Option<Uuid>,
-    quantity: i32,
-) -> sea_orm::sea_query::UpdateStatement {
-    match variant_id {
-        Some(id) => Query::update()
-            .table(product_variant::Entity)
-            .value(
-                product_variant::Column::Stock,
-                Expr::col(product_variant::Column::Stock).sub(quantity),
-            )
-            .and_where(product_variant::Column::Id.eq(id))
-            .and_where(product_variant::Column::TrackStock.eq(true))
-            .and_where(product_variant::Column::Stock.gte(quantity))
-            .to_owned(),
-        None => Query::update()
-            .table(product::Entity)
-            .value(
-                product::Column::Stock,
-                Expr::col(product::Column::Stock).sub(quantity),
-            )
-            .and_where(product::Column::Id.eq(product_id))
-            .and_where(product::Column::TrackStock.eq(true))
-            .and_where(product::Column::Stock.gte(quantity))
-            .to_owned(),
-    }
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    let affected = match variant_id {
+        Some(id) => {
+            product_variant::Entity::update_many()
+                .col_expr(
+                    product_variant::Column::Stock,
+                    Expr::col(product_variant::Column::Stock).sub(quantity),
+                )
+                .filter(product_variant::Column::Id.eq(id))
+                .filter(product_variant::Column::TrackStock.eq(true))
+                .filter(product_variant::Column::Stock.gte(quantity))
+                .exec(db)
+                .await?
+        }
+        None => {
+            product::Entity::update_many()
+                .col_expr(
+                    product::Column::Stock,
+                    Expr::col(product::Column::Stock).sub(quantity),
+                )
+                .filter(product::Column::Id.eq(product_id))
+                .filter(product::Column::TrackStock.eq(true))
+                .filter(product::Column::Stock.gte(quantity))
+                .exec(db)
+                .await?
+        }
+    };
+    Ok(affected.rows_affected == 1)
 }
 
 /// Puts `quantity` units back (an order line shrank or its order was cancelled).

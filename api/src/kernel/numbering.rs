@@ -4,19 +4,12 @@
 
 use comptoir_entity::number_series;
 use sea_orm::{
-    ConnectionTrait, DbBackend, DbErr, QueryResult, Statement,
+    ConnectionTrait, DbErr,
     sea_query::{Expr, ExprTrait, OnConflict, Query},
 };
 
 /// The next number of `series`, formatted `PREFIX-000001`.
 pub async fn next(db: &impl ConnectionTrait, series: &str) -> Result<String, DbErr> {
-    let statement = next_statement(db.get_database_backend(), series);
-    let rows = db.query_all_raw(statement).await?;
-    from_rows(series, &rows)
-}
-
-/// The statement [`next`] runs, to run with others: its row is read by [`from_rows`].
-pub fn next_statement(backend: DbBackend, series: &str) -> Statement {
     let statement = Query::insert()
         .into_table(number_series::Entity)
         .columns([
@@ -34,13 +27,9 @@ pub fn next_statement(backend: DbBackend, series: &str) -> Statement {
         )
         .returning_col(number_series::Column::LastValue)
         .to_owned();
-    backend.build(&statement)
-}
-
-/// The number of `series` in the rows of [`next_statement`].
-pub fn from_rows(series: &str, rows: &[QueryResult]) -> Result<String, DbErr> {
-    let row = rows
-        .first()
+    let row = db
+        .query_one(&statement)
+        .await?
         .ok_or_else(|| DbErr::RecordNotFound(format!("number series {series}")))?;
     let value: i64 = row.try_get("", "last_value")?;
     Ok(format!("{series}-{value:06}"))

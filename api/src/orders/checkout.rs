@@ -267,9 +267,8 @@ impl Placing {
             .default_address(AddressKind::Billing)
             .unwrap_or_else(|| delivery.clone());
         let customer = record.customer;
-        let (number, reserved) = number_and_stock(&tx, &cart.lines).await?;
         let mut row = new_row(
-            number,
+            &tx,
             &customer,
             OrderSource::Checkout,
             OrderStatus::Submitted,
@@ -279,9 +278,10 @@ impl Placing {
             delivery,
             Some(user.id),
             now,
-        );
+        )
+        .await?;
         row.idempotency_key = self.key;
-        let rows = cart_order_lines(row.id, cart.lines, &reserved, now)?;
+        let rows = cart_order_lines(&tx, row.id, cart.lines, now).await?;
         // Nothing below reads the cart's lines or the new order: they are written at commit, in
         // the round trip that writes the events (see `WriteTx::defer`).
         let (row, lines) = derive_new(row, &rows)?;
@@ -386,67 +386,36 @@ impl Ahead {
     }
 }
 
-/// The order's number and the stock of each of the cart's lines taken (units held per line), in
-/// one round trip on SQLite. `OUT_OF_STOCK` names the line (`lines.2`). Lines refused by
-/// [`cart_order_lines`] take nothing.
-async fn number_and_stock(
+/// The cart's lines as order lines of `order_id` (not yet written), stock taken for each.
+async fn cart_order_lines(
     tx: &WriteTx,
-    cart_lines: &[carts::LineView],
-) -> Result<(String, Vec<i32>), AppError> {
-    let order = super::model::stock_order(cart_lines, |l| {
-        (l.product.id, l.variant.as_ref().map(|v| v.id))
-    });
-    let lines: Vec<usize> = order
-        .into_iter()
-        .filter(|&index| {
-            let line = &cart_lines[index];
-            line.rental_period.is_none() && line.warnings.iter().all(|w| w.starts_with("only "))
-        })
-        .collect();
-    let takes: Vec<catalog::service::Take> = lines
-        .iter()
-        .map(|&index| {
-            let line = &cart_lines[index];
-            (
-                line.product.id,
-                line.variant.as_ref().map(|v| v.id),
-                line.quantity,
-            )
-        })
-        .collect();
-    let backend = sea_orm::ConnectionTrait::get_database_backend(&**tx);
-    let number = numbering::next_statement(backend, ORDER_SERIES);
-    let (rows, outcomes) = catalog::service::take_stocks(&**tx, number, &takes).await?;
-    let number = numbering::from_rows(ORDER_SERIES, &rows)?;
-    let mut reserved = vec![0; cart_lines.len()];
-    for (&index, outcome) in lines.iter().zip(outcomes) {
-        let line = &cart_lines[index];
-        reserved[index] = match outcome {
-            StockTake::Taken => line.quantity,
-            StockTake::Untracked => 0,
-            StockTake::Short { available } => {
-                return Err(AppError::OutOfStock {
-                    field: format!("lines.{index}"),
-                    name: line_name(
-                        &line.product.name,
-                        line.variant.as_ref().map(|v| v.name.as_str()),
-                    ),
-                    available,
-                });
-            }
-        };
-    }
-    Ok((number, reserved))
-}
-
-/// The cart's lines as order lines of `order_id` (not yet written), holding the stock
-/// `reserved` for each.
-fn cart_order_lines(
     order_id: Uuid,
     cart_lines: Vec<carts::LineView>,
-    reserved: &[i32],
     now: DateTime<Utc>,
 ) -> Result<Vec<order_line::Model>, AppError> {
+    let order = super::model::stock_order(&cart_lines, |l| {
+        (l.product.id, l.variant.as_ref().map(|v| v.id))
+    });
+    let mut reserved = vec![0; cart_lines.len()];
+    for &index in &order {
+        let line = &cart_lines[index];
+        if line.rental_period.is_some() || line.warnings.iter().any(|w| !w.starts_with("only ")) {
+            continue; // refused below, before anything is written
+        }
+        let name = line_name(
+            &line.product.name,
+            line.variant.as_ref().map(|v| v.name.as_str()),
+        );
+        reserved[index] = take(
+            tx,
+            line.product.id,
+            line.variant.as_ref().map(|v| v.id),
+            line.quantity,
+            &format!("lines.{index}"),
+            &name,
+        )
+        .await?;
+    }
     let mut lines = Vec::with_capacity(cart_lines.len());
     for (index, line) in cart_lines.into_iter().enumerate() {
         let field = format!("lines.{index}");
@@ -541,9 +510,8 @@ pub async fn create_order(
         .default_address(AddressKind::Billing)
         .unwrap_or_else(|| delivery.clone());
     let customer = record.customer;
-    let number = numbering::next(&*tx, ORDER_SERIES).await?;
     let row = new_row(
-        number,
+        &tx,
         &customer,
         OrderSource::Backoffice,
         OrderStatus::Draft,
@@ -553,7 +521,8 @@ pub async fn create_order(
         delivery,
         Some(staff.id),
         now,
-    );
+    )
+    .await?;
     let (row, _) = insert_new(
         &mut tx,
         row,
@@ -791,8 +760,8 @@ impl Record {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn new_row(
-    number: String,
+async fn new_row(
+    tx: &WriteTx,
     customer: &Customer,
     source: OrderSource,
     status: OrderStatus,
@@ -802,8 +771,9 @@ fn new_row(
     delivery: PostalAddress,
     created_by: Option<Uuid>,
     now: DateTime<Utc>,
-) -> sales_order::Model {
-    sales_order::Model {
+) -> Result<sales_order::Model, AppError> {
+    let number = numbering::next(&**tx, ORDER_SERIES).await?;
+    Ok(sales_order::Model {
         id: Uuid::now_v7(),
         number,
         customer_id: customer.id,
@@ -842,7 +812,7 @@ fn new_row(
         updated_at: now,
         confirmed_at: None,
         shown_to_customer: status != OrderStatus::Draft,
-    }
+    })
 }
 
 /// Writes a new order and its lines, the order's totals and search text derived from them (one
@@ -999,9 +969,8 @@ pub async fn create_from_quote(
         .default_address(AddressKind::Billing)
         .unwrap_or_else(|| input.delivery_address.clone());
     let customer = record.customer;
-    let number = numbering::next(&**tx, ORDER_SERIES).await?;
     let mut row = new_row(
-        number,
+        tx,
         &customer,
         OrderSource::Quote,
         OrderStatus::Confirmed,
@@ -1011,7 +980,8 @@ pub async fn create_from_quote(
         input.delivery_address,
         Some(input.actor),
         now,
-    );
+    )
+    .await?;
     row.confirmed_at = Some(now);
     row.shipping_e4 = to_e4(input.adjustments.shipping, "shipping")?;
     row.shipping_vat_bp = service::bp(input.adjustments.shipping_vat_rate, "shippingVatRate")?;
