@@ -224,7 +224,8 @@ impl Db {
     pub async fn ping(&self) -> Result<(), DbErr> {
         if !self.tasks_running() {
             return Err(DbErr::Custom(
-                "the writer's grouped statements have stopped".to_owned(),
+                "a database task has stopped: the writer's grouped statements or its thread"
+                    .to_owned(),
             ));
         }
         self.read.ping().await

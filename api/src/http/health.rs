@@ -3,8 +3,8 @@ use axum::{extract::State, http::StatusCode};
 use super::HttpState;
 
 /// Alive: the process answers, and the tasks it cannot work without still run (on SQLite, the
-/// one that runs grouped statements on the writer: an orchestrator restarts a process that
-/// lost it).
+/// one that runs grouped statements on the writer and the writer's thread for checkouts: an
+/// orchestrator restarts a process that lost either).
 pub async fn alive(State(state): State<HttpState>) -> (StatusCode, &'static str) {
     if state.app.db.tasks_running() {
         (StatusCode::OK, "ok")

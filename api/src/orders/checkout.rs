@@ -191,7 +191,6 @@ async fn place(
     let ahead = Ahead::read(state, principal, user, typed_contact.is_none()).await?;
     let order = Placing {
         principal: *principal,
-        user,
         cart_id,
         key,
         early,
@@ -211,7 +210,6 @@ async fn place(
 /// A checkout checked and read, to write in one transaction.
 struct Placing {
     principal: Principal,
-    user: AuthUser,
     cart_id: Uuid,
     key: Option<String>,
     early: Option<EarlyEpoch>,
@@ -231,7 +229,9 @@ impl Placing {
             received,
             desk,
         } = self.ahead;
-        let (principal, user, typed_contact) = (&self.principal, self.user, self.typed_contact);
+        let principal = &self.principal;
+        let user = principal.require_user()?;
+        let typed_contact = self.typed_contact;
         let now = state.clock.now();
         let mut tx = state.db.begin(&state.events).await?;
         // Again inside the transaction: on SQLite a parallel retry that waited for the writer finds
