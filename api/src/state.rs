@@ -27,6 +27,8 @@ pub struct AppState {
     pub frames: Arc<crate::events::frames::FrameCache>,
     /// The store settings every amount shows, kept while unchanged.
     pub settings: crate::catalog::settings::Cache,
+    /// The message templates an order's emails use, compiled, kept while unchanged.
+    pub templates: crate::notifications::templates::Cache,
     /// Catalog rows kept per catalog epoch, for carts.
     pub catalog: Arc<crate::catalog::snapshot::CatalogRows>,
 }
@@ -59,6 +61,8 @@ impl AppState {
             .context("cannot listen for events")?;
         let settings = crate::catalog::settings::Cache::default();
         settings.follow(&events);
+        let templates = crate::notifications::templates::Cache::default();
+        templates.follow(&events);
         Ok(Self {
             db,
             hasher: PasswordHasher::new(config.hash_workers()),
@@ -67,6 +71,7 @@ impl AppState {
             clock: Arc::new(Clock::default()),
             frames: Arc::default(),
             settings,
+            templates,
             catalog: Arc::default(),
             config: Arc::new(config),
         })

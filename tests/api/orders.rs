@@ -692,14 +692,14 @@ db_test! {
         };
         place().await;
         // The first checkout took stock: the pen's kept rows stay current, so the second reads
-        // the caller with the epochs, then in its transaction the cart, its lines with their
-        // stock, the customer with their addresses, the order number, the stock and the email's
-        // template; then the emptied cart, the order, its lines, the email and the event are
+        // the caller with the epochs and the customer with their addresses (the email's
+        // template is kept since the first), then in its transaction the cart, its lines with
+        // their stock, the order number and the stock; then the emptied cart, the order, its lines, the email and the event are
         // written at commit, in one round trip on SQLite, one by one on PostgreSQL, which then
         // sends the `NOTIFY` and reads the event back when it hears of it. (`BEGIN`, `COMMIT`
         // and PostgreSQL's lock of the event log are not counted.)
         let statements = place().await;
-        let expected = if app.state.db.backend() == sea_orm::DbBackend::Sqlite { 8 } else { 14 };
+        let expected = if app.state.db.backend() == sea_orm::DbBackend::Sqlite { 7 } else { 13 };
         assert_eq!(statements, expected, "{statements} statements");
     }
 }
@@ -732,5 +732,83 @@ db_test! {
         assert_eq!(desk["order"]["changes"][0]["by"], json!({ "role": "MANAGER", "blocked": false, "blockedReason": null }), "{desk}");
         let me = app.data(Some(&client.access), "{ me { role blocked createdAt } }", json!({})).await;
         assert_eq!(me["me"]["role"], "ACCOUNT_CLIENT");
+    }
+}
+
+/// The subjects of the order emails to the checkout contact, by order number.
+async fn order_email_subjects(app: &TestApp, admin: &str) -> Vec<String> {
+    let outbox = app
+        .data(
+            Some(admin),
+            "{ outboxMessages(first: 50) { edges { node { template subject } } } }",
+            json!({}),
+        )
+        .await;
+    let mut subjects: Vec<String> = outbox["outboxMessages"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["node"]["template"] == "order_received")
+        .map(|e| e["node"]["subject"].as_str().unwrap().to_owned())
+        .collect();
+    subjects.sort_unstable();
+    subjects
+}
+
+db_test! {
+    async fn an_admins_version_of_the_order_email_serves_from_the_next_order_on_every_instance(app) {
+        let manager = app.user(Role::Manager).await;
+        let pen = product(&app, &manager.access, json!({ "reference": "PEN", "name": "Pen" })).await;
+        let admin = app.user(Role::Admin).await;
+        // Another instance on PostgreSQL, whose instances share events (one instance serves a
+        // SQLite database).
+        let other = if app.state.db.backend() == sea_orm::DbBackend::Postgres {
+            Some(app.sibling().await)
+        } else {
+            None
+        };
+        let client = app.user(Role::AccountClient).await;
+        let order = async |on: &TestApp| {
+            add_to_cart(on, &client.access, &pen, 1).await;
+            let placed = checkout(on, &client.access, None).await;
+            placed["data"]["checkout"]["number"].as_str().unwrap_or_else(|| panic!("{placed}")).to_owned()
+        };
+        // Every instance has used the shipped version (and keeps it).
+        assert_eq!(order(other.as_ref().unwrap_or(&app)).await, "ORD-000001");
+        assert_eq!(order(&app).await, "ORD-000002");
+
+        let update = "mutation { updateMessageTemplate(name: \"order_received\", language: \"en\", subject: \"Order {{ number }} is in\", body: \"Hello {{ contact_name }}\") { customized } }";
+        assert_eq!(app.data(Some(&admin.access), update, json!({})).await["updateMessageTemplate"]["customized"], true);
+        // This instance uses the new version from its next order on.
+        assert_eq!(order(&app).await, "ORD-000003");
+        assert_eq!(order_email_subjects(&app, &admin.access).await, [
+            "Order ORD-000003 is in",
+            "We received your order ORD-000001",
+            "We received your order ORD-000002",
+        ]);
+
+        // The other instance drops its version when the change's event reaches it.
+        if let Some(other) = &other {
+            let mut changed = false;
+            for attempt in 4..40 {
+                let number = order(other).await;
+                assert_eq!(number, format!("ORD-{attempt:06}"));
+                if order_email_subjects(&app, &admin.access).await.contains(&format!("Order {number} is in")) {
+                    changed = true;
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            assert!(changed, "{:?}", order_email_subjects(&app, &admin.access).await);
+        }
+
+        // Reset: the shipped version again, here at once.
+        let reset = "mutation { resetMessageTemplate(name: \"order_received\", language: \"en\") { customized } }";
+        assert_eq!(app.data(Some(&admin.access), reset, json!({})).await["resetMessageTemplate"]["customized"], false);
+        let number = order(&app).await;
+        assert!(order_email_subjects(&app, &admin.access).await.contains(&format!("We received your order {number}")), "{number}");
+        if let Some(other) = other {
+            other.stop().await;
+        }
     }
 }

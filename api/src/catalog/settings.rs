@@ -69,17 +69,7 @@ impl Cache {
     /// were missed).
     pub fn follow(&self, bus: &crate::events::EventBus) {
         let cache = self.clone();
-        let mut events = bus.subscribe();
-        tokio::spawn(async move {
-            loop {
-                match events.recv().await {
-                    Ok(event) if event.object_type == SETTINGS_OBJECT => cache.invalidate(),
-                    Ok(_) => {}
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => cache.invalidate(),
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-                }
-            }
-        });
+        bus.on_change(SETTINGS_OBJECT, move || cache.invalidate());
     }
 }
 

@@ -266,6 +266,22 @@ impl EventBus {
         self.outbox.notify_one();
     }
 
+    /// Calls `changed` whenever an event about `object_type` commits, on any instance, and
+    /// whenever events may have been missed: for what an instance keeps in memory.
+    pub fn on_change(&self, object_type: &'static str, changed: impl Fn() + Send + 'static) {
+        let mut events = self.subscribe();
+        tokio::spawn(async move {
+            loop {
+                match events.recv().await {
+                    Ok(event) if event.object_type == object_type => changed(),
+                    Ok(_) => {}
+                    Err(broadcast::error::RecvError::Lagged(_)) => changed(),
+                    Err(broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+    }
+
     /// Every event, as it commits.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<StoredEvent>> {
         self.channels.all.subscribe()

@@ -2,6 +2,11 @@
 //! versions are stored; `reset` removes them). Rendering picks the recipient's language when a
 //! version exists, else English.
 
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering},
+};
+
 use chrono::Utc;
 use comptoir_entity::message_template;
 use minijinja::{Environment, UndefinedBehavior};
@@ -331,21 +336,25 @@ fn check(subject: &str, body: &str) -> Result<(), AppError> {
 
 fn render_pair(subject: &str, body: &str, data: &Value) -> Result<(String, String), AppError> {
     let env = environment();
-    let render = |field: &str, source: &str| {
-        env.render_str(source, data).map_err(|error| {
-            let line = error
-                .line()
-                .map_or_else(String::new, |l| format!("line {l}: "));
-            AppError::validation(
-                field,
-                format!("{line}{}", error.detail().unwrap_or("cannot render")),
-            )
-        })
-    };
     Ok((
-        render("subject", subject)?.trim().to_owned(),
-        render("body", body)?,
+        rendered("subject", env.render_str(subject, data))?
+            .trim()
+            .to_owned(),
+        rendered("body", env.render_str(body, data))?,
     ))
+}
+
+/// A rendered part, or its error naming the part, the line and the reason.
+fn rendered(field: &str, result: Result<String, minijinja::Error>) -> Result<String, AppError> {
+    result.map_err(|error| {
+        let line = error
+            .line()
+            .map_or_else(String::new, |l| format!("line {l}: "));
+        AppError::validation(
+            field,
+            format!("{line}{}", error.detail().unwrap_or("cannot render")),
+        )
+    })
 }
 
 /// The version of a template a message uses, picked before it is rendered.
@@ -353,8 +362,43 @@ fn render_pair(subject: &str, body: &str, data: &Value) -> Result<(String, Strin
 pub struct Picked {
     name: String,
     language: String,
+    version: Arc<Version>,
+}
+
+/// A template's subject and body, compiled once (a message renders only the compiled form).
+#[derive(Debug)]
+struct Version {
     subject: String,
     body: String,
+    /// Both parts compiled, as "subject" and "body"; `None` if one does not compile (rendering
+    /// then fails with the reason).
+    compiled: Option<Environment<'static>>,
+}
+
+impl Version {
+    fn new(subject: String, body: String) -> Self {
+        let mut env = environment();
+        let compiled = env
+            .add_template_owned("subject", subject.clone())
+            .and_then(|()| env.add_template_owned("body", body.clone()))
+            .is_ok();
+        Self {
+            subject,
+            body,
+            compiled: compiled.then_some(env),
+        }
+    }
+
+    fn render(&self, data: &Value) -> Result<(String, String), AppError> {
+        let Some(env) = &self.compiled else {
+            return render_pair(&self.subject, &self.body, data);
+        };
+        let part = |name: &str| env.get_template(name).and_then(|t| t.render(data));
+        Ok((
+            rendered("subject", part("subject"))?.trim().to_owned(),
+            rendered("body", part("body"))?,
+        ))
+    }
 }
 
 impl Picked {
@@ -369,7 +413,7 @@ impl Picked {
 
     /// Subject and body for `data`.
     pub fn render(&self, data: &Value) -> Result<(String, String), AppError> {
-        render_pair(&self.subject, &self.body, data).map_err(|error| {
+        self.version.render(data).map_err(|error| {
             AppError::internal(anyhow::anyhow!(
                 "template {}/{} failed: {}",
                 self.name,
@@ -377,6 +421,65 @@ impl Picked {
                 error.message()
             ))
         })
+    }
+}
+
+/// The event an admin's change of a template records (staff only).
+pub const TEMPLATE_OBJECT: &str = "MessageTemplate";
+
+/// The versions picked for the hot paths (an order's emails), compiled: kept in the process,
+/// dropped when an admin changes a template (here at once; on other instances when the
+/// change's event reaches them) and at most a minute old in any case.
+#[derive(Clone, Debug)]
+pub struct Cache {
+    picked: moka::future::Cache<(String, String), Picked>,
+    /// Counts the drops: a version read before a drop is not kept after it.
+    drops: Arc<AtomicU64>,
+}
+
+impl Default for Cache {
+    fn default() -> Self {
+        Self {
+            picked: moka::future::Cache::builder()
+                .max_capacity(256)
+                .time_to_live(std::time::Duration::from_mins(1))
+                .build(),
+            drops: Arc::default(),
+        }
+    }
+}
+
+impl Cache {
+    /// [`pick`], read from the database when not held.
+    pub async fn pick(
+        &self,
+        db: &impl ConnectionTrait,
+        name: &str,
+        language: &str,
+    ) -> Result<Picked, AppError> {
+        let key = (name.to_owned(), language.to_owned());
+        if let Some(picked) = self.picked.get(&key).await {
+            return Ok(picked);
+        }
+        let drops = self.drops.load(Ordering::Acquire);
+        let picked = pick(db, name, language).await?;
+        self.picked.insert(key.clone(), picked.clone()).await;
+        // Dropped meanwhile: what was read may be the version the change replaced.
+        if self.drops.load(Ordering::Acquire) != drops {
+            self.picked.invalidate(&key).await;
+        }
+        Ok(picked)
+    }
+
+    pub fn invalidate(&self) {
+        self.drops.fetch_add(1, Ordering::AcqRel);
+        self.picked.invalidate_all();
+    }
+
+    /// Drops every version whenever an event says a template changed, on any instance.
+    pub fn follow(&self, bus: &crate::events::EventBus) {
+        let cache = self.clone();
+        bus.on_change(TEMPLATE_OBJECT, move || cache.invalidate());
     }
 }
 
@@ -401,8 +504,7 @@ pub async fn pick(
         return Ok(Picked {
             name: name.to_owned(),
             language: language.to_owned(),
-            subject,
-            body,
+            version: Arc::new(Version::new(subject, body)),
         });
     }
     Err(AppError::internal(anyhow::anyhow!(
@@ -479,7 +581,7 @@ pub async fn update(
     check(subject, body)?;
     // It must also render with the data it will get.
     render_pair(subject, body, &sample(name))?;
-    let tx = state.db.begin(&state.events).await?;
+    let mut tx = state.db.begin(&state.events).await?;
     let key = (name.to_owned(), language.to_owned());
     if let Some(existing) = message_template::Entity::find_by_id(key).one(&*tx).await? {
         existing.delete(&*tx).await?;
@@ -493,7 +595,9 @@ pub async fn update(
     }
     .insert(&*tx)
     .await?;
+    record_change(&mut tx, state, principal, name, language);
     tx.commit().await?;
+    state.templates.invalidate();
     Ok(Template {
         name: name.to_owned(),
         language: language.to_owned(),
@@ -512,7 +616,7 @@ pub async fn reset(
 ) -> Result<Template, AppError> {
     principal.require_admin()?;
     known(name, language)?;
-    let tx = state.db.begin(&state.events).await?;
+    let mut tx = state.db.begin(&state.events).await?;
     if let Some(existing) =
         message_template::Entity::find_by_id((name.to_owned(), language.to_owned()))
             .one(&*tx)
@@ -520,7 +624,9 @@ pub async fn reset(
     {
         existing.delete(&*tx).await?;
     }
+    record_change(&mut tx, state, principal, name, language);
     tx.commit().await?;
+    state.templates.invalidate();
     let t = shipped(name, language).ok_or_else(|| AppError::not_found("template", "name"))?;
     Ok(Template {
         name: t.name.to_owned(),
@@ -529,6 +635,28 @@ pub async fn reset(
         body: t.body.to_owned(),
         customized: false,
     })
+}
+
+/// Records an admin's change of a template: other instances drop the versions they keep.
+fn record_change(
+    tx: &mut crate::db::WriteTx,
+    state: &AppState,
+    principal: &Principal,
+    name: &str,
+    language: &str,
+) {
+    tx.record(crate::events::NewEvent {
+        kind: "MESSAGE_TEMPLATE_CHANGED",
+        object_type: TEMPLATE_OBJECT,
+        object_id: uuid::Uuid::nil(),
+        owner_user_id: None,
+        owner_customer_id: None,
+        internal: true,
+        actor_id: principal.user_id(),
+        status: None,
+        changes: json!({ "name": name, "language": language }),
+        at: state.clock.now(),
+    });
 }
 
 /// ADMIN: renders a template (the stored one, or the given draft) with sample data.
@@ -546,7 +674,7 @@ pub async fn preview(
         (subject.to_owned(), body.to_owned())
     } else {
         let picked = pick(state.db.read(), name, language).await?;
-        (picked.subject, picked.body)
+        (picked.version.subject.clone(), picked.version.body.clone())
     };
     render_pair(&subject, &body, &sample(name))
 }
@@ -565,6 +693,34 @@ mod tests {
                 t.language
             );
         }
+    }
+
+    /// A message renders from the compiled version exactly what the admins' preview renders
+    /// from the text, and a version that does not compile fails to render instead.
+    #[test]
+    fn a_compiled_version_renders_as_its_text_does() {
+        for t in SHIPPED {
+            let version = Version::new(t.subject.to_owned(), t.body.to_owned());
+            assert!(version.compiled.is_some(), "{}/{}", t.name, t.language);
+            let data = sample(t.name);
+            let (subject, body) = version.render(&data).unwrap_or_else(|e| panic!("{e:?}"));
+            let (text_subject, text_body) =
+                render_pair(t.subject, t.body, &data).unwrap_or_else(|e| panic!("{e:?}"));
+            assert_eq!(
+                (subject, body),
+                (text_subject, text_body),
+                "{}/{}",
+                t.name,
+                t.language
+            );
+        }
+        let broken = Version::new("Hi".to_owned(), "{% if %}".to_owned());
+        assert!(broken.compiled.is_none());
+        assert!(broken.render(&json!({})).is_err());
+        let strict = Version::new("Hi {{ nobody }}".to_owned(), "x".to_owned());
+        assert!(
+            matches!(strict.render(&json!({})), Err(AppError::Validation { ref field, .. }) if field == "subject")
+        );
     }
 
     #[test]

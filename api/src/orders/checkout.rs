@@ -364,7 +364,9 @@ impl Ahead {
         };
         let received = match &record {
             Some(record) => Some(
-                templates::pick(state.db.read(), "order_received", &record.customer.language)
+                state
+                    .templates
+                    .pick(state.db.read(), "order_received", &record.customer.language)
                     .await?,
             ),
             None => None,
@@ -372,7 +374,10 @@ impl Ahead {
         let desk = match &settings.orders_email {
             Some(address) => Some(OrderDesk {
                 recipient: Recipient::email(address, "ordersEmail")?,
-                template: templates::pick(state.db.read(), "order_submitted", "en").await?,
+                template: state
+                    .templates
+                    .pick(state.db.read(), "order_submitted", "en")
+                    .await?,
             }),
             None => None,
         };
