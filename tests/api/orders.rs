@@ -694,10 +694,11 @@ db_test! {
         // The first checkout took stock: the pen's kept rows stay current, so the second reads
         // the caller with the epochs and the customer with their addresses (the email's
         // template is kept since the first), then in its transaction the cart, its lines with
-        // their stock, the order number and the stock; then the emptied cart, the order, its lines, the email and the event are
-        // written at commit, in one round trip on SQLite, one by one on PostgreSQL, which then
-        // sends the `NOTIFY` and reads the event back when it hears of it. (`BEGIN`, `COMMIT`
-        // and PostgreSQL's lock of the event log are not counted.)
+        // their stock, the order number and the stock; then the emptied cart, the order, its
+        // lines, the email and the event are written at commit, in one round trip on SQLite,
+        // one by one on PostgreSQL, which then sends the `NOTIFY` and reads the event back when
+        // it hears of it. (`BEGIN`, `COMMIT` and PostgreSQL's lock of the event log are not
+        // counted.)
         let statements = place().await;
         let expected = if app.state.db.backend() == sea_orm::DbBackend::Sqlite { 7 } else { 13 };
         assert_eq!(statements, expected, "{statements} statements");
@@ -735,7 +736,7 @@ db_test! {
     }
 }
 
-/// The subjects of the order emails to the checkout contact, by order number.
+/// The subjects of the order emails to the checkout contact, sorted.
 async fn order_email_subjects(app: &TestApp, admin: &str) -> Vec<String> {
     let outbox = app
         .data(

@@ -159,18 +159,13 @@ pub async fn update(
     active.version = Set(row.version + 1);
     active.updated_at = Set(state.clock.now());
     let row = active.update(&*tx).await?;
-    tx.record(crate::events::NewEvent {
-        kind: "STORE_SETTINGS_CHANGED",
-        object_type: SETTINGS_OBJECT,
-        object_id: uuid::Uuid::nil(),
-        owner_user_id: None,
-        owner_customer_id: None,
-        internal: true,
-        actor_id: principal.user_id(),
-        status: None,
-        changes: serde_json::json!({ "version": row.version }),
-        at: state.clock.now(),
-    });
+    tx.record(crate::events::NewEvent::store_change(
+        "STORE_SETTINGS_CHANGED",
+        SETTINGS_OBJECT,
+        principal.user_id(),
+        serde_json::json!({ "version": row.version }),
+        state.clock.now(),
+    ));
     tx.commit().await?;
     state.settings.invalidate();
     Ok(to_settings(row))

@@ -44,6 +44,31 @@ pub struct NewEvent {
     pub at: DateTime<Utc>,
 }
 
+impl NewEvent {
+    /// A change to something of the whole store (its settings, a message template), by staff
+    /// and seen by staff only; instances drop what they keep of it (see [`EventBus::on_change`]).
+    pub fn store_change(
+        kind: &'static str,
+        object_type: &'static str,
+        actor_id: Option<Uuid>,
+        changes: Json,
+        at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            kind,
+            object_type,
+            object_id: Uuid::nil(),
+            owner_user_id: None,
+            owner_customer_id: None,
+            internal: true,
+            actor_id,
+            status: None,
+            changes,
+            at,
+        }
+    }
+}
+
 /// An event as stored in the log; `id` is its position.
 #[derive(Clone, Debug)]
 pub struct StoredEvent {
@@ -267,7 +292,9 @@ impl EventBus {
     }
 
     /// Calls `changed` whenever an event about `object_type` commits, on any instance, and
-    /// whenever events may have been missed: for what an instance keeps in memory.
+    /// whenever this instance's channel lagged: for what an instance keeps in memory. An event
+    /// lost on the way (PostgreSQL's listener reconnecting) is not reported: what is kept must
+    /// also expire on its own.
     pub fn on_change(&self, object_type: &'static str, changed: impl Fn() + Send + 'static) {
         let mut events = self.subscribe();
         tokio::spawn(async move {

@@ -432,8 +432,9 @@ pub const TEMPLATE_OBJECT: &str = "MessageTemplate";
 /// change's event reaches them) and at most a minute old in any case.
 #[derive(Clone, Debug)]
 pub struct Cache {
-    picked: moka::future::Cache<(String, String), Picked>,
-    /// Counts the drops: a version read before a drop is not kept after it.
+    /// Each version with the count of drops before it was read.
+    picked: moka::future::Cache<(String, String), (u64, Picked)>,
+    /// Counts the drops: a version read before a drop is never served after it.
     drops: Arc<AtomicU64>,
 }
 
@@ -458,16 +459,14 @@ impl Cache {
         language: &str,
     ) -> Result<Picked, AppError> {
         let key = (name.to_owned(), language.to_owned());
-        if let Some(picked) = self.picked.get(&key).await {
+        let drops = self.drops.load(Ordering::Acquire);
+        if let Some((read_after, picked)) = self.picked.get(&key).await
+            && read_after == drops
+        {
             return Ok(picked);
         }
-        let drops = self.drops.load(Ordering::Acquire);
         let picked = pick(db, name, language).await?;
-        self.picked.insert(key.clone(), picked.clone()).await;
-        // Dropped meanwhile: what was read may be the version the change replaced.
-        if self.drops.load(Ordering::Acquire) != drops {
-            self.picked.invalidate(&key).await;
-        }
+        self.picked.insert(key, (drops, picked.clone())).await;
         Ok(picked)
     }
 
@@ -580,7 +579,7 @@ pub async fn update(
     known(name, language)?;
     check(subject, body)?;
     // It must also render with the data it will get.
-    render_pair(subject, body, &sample(name))?;
+    Version::new(subject.to_owned(), body.to_owned()).render(&sample(name))?;
     let mut tx = state.db.begin(&state.events).await?;
     let key = (name.to_owned(), language.to_owned());
     if let Some(existing) = message_template::Entity::find_by_id(key).one(&*tx).await? {
@@ -645,18 +644,13 @@ fn record_change(
     name: &str,
     language: &str,
 ) {
-    tx.record(crate::events::NewEvent {
-        kind: "MESSAGE_TEMPLATE_CHANGED",
-        object_type: TEMPLATE_OBJECT,
-        object_id: uuid::Uuid::nil(),
-        owner_user_id: None,
-        owner_customer_id: None,
-        internal: true,
-        actor_id: principal.user_id(),
-        status: None,
-        changes: json!({ "name": name, "language": language }),
-        at: state.clock.now(),
-    });
+    tx.record(crate::events::NewEvent::store_change(
+        "MESSAGE_TEMPLATE_CHANGED",
+        TEMPLATE_OBJECT,
+        principal.user_id(),
+        json!({ "name": name, "language": language }),
+        state.clock.now(),
+    ));
 }
 
 /// ADMIN: renders a template (the stored one, or the given draft) with sample data.
@@ -669,14 +663,15 @@ pub async fn preview(
 ) -> Result<(String, String), AppError> {
     principal.require_admin()?;
     known(name, language)?;
-    let (subject, body) = if let Some((subject, body)) = draft {
+    let version = if let Some((subject, body)) = draft {
         check(subject, body)?;
-        (subject.to_owned(), body.to_owned())
+        Version::new(subject.to_owned(), body.to_owned())
     } else {
         let picked = pick(state.db.read(), name, language).await?;
-        (picked.version.subject.clone(), picked.version.body.clone())
+        Version::new(picked.version.subject.clone(), picked.version.body.clone())
     };
-    render_pair(&subject, &body, &sample(name))
+    // Rendered as a message renders it.
+    version.render(&sample(name))
 }
 
 #[cfg(test)]
@@ -720,6 +715,54 @@ mod tests {
         let strict = Version::new("Hi {{ nobody }}".to_owned(), "x".to_owned());
         assert!(
             matches!(strict.render(&json!({})), Err(AppError::Validation { ref field, .. }) if field == "subject")
+        );
+    }
+
+    /// A kept version serves until dropped; one read before a drop is never served after it.
+    #[tokio::test]
+    async fn a_kept_version_serves_until_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = crate::state::for_tests(&dir).await;
+        let db = state.db.read();
+        // Not following the bus: only its own drops count.
+        let cache = Cache::default();
+        let subject = |p: &Picked| p.render(&sample("order_received")).unwrap().0;
+        let shipped = subject(&cache.pick(db, "order_received", "en").await.unwrap());
+        assert!(shipped.starts_with("We received your order"), "{shipped}");
+        message_template::ActiveModel {
+            name: Set("order_received".to_owned()),
+            language: Set("en".to_owned()),
+            subject: Set("Order {{ number }} is in".to_owned()),
+            body: Set("Hello".to_owned()),
+            updated_at: Set(Utc::now()),
+        }
+        .insert(state.db.write())
+        .await
+        .unwrap();
+        assert_eq!(
+            subject(&cache.pick(db, "order_received", "en").await.unwrap()),
+            shipped,
+            "kept"
+        );
+        cache.invalidate();
+        let changed = subject(&cache.pick(db, "order_received", "en").await.unwrap());
+        assert!(changed.starts_with("Order "), "{changed}");
+
+        // A version that was read before a drop, and stored after it, is read again.
+        let stale = pick(db, "verify_email", "en").await.unwrap();
+        let before = cache.drops.load(Ordering::Acquire);
+        cache.invalidate();
+        let key = ("verify_email".to_owned(), "en".to_owned());
+        let mut marked = stale.clone();
+        marked.language = "marked".to_owned();
+        cache.picked.insert(key.clone(), (before, marked)).await;
+        assert_eq!(
+            cache
+                .pick(db, "verify_email", "en")
+                .await
+                .unwrap()
+                .language(),
+            "en"
         );
     }
 
