@@ -749,11 +749,11 @@ mod tests {
         assert!(changed.starts_with("Order "), "{changed}");
 
         // A version that was read before a drop, and stored after it, is read again.
-        let stale = pick(db, "verify_email", "en").await.unwrap();
+        let read_early = pick(db, "verify_email", "en").await.unwrap();
         let before = cache.drops.load(Ordering::Acquire);
         cache.invalidate();
         let key = ("verify_email".to_owned(), "en".to_owned());
-        let mut marked = stale.clone();
+        let mut marked = read_early.clone();
         marked.language = "marked".to_owned();
         cache.picked.insert(key.clone(), (before, marked)).await;
         assert_eq!(
