@@ -3,7 +3,7 @@
 use comptoir_entity::store_settings;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, QuerySelect, Set};
 
-use crate::{auth::Principal, error::AppError, state::AppState};
+use crate::{auth::Principal, error::AppError, kernel::kept::Kept, state::AppState};
 
 #[derive(Clone, Debug)]
 pub struct StoreSettings {
@@ -30,46 +30,33 @@ fn to_settings(row: store_settings::Model) -> StoreSettings {
     }
 }
 
-/// The store settings as requests read them (every amount shows their currency): kept in the
-/// process, dropped when they change (here at once; on other instances when the change's event
-/// reaches them) and at most a minute old in any case.
+/// The store settings as requests read them (every amount shows their currency), kept (see
+/// [`Kept`]).
 #[derive(Clone, Debug)]
-pub struct Cache(moka::future::Cache<(), StoreSettings>);
+pub struct Cache(Kept<(), StoreSettings>);
 
 /// The event a change of the store settings records (staff only).
 pub const SETTINGS_OBJECT: &str = "StoreSettings";
 
 impl Default for Cache {
     fn default() -> Self {
-        Self(
-            moka::future::Cache::builder()
-                .max_capacity(1)
-                .time_to_live(std::time::Duration::from_mins(1))
-                .build(),
-        )
+        Self(Kept::new(1))
     }
 }
 
 impl Cache {
     /// The settings, read from the database when not held.
     pub async fn get(&self, db: &impl ConnectionTrait) -> Result<StoreSettings, AppError> {
-        if let Some(settings) = self.0.get(&()).await {
-            return Ok(settings);
-        }
-        let settings = get(db).await?;
-        self.0.insert((), settings.clone()).await;
-        Ok(settings)
+        self.0.get_or_read((), || get(db)).await
     }
 
     pub fn invalidate(&self) {
-        self.0.invalidate_all();
+        self.0.invalidate();
     }
 
-    /// Drops the settings whenever an event says they changed, on any instance (or when events
-    /// were missed).
+    /// Drops the settings whenever an event says they changed, on any instance.
     pub fn follow(&self, bus: &crate::events::EventBus) {
-        let cache = self.clone();
-        bus.on_change(SETTINGS_OBJECT, move || cache.invalidate());
+        self.0.follow(bus, SETTINGS_OBJECT);
     }
 }
 

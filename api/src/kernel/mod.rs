@@ -1,6 +1,7 @@
 //! Building blocks shared by every context: opaque IDs, time, pagination, secrets.
 
 pub mod ids;
+pub mod kept;
 pub mod money;
 pub mod numbering;
 pub mod pagination;

@@ -2,10 +2,7 @@
 //! versions are stored; `reset` removes them). Rendering picks the recipient's language when a
 //! version exists, else English.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicU64, Ordering},
-};
+use std::sync::Arc;
 
 use chrono::Utc;
 use comptoir_entity::message_template;
@@ -13,7 +10,7 @@ use minijinja::{Environment, UndefinedBehavior};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, ModelTrait, Set};
 use serde_json::{Value, json};
 
-use crate::{auth::Principal, error::AppError, state::AppState};
+use crate::{auth::Principal, error::AppError, kernel::kept::Kept, state::AppState};
 
 /// A shipped template: name, language, subject, body.
 struct Shipped {
@@ -427,26 +424,14 @@ impl Picked {
 /// The event an admin's change of a template records (staff only).
 pub const TEMPLATE_OBJECT: &str = "MessageTemplate";
 
-/// The versions picked for the hot paths (an order's emails), compiled: kept in the process,
-/// dropped when an admin changes a template (here at once; on other instances when the
-/// change's event reaches them) and at most a minute old in any case.
+/// The versions picked for the hot paths (an order's emails), compiled and kept (see
+/// [`Kept`]).
 #[derive(Clone, Debug)]
-pub struct Cache {
-    /// Each version with the count of drops before it was read.
-    picked: moka::future::Cache<(String, String), (u64, Picked)>,
-    /// Counts the drops: a version read before a drop is never served after it.
-    drops: Arc<AtomicU64>,
-}
+pub struct Cache(Kept<(String, String), Picked>);
 
 impl Default for Cache {
     fn default() -> Self {
-        Self {
-            picked: moka::future::Cache::builder()
-                .max_capacity(256)
-                .time_to_live(std::time::Duration::from_mins(1))
-                .build(),
-            drops: Arc::default(),
-        }
+        Self(Kept::new(256))
     }
 }
 
@@ -459,26 +444,16 @@ impl Cache {
         language: &str,
     ) -> Result<Picked, AppError> {
         let key = (name.to_owned(), language.to_owned());
-        let drops = self.drops.load(Ordering::Acquire);
-        if let Some((read_after, picked)) = self.picked.get(&key).await
-            && read_after == drops
-        {
-            return Ok(picked);
-        }
-        let picked = pick(db, name, language).await?;
-        self.picked.insert(key, (drops, picked.clone())).await;
-        Ok(picked)
+        self.0.get_or_read(key, || pick(db, name, language)).await
     }
 
     pub fn invalidate(&self) {
-        self.drops.fetch_add(1, Ordering::AcqRel);
-        self.picked.invalidate_all();
+        self.0.invalidate();
     }
 
     /// Drops every version whenever an event says a template changed, on any instance.
     pub fn follow(&self, bus: &crate::events::EventBus) {
-        let cache = self.clone();
-        bus.on_change(TEMPLATE_OBJECT, move || cache.invalidate());
+        self.0.follow(bus, TEMPLATE_OBJECT);
     }
 }
 
@@ -665,10 +640,9 @@ pub async fn preview(
     known(name, language)?;
     let version = if let Some((subject, body)) = draft {
         check(subject, body)?;
-        Version::new(subject.to_owned(), body.to_owned())
+        Arc::new(Version::new(subject.to_owned(), body.to_owned()))
     } else {
-        let picked = pick(state.db.read(), name, language).await?;
-        Version::new(picked.version.subject.clone(), picked.version.body.clone())
+        pick(state.db.read(), name, language).await?.version
     };
     // Rendered as a message renders it.
     version.render(&sample(name))
@@ -748,14 +722,16 @@ mod tests {
         let changed = subject(&cache.pick(db, "order_received", "en").await.unwrap());
         assert!(changed.starts_with("Order "), "{changed}");
 
-        // A version that was read before a drop, and stored after it, is read again.
-        let read_early = pick(db, "verify_email", "en").await.unwrap();
-        let before = cache.drops.load(Ordering::Acquire);
-        cache.invalidate();
+        // A version read while a drop happened (an admin's change committed meanwhile) is
+        // given once and read again next time.
         let key = ("verify_email".to_owned(), "en".to_owned());
-        let mut marked = read_early.clone();
-        marked.language = "marked".to_owned();
-        cache.picked.insert(key.clone(), (before, marked)).await;
+        let during = cache.0.get_or_read(key, || async {
+            let mut marked = pick(db, "verify_email", "en").await?;
+            marked.language = "marked".to_owned();
+            cache.invalidate();
+            Ok::<_, AppError>(marked)
+        });
+        assert_eq!(during.await.unwrap().language(), "marked");
         assert_eq!(
             cache
                 .pick(db, "verify_email", "en")
