@@ -17,6 +17,7 @@ use comptoir_migration::{Migrator, MigratorTrait};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
     DbErr, SqlxSqliteConnector, Statement, TransactionTrait,
+    sea_query::SubQueryStatement,
     sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
@@ -257,6 +258,45 @@ pub fn batch(statements: Vec<Statement>) -> Option<Statement> {
     Some(batch)
 }
 
+/// Deferred writes (see [`WriteTx::defer`]) as the statements to run: on SQLite one each (to
+/// [`batch`]); on PostgreSQL one, the last write with the others as its common table
+/// expressions (`WITH deferred_0 AS (DELETE …) INSERT …`), which PostgreSQL runs to completion
+/// whether read or not.
+pub fn deferred_statements(backend: DbBackend, writes: Vec<SubQueryStatement>) -> Vec<Statement> {
+    use sea_orm::sea_query::{Alias, CommonTableExpression, WithClause};
+
+    fn build(backend: DbBackend, write: &SubQueryStatement) -> Statement {
+        match write {
+            SubQueryStatement::SelectStatement(s) => backend.build(s),
+            SubQueryStatement::InsertStatement(s) => backend.build(s),
+            SubQueryStatement::UpdateStatement(s) => backend.build(s),
+            SubQueryStatement::DeleteStatement(s) => backend.build(s),
+            SubQueryStatement::WithStatement(s) => backend.build(s),
+        }
+    }
+    let mut writes = writes;
+    let last = match writes.pop() {
+        Some(last) if backend == DbBackend::Postgres && !writes.is_empty() => last,
+        last => {
+            writes.extend(last);
+            return writes.iter().map(|w| build(backend, w)).collect();
+        }
+    };
+    let mut with = WithClause::new();
+    for (index, write) in writes.into_iter().enumerate() {
+        with.cte(
+            CommonTableExpression::new()
+                .query(write)
+                .table_name(Alias::new(format!("deferred_{index}")))
+                .to_owned(),
+        );
+    }
+    vec![build(
+        backend,
+        &SubQueryStatement::WithStatement(with.query(last)),
+    )]
+}
+
 /// A statement's text as sea-query renders it, kept once per backend; each run binds its own
 /// values. For the statements every request of a hot path runs (an account read with the
 /// catalog's epochs, a cart line's insert, a cart's lines), where building the statement's tree
@@ -330,7 +370,7 @@ pub struct WriteTx {
     txn: DatabaseTransaction,
     pending: Vec<NewEvent>,
     /// Writes run at commit, before the events: see [`WriteTx::defer`].
-    deferred: Vec<Statement>,
+    deferred: Vec<SubQueryStatement>,
     bus: EventBus,
     wake_outbox: bool,
 }
@@ -346,16 +386,20 @@ impl WriteTx {
         self.wake_outbox = true;
     }
 
-    /// Runs `statement` at commit, after everything the transaction ran before and before its
-    /// events are written, in the order deferred; its result is not read. On SQLite the deferred
-    /// statements and the events' insert go to the writer in one round trip (each round trip
-    /// holds the one writer for two thread hand-overs).
+    /// Runs `write` (an insert, update or delete) at commit, after everything the transaction
+    /// ran before and before its events are written; its result is not read. The deferred
+    /// writes go to the database in one round trip (each round trip holds the one writer of
+    /// SQLite for two thread hand-overs, and on PostgreSQL the row locks taken before, such as
+    /// the number series'): on SQLite as a text of several statements run in order, on
+    /// PostgreSQL as one statement whose other writes are common table expressions.
     ///
     /// For a transaction's last writes only: nothing it runs after `defer` may read, or
-    /// reference by a foreign key, what a deferred statement writes (it is not there yet); a
-    /// deferred statement's error comes from [`WriteTx::commit`].
-    pub fn defer(&mut self, statement: Statement) {
-        self.deferred.push(statement);
+    /// reference by a foreign key, what a deferred write writes (it is not there yet); the
+    /// deferred writes of one transaction touch distinct rows and do not read one another's
+    /// (on PostgreSQL they see one snapshot, in no given order); a deferred write's error comes
+    /// from [`WriteTx::commit`].
+    pub fn defer(&mut self, write: impl Into<SubQueryStatement>) {
+        self.deferred.push(write.into());
     }
 
     pub async fn commit(self) -> Result<(), DbErr> {
@@ -501,8 +545,8 @@ pub(crate) mod tests {
         assert!(error.to_string().contains("grouped"), "{error}");
     }
 
-    /// Deferred writes land at commit, in order, with the events (one round trip on SQLite);
-    /// one that fails fails the commit, and nothing of the transaction stays.
+    /// Deferred writes land at commit with the events (one round trip on SQLite); one that
+    /// fails fails the commit, and nothing of the transaction stays.
     #[tokio::test]
     async fn deferred_writes_land_at_commit_or_not_at_all() {
         use sea_orm::{ConnectionTrait, DbBackend, Statement};
@@ -510,13 +554,6 @@ pub(crate) mod tests {
         let dir = tempfile::tempdir().unwrap();
         let state = state(&dir).await;
         let db = state.db.read();
-        let insert = |name: &str, version: i64| {
-            Statement::from_sql_and_values(
-                DbBackend::Sqlite,
-                "INSERT INTO cache_epoch (name, version) VALUES (?, ?)",
-                [name.into(), version.into()],
-            )
-        };
         let version = |name: &'static str| async move {
             db.query_one_raw(Statement::from_sql_and_values(
                 DbBackend::Sqlite,
@@ -531,24 +568,22 @@ pub(crate) mod tests {
 
         let mut tx = state.db.begin(&state.events).await.unwrap();
         tx.defer(insert("first", 1));
-        tx.defer(Statement::from_string(
-            DbBackend::Sqlite,
-            "UPDATE cache_epoch SET version = 2 WHERE name = 'first'",
-        ));
+        tx.defer(insert("second", 2));
         tx.record(event("DEFERRED"));
         assert_eq!(version("first").await, None, "not before commit");
         let before = state.db.statements();
         tx.commit().await.unwrap();
-        assert_eq!(version("first").await, Some(2), "in the order deferred");
-        assert_eq!(received.recv().await.unwrap().kind, "DEFERRED");
         assert_eq!(
             state.db.statements() - before,
-            2,
-            "the writes with the events, then COMMIT"
+            1,
+            "the writes with the events in one round trip (COMMIT is not counted)"
         );
+        assert_eq!(version("first").await, Some(1));
+        assert_eq!(version("second").await, Some(2));
+        assert_eq!(received.recv().await.unwrap().kind, "DEFERRED");
 
         let mut tx = state.db.begin(&state.events).await.unwrap();
-        tx.execute_raw(insert("written", 1)).await.unwrap();
+        tx.execute(&insert("written", 1)).await.unwrap();
         tx.defer(insert("deferred", 1));
         tx.defer(insert("first", 1));
         tx.record(event("REFUSED"));
@@ -565,5 +600,59 @@ pub(crate) mod tests {
         tx.defer(insert("dropped", 1));
         drop(tx);
         assert_eq!(version("dropped").await, None);
+    }
+
+    fn insert(name: &str, version: i64) -> sea_orm::sea_query::InsertStatement {
+        use sea_orm::sea_query::{Alias, Query};
+        Query::insert()
+            .into_table(Alias::new("cache_epoch"))
+            .columns([Alias::new("name"), Alias::new("version")])
+            .values_panic([name.into(), version.into()])
+            .to_owned()
+    }
+
+    /// On PostgreSQL the deferred writes are one statement: the last, with the others as its
+    /// common table expressions, their values numbered in the order of the text.
+    #[test]
+    fn deferred_writes_are_one_statement_on_postgres() {
+        use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+
+        let delete = Query::delete()
+            .from_table(Alias::new("cache_epoch"))
+            .and_where(Expr::col(Alias::new("name")).eq("gone"))
+            .to_owned();
+        let writes = || {
+            vec![
+                delete.clone().into(),
+                insert("a", 1).into(),
+                insert("b", 2).into(),
+            ]
+        };
+        let [statement] = super::deferred_statements(DbBackend::Postgres, writes())
+            .try_into()
+            .unwrap();
+        assert_eq!(
+            statement.sql,
+            r#"WITH "deferred_0" AS (DELETE FROM "cache_epoch" WHERE "name" = $1) , "deferred_1" AS (INSERT INTO "cache_epoch" ("name", "version") VALUES ($2, $3)) INSERT INTO "cache_epoch" ("name", "version") VALUES ($4, $5)"#
+        );
+        assert_eq!(
+            statement.values.unwrap().0,
+            vec![
+                "gone".into(),
+                "a".into(),
+                1_i64.into(),
+                "b".into(),
+                2_i64.into()
+            ]
+        );
+        assert_eq!(
+            super::deferred_statements(DbBackend::Sqlite, writes()).len(),
+            3,
+            "one each on SQLite, batched at commit"
+        );
+        let [alone] = super::deferred_statements(DbBackend::Postgres, vec![insert("a", 1).into()])
+            .try_into()
+            .unwrap();
+        assert!(alone.sql.starts_with("INSERT"), "{}", alone.sql);
     }
 }

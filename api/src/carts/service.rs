@@ -496,6 +496,16 @@ pub async fn view(
 ) -> Result<CartView, AppError> {
     let cart = cart.into();
     let lines = store::lines_with_stock(db, cart.id).await?;
+    view_of(db, catalog, cart, lines).await
+}
+
+/// The view of `cart` with `lines` as read.
+async fn view_of(
+    db: &impl ConnectionTrait,
+    catalog: Option<&Snapshot<'_>>,
+    cart: CartHead,
+    lines: Vec<store::LineWithStock>,
+) -> Result<CartView, AppError> {
     let lines = price_lines(db, catalog, lines).await?;
     let totals = pricing::totals(lines.iter().map(|l| &l.amount));
     Ok(CartView {
@@ -628,17 +638,25 @@ pub async fn for_order(
     token: Option<&str>,
 ) -> Result<CartView, AppError> {
     let owner = owned_by(principal, token).ok_or_else(|| AppError::not_found("cart", "cartId"))?;
-    // Found and locked in one statement: a second checkout of this cart waits here and finds it
-    // empty.
-    let cart = store::lock(&**tx, cart_id, owner.condition())
-        .await?
-        .ok_or_else(|| AppError::not_found("cart", "cartId"))?;
+    // Found, locked and read in one statement: a second checkout of this cart waits here and
+    // finds no lines.
+    let lines = store::lock_with_lines(&**tx, cart_id, &owner).await?;
+    let Some(head) = lines.first().map(|l| CartHead {
+        id: cart_id,
+        user_id: l.cart_user_id,
+        updated_at: l.cart_updated_at,
+    }) else {
+        // No lines: the cart is not the caller's, or it is empty.
+        return Err(
+            match store::lock(&**tx, cart_id, owner.condition()).await? {
+                Some(_) => AppError::validation("cartId", "the cart is empty"),
+                None => AppError::not_found("cart", "cartId"),
+            },
+        );
+    };
     // Through the kept rows: taking stock leaves them current (stock comes with the lines).
-    let view = view(&**tx, Some(catalog), cart).await?;
-    if view.lines.is_empty() {
-        return Err(AppError::validation("cartId", "the cart is empty"));
-    }
-    Ok(view)
+    let lines = lines.into_iter().map(|l| l.line).collect();
+    view_of(&**tx, Some(catalog), head, lines).await
 }
 
 /// Removes the lines of a cart that became a rental project (the rest stays in the cart).
@@ -656,6 +674,5 @@ pub async fn empty(tx: &WriteTx, cart_id: Uuid) -> Result<(), AppError> {
 /// Empties the cart when `tx` commits (see [`WriteTx::defer`]): for a transaction that reads
 /// the cart's lines no more.
 pub fn empty_at_commit(tx: &mut WriteTx, cart_id: Uuid) {
-    let backend = sea_orm::ConnectionTrait::get_database_backend(&**tx);
-    tx.defer(store::delete_lines_statement(backend, cart_id));
+    tx.defer(store::delete_lines_query(cart_id));
 }

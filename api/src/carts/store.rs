@@ -130,7 +130,12 @@ fn lines_with_stock_statement(
 
 fn build_lines_with_stock(backend: sea_orm::DbBackend, cart_id: Uuid) -> sea_orm::Statement {
     use sea_orm::QueryTrait;
-    lines(cart_id)
+    with_stock(lines(cart_id)).build(backend)
+}
+
+/// `lines` with the stock of each line's product and variant.
+fn with_stock(lines: Select<cart_line::Entity>) -> Select<cart_line::Entity> {
+    lines
         .expr_as(
             Expr::cust("(SELECT stock FROM product WHERE product.id = cart_line.product_id)"),
             "product_stock",
@@ -141,7 +146,87 @@ fn build_lines_with_stock(backend: sea_orm::DbBackend, cart_id: Uuid) -> sea_orm
             ),
             "variant_stock",
         )
-        .build(backend)
+}
+
+/// The lines of the active cart `owner` holds, with their stock and the cart's head, the cart
+/// and the lines locked (PostgreSQL): one statement where a cart becomes an order or a quote.
+/// Empty when there is no such cart or it has no lines ([`lock`] tells which).
+///
+/// The lines are locked with the cart: a second checkout of the cart that waited here for the
+/// first one's commit finds its lines deleted and gets none (PostgreSQL rechecks the rows it
+/// locks, not the others).
+pub async fn lock_with_lines(
+    db: &impl ConnectionTrait,
+    cart_id: Uuid,
+    owner: &Owner,
+) -> Result<Vec<LockedLine>, DbErr> {
+    let statement = lock_with_lines_statement(db.get_database_backend(), cart_id, owner)?;
+    LockedLine::find_by_statement(statement).all(db).await
+}
+
+/// A line of [`lock_with_lines`], with its cart's head.
+#[derive(FromQueryResult)]
+pub struct LockedLine {
+    #[sea_orm(nested)]
+    pub line: LineWithStock,
+    pub cart_user_id: Option<Uuid>,
+    pub cart_updated_at: DateTime<Utc>,
+}
+
+static LOCK_TOKEN_CART_WITH_LINES: Rendered = Rendered::new();
+static LOCK_USER_CART_WITH_LINES: Rendered = Rendered::new();
+
+fn lock_with_lines_statement(
+    backend: sea_orm::DbBackend,
+    cart_id: Uuid,
+    owner: &Owner,
+) -> Result<sea_orm::Statement, DbErr> {
+    let (kept, owner_value) = match owner {
+        Owner::TokenHash(hash) => (&LOCK_TOKEN_CART_WITH_LINES, hash.as_str().into()),
+        Owner::User(id) => (&LOCK_USER_CART_WITH_LINES, (*id).into()),
+    };
+    kept.bind(
+        backend,
+        || Ok(build_lock_with_lines(backend, cart_id, owner)),
+        [owner_value, ACTIVE.into(), cart_id.into()],
+    )
+}
+
+fn build_lock_with_lines(
+    backend: sea_orm::DbBackend,
+    cart_id: Uuid,
+    owner: &Owner,
+) -> sea_orm::Statement {
+    use sea_orm::{
+        QueryTrait,
+        sea_query::{ExprTrait, IntoIden, LockType},
+    };
+    let mut select = with_stock(lines(cart_id))
+        .expr_as(
+            Expr::col((cart::Entity, cart::Column::UserId)),
+            "cart_user_id",
+        )
+        .expr_as(
+            Expr::col((cart::Entity, cart::Column::UpdatedAt)),
+            "cart_updated_at",
+        )
+        .into_query();
+    select
+        .inner_join(
+            cart::Entity,
+            Condition::all()
+                .add(
+                    Expr::col((cart::Entity, cart::Column::Id))
+                        .eq(Expr::col((cart_line::Entity, cart_line::Column::CartId))),
+                )
+                .add(owner.condition())
+                .add(cart::Column::Status.eq(ACTIVE)),
+        )
+        .lock_with_tables(
+            LockType::Update,
+            [cart::Entity.into_iden(), cart_line::Entity.into_iden()],
+        );
+    backend.build(&select)
 }
 
 pub async fn find_line(
@@ -156,17 +241,16 @@ pub async fn find_line(
 }
 
 pub async fn delete_lines(db: &impl ConnectionTrait, cart_id: Uuid) -> Result<(), DbErr> {
-    db.execute_raw(delete_lines_statement(db.get_database_backend(), cart_id))
-        .await?;
+    db.execute(&delete_lines_query(cart_id)).await?;
     Ok(())
 }
 
 /// The delete of a cart's lines, to run now or at commit.
-pub fn delete_lines_statement(backend: sea_orm::DbBackend, cart_id: Uuid) -> sea_orm::Statement {
+pub fn delete_lines_query(cart_id: Uuid) -> sea_orm::sea_query::DeleteStatement {
     use sea_orm::QueryTrait;
     cart_line::Entity::delete_many()
         .filter(cart_line::Column::CartId.eq(cart_id))
-        .build(backend)
+        .into_query()
 }
 
 pub async fn delete_lines_by_id(
@@ -540,6 +624,20 @@ mod tests {
                 &cases,
                 |backend, case| add(&owner, case, now).statement(backend),
                 |backend, case| add(&owner, case, now).build(backend),
+            );
+        }
+    }
+
+    #[test]
+    fn a_locked_carts_lines_bind_as_built() {
+        for owner in [
+            Owner::User(Uuid::now_v7()),
+            Owner::TokenHash("hash".to_owned()),
+        ] {
+            crate::db::tests::assert_binds_as_built(
+                &[Uuid::now_v7(), Uuid::now_v7()],
+                |backend, id| lock_with_lines_statement(backend, *id, &owner),
+                |backend, id| Ok(build_lock_with_lines(backend, *id, &owner)),
             );
         }
     }

@@ -1003,6 +1003,76 @@ pub async fn take_stock(
     })
 }
 
+/// Stock a line takes: `quantity` units of the product, or of its variant.
+#[derive(Clone, Copy, Debug)]
+pub struct StockItem {
+    pub product_id: Uuid,
+    pub variant_id: Option<Uuid>,
+    pub quantity: i32,
+}
+
+/// Runs `first` (a statement of the caller's that gives one row), then takes stock for each of
+/// `items` in turn as [`take_stock`] does: the row of `first` and what each take did. On SQLite
+/// in one round trip (each take is an `UPDATE` and a `SELECT` of `changes()` with the stock
+/// left); on PostgreSQL one statement at a time, where a take that waited for another
+/// transaction's row lock must read what it left with a snapshot of its own, and the takes
+/// stop at the first one short.
+pub async fn take_stock_after(
+    db: &impl ConnectionTrait,
+    first: sea_orm::Statement,
+    items: &[StockItem],
+) -> Result<(sea_orm::QueryResult, Vec<StockTake>), AppError> {
+    let missing = || AppError::internal(anyhow::anyhow!("a statement gave no row"));
+    if db.get_database_backend() != sea_orm::DbBackend::Sqlite {
+        let row = db.query_one_raw(first).await?.ok_or_else(missing)?;
+        let mut takes = Vec::with_capacity(items.len());
+        for item in items {
+            let take = take_stock(db, item.product_id, item.variant_id, item.quantity).await?;
+            takes.push(take);
+            if matches!(take, StockTake::Short { .. }) {
+                break; // the caller refuses the whole: the rest need not wait for their locks
+            }
+        }
+        return Ok((row, takes));
+    }
+    // The products' takes before the variants' (SQLite has one writer: the order of the takes
+    // matters only between lines of one product or variant, which keep theirs). So the texts the
+    // driver compiles and keeps depend on how many of each, not on how they mix.
+    let mut counted: Vec<usize> = (0..items.len())
+        .filter(|&i| items[i].quantity > 0)
+        .collect();
+    counted.sort_by_key(|&i| items[i].variant_id.is_some());
+    let mut statements = Vec::with_capacity(1 + 2 * counted.len());
+    statements.push(first);
+    for &index in &counted {
+        let item = &items[index];
+        statements.extend(store::take_stock_sqlite(
+            item.product_id,
+            item.variant_id,
+            item.quantity,
+        ));
+    }
+    let batch = crate::db::batch(statements).ok_or_else(missing)?;
+    let mut rows = db.query_all_raw(batch).await?.into_iter();
+    let first = rows.next().ok_or_else(missing)?;
+    // Lines that take nothing have taken what they asked.
+    let mut takes = vec![StockTake::Taken; items.len()];
+    for index in counted {
+        let row = rows.next().ok_or_else(missing)?;
+        let changed: i64 = row.try_get("", "taken")?;
+        let tracked: Option<bool> = row.try_get("", "track_stock")?;
+        let stock: Option<i32> = row.try_get("", "stock")?;
+        takes[index] = match (changed, tracked) {
+            (1, _) => StockTake::Taken,
+            (_, Some(true)) => StockTake::Short {
+                available: stock.unwrap_or(0),
+            },
+            _ => StockTake::Untracked,
+        };
+    }
+    Ok((first, takes))
+}
+
 /// Returns units taken by [`take_stock`].
 pub async fn return_stock(
     db: &impl ConnectionTrait,

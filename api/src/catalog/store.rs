@@ -507,6 +507,40 @@ pub async fn take_stock(
     Ok(affected.rows_affected == 1)
 }
 
+/// SQLite: [`take_stock`] as two statements to run in turn with others, the second giving one
+/// row: `taken` (1 when the units were taken), `track_stock` and the `stock` left (both `NULL`
+/// when the product or variant is gone).
+pub fn take_stock_sqlite(
+    product_id: Uuid,
+    variant_id: Option<Uuid>,
+    quantity: i32,
+) -> [sea_orm::Statement; 2] {
+    use sea_orm::{DbBackend, Statement};
+    const PRODUCT: [&str; 2] = [
+        "UPDATE product SET stock = stock - ? WHERE id = ? AND track_stock AND stock >= ?",
+        "SELECT changes() AS taken, (SELECT track_stock FROM product WHERE id = ?) AS track_stock, \
+         (SELECT stock FROM product WHERE id = ?) AS stock",
+    ];
+    const VARIANT: [&str; 2] = [
+        "UPDATE product_variant SET stock = stock - ? WHERE id = ? AND track_stock AND stock >= ?",
+        "SELECT changes() AS taken, \
+         (SELECT track_stock FROM product_variant WHERE id = ?) AS track_stock, \
+         (SELECT stock FROM product_variant WHERE id = ?) AS stock",
+    ];
+    let (sql, id) = match variant_id {
+        Some(id) => (VARIANT, id),
+        None => (PRODUCT, product_id),
+    };
+    [
+        Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            sql[0],
+            [quantity.into(), id.into(), quantity.into()],
+        ),
+        Statement::from_sql_and_values(DbBackend::Sqlite, sql[1], [id.into(), id.into()]),
+    ]
+}
+
 /// Puts `quantity` units back (an order line shrank or its order was cancelled).
 pub async fn return_stock(
     db: &impl ConnectionTrait,

@@ -1,7 +1,7 @@
 use comptoir_entity::event;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set, Statement,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set, sea_query::SubQueryStatement,
 };
 use uuid::Uuid;
 
@@ -24,16 +24,17 @@ pub async fn insert(
 }
 
 /// A transaction's last statements (see `db::WriteTx::commit`): runs `before` (writes whose
-/// results are not read), then writes `events` as [`insert`] does. On SQLite, in one round trip.
-/// On PostgreSQL, `before` one by one, then the events under the log's advisory lock, taken after
-/// every row lock the transaction's own statements took, so that positions in the log follow
-/// commit order (see `db::WriteTx`).
+/// results are not read, see `db::deferred_statements`), then writes `events` as [`insert`]
+/// does. On SQLite, in one round trip. On PostgreSQL, `before` in one statement, then the events
+/// under the log's advisory lock, taken after every row lock the transaction's own statements
+/// took, so that positions in the log follow commit order (see `db::WriteTx`).
 pub async fn insert_after(
     db: &impl ConnectionTrait,
-    before: Vec<Statement>,
+    before: Vec<SubQueryStatement>,
     events: Vec<NewEvent>,
 ) -> Result<Vec<StoredEvent>, DbErr> {
     let backend = db.get_database_backend();
+    let before = crate::db::deferred_statements(backend, before);
     if backend == DbBackend::Postgres {
         for statement in before {
             db.execute_raw(statement).await?;

@@ -6,8 +6,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use comptoir_entity::{outbox_attempt, outbox_message};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set,
+    ActiveModelTrait, ColumnTrait, Condition, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, Set,
     sea_query::{CaseStatement, Expr, LockBehavior, LockType, Order, Query},
 };
 use serde_json::Value;
@@ -85,8 +85,7 @@ pub fn enqueue_picked(
     };
     // Nothing in a transaction reads the outbox back: the row is written at commit, with the
     // transaction's other last writes.
-    let backend = tx.get_database_backend();
-    tx.defer(outbox_message::Entity::insert(row).build(backend));
+    tx.defer(outbox_message::Entity::insert(row).into_query());
     tx.wake_outbox_on_commit();
     Ok(id)
 }

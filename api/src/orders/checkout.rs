@@ -19,7 +19,11 @@ use super::{
 use crate::{
     auth::{AuthUser, Principal, Role},
     carts::{self, model::parse_quantity},
-    catalog::{self, ProductKind, service::StockTake, snapshot::EarlyEpoch},
+    catalog::{
+        self, ProductKind,
+        service::{StockItem, StockTake},
+        snapshot::EarlyEpoch,
+    },
     customers::{self, Customer, model::AddressKind, model::parse_text},
     db::WriteTx,
     error::AppError,
@@ -267,8 +271,9 @@ impl Placing {
             .default_address(AddressKind::Billing)
             .unwrap_or_else(|| delivery.clone());
         let customer = record.customer;
+        let (number, reserved) = number_and_stock(&tx, &cart.lines).await?;
         let mut row = new_row(
-            &tx,
+            number,
             &customer,
             OrderSource::Checkout,
             OrderStatus::Submitted,
@@ -278,17 +283,15 @@ impl Placing {
             delivery,
             Some(user.id),
             now,
-        )
-        .await?;
+        );
         row.idempotency_key = self.key;
-        let rows = cart_order_lines(&tx, row.id, cart.lines, now).await?;
+        let rows = cart_order_lines(row.id, cart.lines, &reserved, now)?;
         // Nothing below reads the cart's lines or the new order: they are written at commit, in
         // the round trip that writes the events (see `WriteTx::defer`).
         let (row, lines) = derive_new(row, &rows)?;
-        let backend = sea_orm::ConnectionTrait::get_database_backend(&*tx);
         carts::service::empty_at_commit(&mut tx, cart.id);
-        tx.defer(store::insert_order_statement(backend, row.clone()));
-        if let Some(insert) = store::insert_lines_statement(backend, rows) {
+        tx.defer(store::insert_order_query(row.clone()));
+        if let Some(insert) = store::insert_lines_query(rows) {
             tx.defer(insert);
         }
         record_new(&mut tx, &row, "ORDER_SUBMITTED", Some(user.id), now);
@@ -391,36 +394,71 @@ impl Ahead {
     }
 }
 
-/// The cart's lines as order lines of `order_id` (not yet written), stock taken for each.
-async fn cart_order_lines(
+/// The order's number, then stock taken for each of the cart's lines (what each holds
+/// reserved, by position): in one round trip on SQLite. `OUT_OF_STOCK` names the first line
+/// short of stock in the order stock is taken.
+async fn number_and_stock(
     tx: &WriteTx,
-    order_id: Uuid,
-    cart_lines: Vec<carts::LineView>,
-    now: DateTime<Utc>,
-) -> Result<Vec<order_line::Model>, AppError> {
-    let order = super::model::stock_order(&cart_lines, |l| {
+    cart_lines: &[carts::LineView],
+) -> Result<(String, Vec<i32>), AppError> {
+    let order = super::model::stock_order(cart_lines, |l| {
         (l.product.id, l.variant.as_ref().map(|v| v.id))
     });
+    // Lines refused below, before anything is written, take nothing.
+    let taking: Vec<usize> = order
+        .into_iter()
+        .filter(|&index| {
+            let line = &cart_lines[index];
+            line.rental_period.is_none() && line.warnings.iter().all(|w| w.starts_with("only "))
+        })
+        .collect();
+    let items: Vec<StockItem> = taking
+        .iter()
+        .map(|&index| {
+            let line = &cart_lines[index];
+            StockItem {
+                product_id: line.product.id,
+                variant_id: line.variant.as_ref().map(|v| v.id),
+                quantity: line.quantity,
+            }
+        })
+        .collect();
+    let backend = sea_orm::ConnectionTrait::get_database_backend(&**tx);
+    let (number, takes) = catalog::service::take_stock_after(
+        &**tx,
+        numbering::next_statement(backend, ORDER_SERIES),
+        &items,
+    )
+    .await?;
+    let number = numbering::from_row(ORDER_SERIES, &number)?;
     let mut reserved = vec![0; cart_lines.len()];
-    for &index in &order {
-        let line = &cart_lines[index];
-        if line.rental_period.is_some() || line.warnings.iter().any(|w| !w.starts_with("only ")) {
-            continue; // refused below, before anything is written
-        }
-        let name = line_name(
-            &line.product.name,
-            line.variant.as_ref().map(|v| v.name.as_str()),
-        );
-        reserved[index] = take(
-            tx,
-            line.product.id,
-            line.variant.as_ref().map(|v| v.id),
-            line.quantity,
-            &format!("lines.{index}"),
-            &name,
-        )
-        .await?;
+    for ((index, item), take) in taking.into_iter().zip(&items).zip(takes) {
+        reserved[index] = match take {
+            StockTake::Taken => item.quantity,
+            StockTake::Untracked => 0,
+            StockTake::Short { available } => {
+                let line = &cart_lines[index];
+                return Err(AppError::OutOfStock {
+                    field: format!("lines.{index}"),
+                    name: line_name(
+                        &line.product.name,
+                        line.variant.as_ref().map(|v| v.name.as_str()),
+                    ),
+                    available,
+                });
+            }
+        };
     }
+    Ok((number, reserved))
+}
+
+/// The cart's lines as order lines of `order_id` (not yet written), holding `reserved`.
+fn cart_order_lines(
+    order_id: Uuid,
+    cart_lines: Vec<carts::LineView>,
+    reserved: &[i32],
+    now: DateTime<Utc>,
+) -> Result<Vec<order_line::Model>, AppError> {
     let mut lines = Vec::with_capacity(cart_lines.len());
     for (index, line) in cart_lines.into_iter().enumerate() {
         let field = format!("lines.{index}");
@@ -516,7 +554,7 @@ pub async fn create_order(
         .unwrap_or_else(|| delivery.clone());
     let customer = record.customer;
     let row = new_row(
-        &tx,
+        numbering::next(&*tx, ORDER_SERIES).await?,
         &customer,
         OrderSource::Backoffice,
         OrderStatus::Draft,
@@ -526,8 +564,7 @@ pub async fn create_order(
         delivery,
         Some(staff.id),
         now,
-    )
-    .await?;
+    );
     let (row, _) = insert_new(
         &mut tx,
         row,
@@ -765,8 +802,8 @@ impl Record {
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn new_row(
-    tx: &WriteTx,
+fn new_row(
+    number: String,
     customer: &Customer,
     source: OrderSource,
     status: OrderStatus,
@@ -776,9 +813,8 @@ async fn new_row(
     delivery: PostalAddress,
     created_by: Option<Uuid>,
     now: DateTime<Utc>,
-) -> Result<sales_order::Model, AppError> {
-    let number = numbering::next(&**tx, ORDER_SERIES).await?;
-    Ok(sales_order::Model {
+) -> sales_order::Model {
+    sales_order::Model {
         id: Uuid::now_v7(),
         number,
         customer_id: customer.id,
@@ -817,7 +853,7 @@ async fn new_row(
         updated_at: now,
         confirmed_at: None,
         shown_to_customer: status != OrderStatus::Draft,
-    })
+    }
 }
 
 /// Writes a new order and its lines, the order's totals and search text derived from them (one
@@ -975,7 +1011,7 @@ pub async fn create_from_quote(
         .unwrap_or_else(|| input.delivery_address.clone());
     let customer = record.customer;
     let mut row = new_row(
-        tx,
+        numbering::next(&**tx, ORDER_SERIES).await?,
         &customer,
         OrderSource::Quote,
         OrderStatus::Confirmed,
@@ -985,8 +1021,7 @@ pub async fn create_from_quote(
         input.delivery_address,
         Some(input.actor),
         now,
-    )
-    .await?;
+    );
     row.confirmed_at = Some(now);
     row.shipping_e4 = to_e4(input.adjustments.shipping, "shipping")?;
     row.shipping_vat_bp = service::bp(input.adjustments.shipping_vat_rate, "shippingVatRate")?;

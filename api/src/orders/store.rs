@@ -5,9 +5,9 @@ use comptoir_entity::{
     order_change, order_line, order_note, order_payment, order_view, sales_order, scheduled_call,
 };
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Statement,
-    sea_query::{OnConflict, Query},
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+    sea_query::{InsertStatement, OnConflict, Query},
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -230,28 +230,25 @@ pub async fn insert_lines(
     db: &impl ConnectionTrait,
     rows: Vec<order_line::Model>,
 ) -> Result<(), DbErr> {
-    if let Some(statement) = insert_lines_statement(db.get_database_backend(), rows) {
-        db.execute_raw(statement).await?;
+    if let Some(insert) = insert_lines_query(rows) {
+        db.execute(&insert).await?;
     }
     Ok(())
 }
 
 /// The insert of `rows` (none without rows), to run now or at commit.
-pub fn insert_lines_statement(
-    backend: DbBackend,
-    rows: Vec<order_line::Model>,
-) -> Option<Statement> {
+pub fn insert_lines_query(rows: Vec<order_line::Model>) -> Option<InsertStatement> {
     use sea_orm::{ActiveModelTrait, IntoActiveModel, QueryTrait};
     (!rows.is_empty()).then(|| {
         order_line::Entity::insert_many(rows.into_iter().map(|r| r.into_active_model().reset_all()))
-            .build(backend)
+            .into_query()
     })
 }
 
 /// The insert of a new order's row, to run at commit (the caller keeps the row it gives).
-pub fn insert_order_statement(backend: DbBackend, row: sales_order::Model) -> Statement {
+pub fn insert_order_query(row: sales_order::Model) -> InsertStatement {
     use sea_orm::{ActiveModelTrait, IntoActiveModel, QueryTrait};
-    sales_order::Entity::insert(row.into_active_model().reset_all()).build(backend)
+    sales_order::Entity::insert(row.into_active_model().reset_all()).into_query()
 }
 
 pub async fn update_line(
