@@ -99,8 +99,9 @@ pub struct Session {
 }
 
 impl TestApp {
-    /// The statement counter once it has stopped moving: on PostgreSQL the instance reads each
-    /// event back from the log when `NOTIFY` tells it, some time after the change's answer.
+    /// The statement counter once it has stopped moving: work a change sets off may run after
+    /// its answer (on PostgreSQL the instance reads an event too long for its `NOTIFY` back from
+    /// the log when it hears of it).
     pub async fn quiet_statements(&self) -> u64 {
         let mut before = self.state.db.statements();
         loop {

@@ -320,6 +320,51 @@ async fn an_event_that_commits_late_comes_after_the_events_read_before_it() {
     assert_eq!(kinds, ["SLOW"]);
 }
 
+/// On PostgreSQL an event reaches the instances once committed, carried whole by its
+/// notification, or by its position when it is too long for one (and then read from the log);
+/// a rolled-back one never does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_reach_subscribers_with_their_commit_short_or_long_on_postgres() {
+    let Some(app) = TestApp::spawn_with(crate::helpers::Backend::Postgres, |_| {}).await else {
+        eprintln!("COMPTOIR_TEST_DATABASE_URL is not set: skipped");
+        return;
+    };
+    let mut heard = app.state.events.subscribe();
+    let long = "x".repeat(10_000);
+
+    let mut dropped = app.state.db.begin(&app.state.events).await.unwrap();
+    dropped.record(test_event("ROLLED_BACK"));
+    drop(dropped);
+    let mut tx = app.state.db.begin(&app.state.events).await.unwrap();
+    let mut short = test_event("SHORT");
+    short.status = Some("OPEN".to_owned());
+    short.changes = json!({ "note": { "old": null, "new": "é ☕ \"quoted\"" } });
+    tx.record(short);
+    let mut big = test_event("LONG");
+    big.changes = json!({ "note": { "new": long } });
+    tx.record(big);
+    tx.commit().await.unwrap();
+
+    let mut next = async || {
+        tokio::time::timeout(Duration::from_secs(10), heard.recv())
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let first = next().await;
+    assert_eq!(
+        first.kind, "SHORT",
+        "in the order of the log, none rolled back"
+    );
+    assert_eq!(first.status.as_deref(), Some("OPEN"));
+    assert_eq!(first.changes["note"]["new"], "é ☕ \"quoted\"");
+    assert_eq!(first.object_type, "Test");
+    let second = next().await;
+    assert_eq!(second.kind, "LONG");
+    assert_eq!(second.id, first.id + 1);
+    assert_eq!(second.changes["note"]["new"], long.as_str());
+}
+
 /// Two transactions that write events commit one after the other from their first event
 /// insert: the second's events cannot take positions before the first's and commit first.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -69,8 +69,9 @@ impl NewEvent {
     }
 }
 
-/// An event as stored in the log; `id` is its position.
-#[derive(Clone, Debug)]
+/// An event as stored in the log; `id` is its position. On PostgreSQL it reaches the instances
+/// in JSON, as the payload of its notification.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct StoredEvent {
     pub id: i64,
     pub kind: String,
@@ -191,8 +192,10 @@ const REPLAY_LIMIT: u64 = 1000;
 ///
 /// On SQLite (one process) a committed event goes straight to this process's subscribers. On
 /// PostgreSQL it goes through `NOTIFY`, sent after the commit and outside the business
-/// transaction, with only the event ID as payload; every instance (this one included) `LISTEN`s,
-/// reads the event from the log and hands it to its own subscribers.
+/// transaction (a `NOTIFY` inside it would lengthen the commit, which holds the event log's
+/// lock); every instance (this one included) `LISTEN`s and hands it to its own subscribers. The
+/// payload is the event in JSON, or its ID when the event is too long for one (PostgreSQL takes
+/// under 8,000 bytes), and the listener then reads it from the log.
 #[derive(Clone, Debug)]
 pub struct EventBus {
     channels: Channels,
@@ -225,6 +228,10 @@ struct Postgres {
     db: DatabaseConnection,
     channel: String,
 }
+
+/// Longest `NOTIFY` payload sent: PostgreSQL refuses 8,000 bytes and more. A longer event is
+/// notified by its ID.
+const NOTIFY_LIMIT: usize = 7_900;
 
 impl EventBus {
     /// A bus for this process only.
@@ -270,10 +277,14 @@ impl EventBus {
             return;
         };
         for event in events {
+            let payload = serde_json::to_string(&event)
+                .ok()
+                .filter(|json| json.len() < NOTIFY_LIMIT)
+                .unwrap_or_else(|| event.id.to_string());
             let notify = Statement::from_sql_and_values(
                 DbBackend::Postgres,
                 "SELECT pg_notify($1, $2)",
-                [postgres.channel.clone().into(), event.id.to_string().into()],
+                [postgres.channel.clone().into(), payload.into()],
             );
             if let Err(error) = postgres.db.execute_raw(notify).await {
                 // The event is in the log: subscribers catch up from there.
@@ -320,8 +331,9 @@ impl EventBus {
     }
 }
 
-/// This instance's listener: a notification carries an event ID; the event is read from the log
-/// and handed to local subscribers. Ends when the pool closes.
+/// This instance's listener: a notification carries an event, or the ID of one too long to
+/// carry, which is read from the log; it is handed to local subscribers. Ends when the pool
+/// closes.
 async fn listen(mut listener: PgListener, db: DatabaseConnection, channels: Channels) {
     loop {
         let notification = match listener.recv().await {
@@ -333,7 +345,12 @@ async fn listen(mut listener: PgListener, db: DatabaseConnection, channels: Chan
                 continue;
             }
         };
-        let Ok(id) = notification.payload().parse::<i64>() else {
+        let payload = notification.payload();
+        let Ok(id) = payload.parse::<i64>() else {
+            match serde_json::from_str::<StoredEvent>(payload) {
+                Ok(event) => channels.deliver(Arc::new(event)),
+                Err(error) => tracing::warn!(%error, "cannot read a notified event"),
+            }
             continue;
         };
         match store::find(&db, id).await {
