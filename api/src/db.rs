@@ -398,8 +398,8 @@ impl WriteTx {
     /// deferred writes of one transaction touch distinct rows and do not read one another's
     /// (on PostgreSQL they see one snapshot, in no given order); a deferred write's error comes
     /// from [`WriteTx::commit`].
-    pub fn defer(&mut self, write: impl Into<SubQueryStatement>) {
-        self.deferred.push(write.into());
+    pub fn defer(&mut self, write: impl Into<Write>) {
+        self.deferred.push(write.into().0);
     }
 
     pub async fn commit(self) -> Result<(), DbErr> {
@@ -412,6 +412,28 @@ impl WriteTx {
         }
         self.bus.publish(recorded).await;
         Ok(())
+    }
+}
+
+/// A write for [`WriteTx::defer`]: an insert, an update or a delete (a statement that may stand
+/// as a common table expression of another).
+pub struct Write(SubQueryStatement);
+
+impl From<sea_orm::sea_query::InsertStatement> for Write {
+    fn from(insert: sea_orm::sea_query::InsertStatement) -> Self {
+        Self(insert.into())
+    }
+}
+
+impl From<sea_orm::sea_query::UpdateStatement> for Write {
+    fn from(update: sea_orm::sea_query::UpdateStatement) -> Self {
+        Self(update.into())
+    }
+}
+
+impl From<sea_orm::sea_query::DeleteStatement> for Write {
+    fn from(delete: sea_orm::sea_query::DeleteStatement) -> Self {
+        Self(delete.into())
     }
 }
 

@@ -176,6 +176,71 @@ db_test! {
     }
 }
 
+/// On PostgreSQL a checkout that waited for its cart does not see a line another transaction
+/// inserted meanwhile: that line is not ordered, and it stays in the cart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_line_added_while_a_checkout_waits_for_the_cart_stays_in_the_cart() {
+    use sea_orm::ConnectionTrait;
+
+    let Some(app) = TestApp::spawn_with(crate::helpers::Backend::Postgres, |_| {}).await else {
+        eprintln!("COMPTOIR_TEST_DATABASE_URL is not set: skipped");
+        return;
+    };
+    let manager = app.user(Role::Manager).await;
+    let pen = product(
+        &app,
+        &manager.access,
+        json!({ "reference": "PEN", "trackStock": true, "stock": 10 }),
+    )
+    .await;
+    let client = app.user(Role::AccountClient).await;
+    add_to_cart(&app, &client.access, &pen, 2).await;
+    // Another transaction holds the cart, as adding to it does, and adds a line...
+    let adding = app.state.db.begin(&app.state.events).await.unwrap();
+    adding
+        .execute_unprepared(
+            "UPDATE cart SET updated_at = now() WHERE id IN (SELECT cart_id FROM cart_line)",
+        )
+        .await
+        .unwrap();
+    adding
+        .execute_unprepared(
+            "INSERT INTO cart_line (id, cart_id, product_id, variant_id, configuration, line_key, quantity, created_at, updated_at) \
+             SELECT gen_random_uuid(), cart_id, product_id, variant_id, configuration, 'added meanwhile', 3, now(), now() FROM cart_line",
+        )
+        .await
+        .unwrap();
+    // ...while the checkout waits for it.
+    let (placed, ()) = tokio::join!(checkout(&app, &client.access, None), async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        adding.commit().await.unwrap();
+    });
+    let lines = placed["data"]["checkout"]["lines"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{placed}"));
+    assert_eq!(
+        lines
+            .iter()
+            .map(|l| l["quantity"].as_i64().unwrap())
+            .collect::<Vec<_>>(),
+        [2],
+        "{placed}"
+    );
+    assert_eq!(stock(&app, &manager.access, &pen).await, 8);
+    let cart = app
+        .data(
+            Some(&client.access),
+            "{ myCart { lines { quantity } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        cart["myCart"]["lines"],
+        json!([{ "quantity": 3 }]),
+        "the line added meanwhile is kept"
+    );
+}
+
 db_test! {
     async fn a_line_short_of_stock_is_named_with_what_was_left_and_nothing_is_taken(app) {
         let manager = app.user(Role::Manager).await;
@@ -235,25 +300,39 @@ db_test! {
             app.data(Some(m), "query($id: ID!) { product(id: $id) { variants { id stock } } }", json!({ "id": shirt })).await["product"]["variants"]
                 .as_array().unwrap().iter().find(|v| v["id"] == id).unwrap()["stock"].as_i64().unwrap()
         };
+        // A product created after the shirt: its line comes last in the order stock is taken.
+        let pen = product(&app, m, json!({ "reference": "PEN", "trackStock": true, "stock": 1 })).await;
         let client = app.user(Role::AccountClient).await;
         let add = "mutation($p: ID!, $v: ID!, $q: Int!) { cartAddLine(input: { productId: $p, variantId: $v, quantity: $q }) { id } }";
         app.data(Some(&client.access), add, json!({ "p": shirt, "v": large, "q": 4 })).await;
         app.data(Some(&client.access), add, json!({ "p": shirt, "v": small, "q": 3 })).await;
-        // Three small ones with two left: that line is named, with what is left, and the large
-        // ones stay untaken.
+        add_to_cart(&app, &client.access, &pen, 2).await;
+        // Three small ones with two left, two pens with one: the small ones' line is named (the
+        // first short in the order stock is taken), with what is left, and nothing is taken.
         let refused = checkout(&app, &client.access, None).await;
         assert_eq!(code(&refused), "OUT_OF_STOCK", "{refused}");
         assert_eq!(refused["errors"][0]["extensions"]["field"], "lines.1", "{refused}");
         assert_eq!(refused["errors"][0]["extensions"]["available"], 2, "{refused}");
         assert_eq!(variant_stock(&large).await, 5);
+        assert_eq!(stock(&app, m, &pen).await, 1);
 
-        let cart = app.data(Some(&client.access), "{ myCart { lines { id variant { id } } } }", json!({})).await;
-        let small_line = cart["myCart"]["lines"].as_array().unwrap().iter().find(|l| l["variant"]["id"] == small.as_str()).unwrap()["id"].clone();
-        app.data(Some(&client.access), "mutation($id: ID!) { cartUpdateLine(lineId: $id, quantity: 2) { id } }", json!({ "id": small_line })).await;
+        let cart = app.data(Some(&client.access), "{ myCart { lines { id quantity variant { id } } } }", json!({})).await;
+        let lines = cart["myCart"]["lines"].as_array().unwrap().clone();
+        let update = "mutation($id: ID!, $q: Int!) { cartUpdateLine(lineId: $id, quantity: $q) { id } }";
+        app.data(Some(&client.access), update, json!({ "id": lines[1]["id"], "q": 2 })).await;
+        // Now the pens' line alone is short.
+        let refused = checkout(&app, &client.access, None).await;
+        assert_eq!(code(&refused), "OUT_OF_STOCK", "{refused}");
+        assert_eq!(refused["errors"][0]["extensions"]["field"], "lines.2", "{refused}");
+        assert_eq!(refused["errors"][0]["extensions"]["available"], 1, "{refused}");
+        assert_eq!(variant_stock(&small).await, 2);
+
+        app.data(Some(&client.access), update, json!({ "id": lines[2]["id"], "q": 1 })).await;
         let placed = checkout(&app, &client.access, None).await;
         assert!(placed["data"]["checkout"]["id"].is_string(), "{placed}");
         assert_eq!(variant_stock(&small).await, 0);
         assert_eq!(variant_stock(&large).await, 1);
+        assert_eq!(stock(&app, m, &pen).await, 0);
         assert_eq!(stock(&app, m, &shirt).await, 50, "the product's own stock is not the variants'");
     }
 }

@@ -659,20 +659,17 @@ pub async fn for_order(
     view_of(&**tx, Some(catalog), head, lines).await
 }
 
-/// Removes the lines of a cart that became a rental project (the rest stays in the cart).
+/// Removes the lines of a cart that became a quote or a rental project: those read by
+/// [`for_order`], by their IDs. A line another transaction added meanwhile stays in the cart
+/// (on PostgreSQL [`for_order`] does not see a line inserted while it waited for the cart).
 pub async fn remove_lines(tx: &WriteTx, cart_id: Uuid, line_ids: &[Uuid]) -> Result<(), AppError> {
-    store::delete_lines_by_id(&**tx, cart_id, line_ids).await?;
+    tx.execute(&store::delete_lines_by_id_query(cart_id, line_ids))
+        .await?;
     Ok(())
 }
 
-/// Empties a cart whose lines became an order or a quote.
-pub async fn empty(tx: &WriteTx, cart_id: Uuid) -> Result<(), AppError> {
-    store::delete_lines(&**tx, cart_id).await?;
-    Ok(())
-}
-
-/// Empties the cart when `tx` commits (see [`WriteTx::defer`]): for a transaction that reads
+/// [`remove_lines`] when `tx` commits (see [`WriteTx::defer`]): for a transaction that reads
 /// the cart's lines no more.
-pub fn empty_at_commit(tx: &mut WriteTx, cart_id: Uuid) {
-    tx.defer(store::delete_lines_query(cart_id));
+pub fn remove_lines_at_commit(tx: &mut WriteTx, cart_id: Uuid, line_ids: &[Uuid]) {
+    tx.defer(store::delete_lines_by_id_query(cart_id, line_ids));
 }

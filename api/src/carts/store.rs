@@ -241,29 +241,23 @@ pub async fn find_line(
 }
 
 pub async fn delete_lines(db: &impl ConnectionTrait, cart_id: Uuid) -> Result<(), DbErr> {
-    db.execute(&delete_lines_query(cart_id)).await?;
-    Ok(())
-}
-
-/// The delete of a cart's lines, to run now or at commit.
-pub fn delete_lines_query(cart_id: Uuid) -> sea_orm::sea_query::DeleteStatement {
-    use sea_orm::QueryTrait;
     cart_line::Entity::delete_many()
         .filter(cart_line::Column::CartId.eq(cart_id))
-        .into_query()
-}
-
-pub async fn delete_lines_by_id(
-    db: &impl ConnectionTrait,
-    cart_id: Uuid,
-    line_ids: &[Uuid],
-) -> Result<(), DbErr> {
-    cart_line::Entity::delete_many()
-        .filter(cart_line::Column::CartId.eq(cart_id))
-        .filter(cart_line::Column::Id.is_in(line_ids.iter().copied()))
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// The delete of the lines `line_ids` of a cart, to run now or at commit.
+pub fn delete_lines_by_id_query(
+    cart_id: Uuid,
+    line_ids: &[Uuid],
+) -> sea_orm::sea_query::DeleteStatement {
+    use sea_orm::QueryTrait;
+    cart_line::Entity::delete_many()
+        .filter(cart_line::Column::CartId.eq(cart_id))
+        .filter(cart_line::Column::Id.is_in(line_ids.iter().copied()))
+        .into_query()
 }
 
 /// A line to add: what it holds, and how many.

@@ -331,9 +331,15 @@ impl EventBus {
     }
 }
 
+/// The position of a notified event whose other fields this version does not read.
+#[derive(serde::Deserialize)]
+struct Position {
+    id: i64,
+}
+
 /// This instance's listener: a notification carries an event, or the ID of one too long to
-/// carry, which is read from the log; it is handed to local subscribers. Ends when the pool
-/// closes.
+/// carry, which is read from the log (as is an event this version cannot read whole); it is
+/// handed to local subscribers. Ends when the pool closes.
 async fn listen(mut listener: PgListener, db: DatabaseConnection, channels: Channels) {
     loop {
         let notification = match listener.recv().await {
@@ -346,12 +352,22 @@ async fn listen(mut listener: PgListener, db: DatabaseConnection, channels: Chan
             }
         };
         let payload = notification.payload();
-        let Ok(id) = payload.parse::<i64>() else {
-            match serde_json::from_str::<StoredEvent>(payload) {
-                Ok(event) => channels.deliver(Arc::new(event)),
-                Err(error) => tracing::warn!(%error, "cannot read a notified event"),
-            }
-            continue;
+        let id = match payload.parse::<i64>() {
+            Ok(id) => id,
+            Err(_) => match serde_json::from_str::<StoredEvent>(payload) {
+                Ok(event) => {
+                    channels.deliver(Arc::new(event));
+                    continue;
+                }
+                // Sent by an instance of another version: its position at least, to read.
+                Err(error) => {
+                    let Ok(Position { id }) = serde_json::from_str(payload) else {
+                        tracing::warn!(%error, "cannot read a notified event");
+                        continue;
+                    };
+                    id
+                }
+            },
         };
         match store::find(&db, id).await {
             Ok(Some(event)) => channels.deliver(Arc::new(event)),

@@ -285,11 +285,12 @@ impl Placing {
             now,
         );
         row.idempotency_key = self.key;
+        let ordered: Vec<Uuid> = cart.lines.iter().map(|l| l.id).collect();
         let rows = cart_order_lines(row.id, cart.lines, &reserved, now)?;
         // Nothing below reads the cart's lines or the new order: they are written at commit, in
         // the round trip that writes the events (see `WriteTx::defer`).
         let (row, lines) = derive_new(row, &rows)?;
-        carts::service::empty_at_commit(&mut tx, cart.id);
+        carts::service::remove_lines_at_commit(&mut tx, cart.id, &ordered);
         tx.defer(store::insert_order_query(row.clone()));
         if let Some(insert) = store::insert_lines_query(rows) {
             tx.defer(insert);

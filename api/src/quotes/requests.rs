@@ -132,6 +132,7 @@ pub async fn request_from_cart(
             }
             other => other?,
         };
+    let requested: Vec<Uuid> = cart.lines.iter().map(|l| l.id).collect();
     let mut wanted = Vec::with_capacity(cart.lines.len());
     for (index, line) in cart.lines.into_iter().enumerate() {
         let field = format!("lines.{index}");
@@ -168,7 +169,7 @@ pub async fn request_from_cart(
             rental: line.rental_period.map(|p| (p.start, p.end)),
         });
     }
-    carts::service::empty(&tx, cart.id).await?;
+    carts::service::remove_lines(&tx, cart.id, &requested).await?;
     let created = begin
         .create(&mut tx, wanted, message, String::new(), Vec::new())
         .await;
