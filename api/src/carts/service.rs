@@ -272,7 +272,8 @@ pub async fn merge_into_user(
     if !store::retire(&**tx, anonymous.id, now).await? {
         return Ok(());
     }
-    let target = user_cart(tx, user_id, now).await?;
+    // The user's cart locked before its lines, in the order a checkout of it takes them.
+    let target = store::touch(&**tx, user_cart(tx, user_id, now).await?, now).await?;
     for line in store::lines_of(&**tx, anonymous.id).await? {
         let new = NewLine {
             product_id: line.product_id,
@@ -287,7 +288,6 @@ pub async fn merge_into_user(
         store::add_line(&**tx, target.id, new, None, now).await?;
     }
     store::delete_lines(&**tx, anonymous.id).await?;
-    store::touch(&**tx, target, now).await?;
     Ok(())
 }
 
