@@ -114,6 +114,16 @@ impl TestApp {
         }
     }
 
+    /// Starts a server on PostgreSQL, for a test of PostgreSQL alone; `None` (and a note that the
+    /// test is skipped) when `COMPTOIR_TEST_DATABASE_URL` is not set.
+    pub async fn on_postgres() -> Option<Self> {
+        let app = Self::spawn_with(Backend::Postgres, |_| {}).await;
+        if app.is_none() {
+            eprintln!("COMPTOIR_TEST_DATABASE_URL is not set: skipped");
+        }
+        app
+    }
+
     /// Starts a server on `backend`; `None` when PostgreSQL is asked for but not configured.
     pub async fn spawn_with(backend: Backend, setup: impl FnOnce(&mut Config)) -> Option<Self> {
         let dir = tempfile::tempdir().expect("temp dir");

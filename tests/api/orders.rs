@@ -182,8 +182,7 @@ db_test! {
 async fn a_line_added_while_a_checkout_waits_for_the_cart_stays_in_the_cart() {
     use sea_orm::ConnectionTrait;
 
-    let Some(app) = TestApp::spawn_with(crate::helpers::Backend::Postgres, |_| {}).await else {
-        eprintln!("COMPTOIR_TEST_DATABASE_URL is not set: skipped");
+    let Some(app) = TestApp::on_postgres().await else {
         return;
     };
     let manager = app.user(Role::Manager).await;

@@ -19,8 +19,7 @@ use crate::{
 /// *process* on the same PostgreSQL database (LISTEN/NOTIFY after commit).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_order_event_crosses_from_one_process_to_another_on_postgres() {
-    let Some(app) = TestApp::spawn_with(Backend::Postgres, |_| {}).await else {
-        eprintln!("COMPTOIR_TEST_DATABASE_URL is not set: skipped");
+    let Some(app) = TestApp::on_postgres().await else {
         return;
     };
     let other = app.process(&[("COMPTOIR_OUTBOX_WORKER", "false")]).await;

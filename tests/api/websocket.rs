@@ -229,8 +229,7 @@ db_test! {
 /// subscriber connected to the second (LISTEN/NOTIFY). SQLite is one process by design.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_crosses_instances_on_postgres() {
-    let Some(first) = TestApp::spawn_with(crate::helpers::Backend::Postgres, |_| {}).await else {
-        eprintln!("COMPTOIR_TEST_DATABASE_URL is not set: skipped");
+    let Some(first) = TestApp::on_postgres().await else {
         return;
     };
     let second = first.sibling().await;
@@ -279,8 +278,7 @@ fn test_event(kind: &'static str) -> comptoir_api::events::NewEvent {
 /// its cursor) would never see it, neither when it catches up nor in a subscription's replay.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_that_commits_late_comes_after_the_events_read_before_it() {
-    let Some(app) = TestApp::spawn_with(crate::helpers::Backend::Postgres, |_| {}).await else {
-        eprintln!("COMPTOIR_TEST_DATABASE_URL is not set: skipped");
+    let Some(app) = TestApp::on_postgres().await else {
         return;
     };
     let admin = app.user(Role::Admin).await;
@@ -325,8 +323,7 @@ async fn an_event_that_commits_late_comes_after_the_events_read_before_it() {
 /// a rolled-back one never does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_reach_subscribers_with_their_commit_short_or_long_on_postgres() {
-    let Some(app) = TestApp::spawn_with(crate::helpers::Backend::Postgres, |_| {}).await else {
-        eprintln!("COMPTOIR_TEST_DATABASE_URL is not set: skipped");
+    let Some(app) = TestApp::on_postgres().await else {
         return;
     };
     let mut heard = app.state.events.subscribe();
@@ -371,8 +368,7 @@ async fn events_reach_subscribers_with_their_commit_short_or_long_on_postgres() 
 async fn transactions_that_write_events_commit_one_at_a_time_on_postgres() {
     use sea_orm::ConnectionTrait;
 
-    let Some(app) = TestApp::spawn_with(crate::helpers::Backend::Postgres, |_| {}).await else {
-        eprintln!("COMPTOIR_TEST_DATABASE_URL is not set: skipped");
+    let Some(app) = TestApp::on_postgres().await else {
         return;
     };
     // A transaction is writing its events (it holds the lock they take at commit)...
