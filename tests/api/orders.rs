@@ -209,9 +209,27 @@ async fn a_line_added_while_a_checkout_waits_for_the_cart_stays_in_the_cart() {
         )
         .await
         .unwrap();
-    // ...while the checkout waits for it.
+    // ...while the checkout waits for it (its read of the cart seen waiting for a lock).
     let (placed, ()) = tokio::join!(checkout(&app, &client.access, None), async {
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let waiting = "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' \
+                       AND query LIKE '%FOR UPDATE OF \"cart\", \"cart_line\"%'";
+        for _ in 0..200 {
+            let row = app
+                .state
+                .db
+                .read()
+                .query_one_raw(sea_orm::Statement::from_string(
+                    sea_orm::DbBackend::Postgres,
+                    waiting,
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            if row.try_get::<i64>("", "n").unwrap() > 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
         adding.commit().await.unwrap();
     });
     let lines = placed["data"]["checkout"]["lines"]
@@ -833,7 +851,7 @@ db_test! {
             app.quiet_statements().await - before
         };
         place(&[&pen, &ink, &pad]).await;
-        // The first checkout took stock: the pen's kept rows stay current, so the second reads
+        // The first checkout took stock: the products' kept rows stay current, so the second reads
         // the caller with the epochs and the customer with their addresses (the email's
         // template is kept since the first), then in its transaction the cart with its lines
         // and their stock, the order number and the stock (in one round trip on SQLite); then

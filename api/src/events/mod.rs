@@ -331,10 +331,34 @@ impl EventBus {
     }
 }
 
-/// The position of a notified event whose other fields this version does not read.
-#[derive(serde::Deserialize)]
-struct Position {
-    id: i64,
+/// What a notification's payload gives.
+#[derive(Debug)]
+enum Notified {
+    Event(StoredEvent),
+    /// An event to read from the log: too long to carry, or sent by an instance of another
+    /// version whose event this one cannot read whole.
+    Position(i64),
+    Unreadable(serde_json::Error),
+}
+
+impl Notified {
+    fn read(payload: &str) -> Self {
+        /// The position of an event whose other fields this version does not read.
+        #[derive(serde::Deserialize)]
+        struct Position {
+            id: i64,
+        }
+        if let Ok(id) = payload.parse() {
+            return Self::Position(id);
+        }
+        match serde_json::from_str(payload) {
+            Ok(event) => Self::Event(event),
+            Err(error) => match serde_json::from_str(payload) {
+                Ok(Position { id }) => Self::Position(id),
+                Err(_) => Self::Unreadable(error),
+            },
+        }
+    }
 }
 
 /// This instance's listener: a notification carries an event, or the ID of one too long to
@@ -351,23 +375,16 @@ async fn listen(mut listener: PgListener, db: DatabaseConnection, channels: Chan
                 continue;
             }
         };
-        let payload = notification.payload();
-        let id = match payload.parse::<i64>() {
-            Ok(id) => id,
-            Err(_) => match serde_json::from_str::<StoredEvent>(payload) {
-                Ok(event) => {
-                    channels.deliver(Arc::new(event));
-                    continue;
-                }
-                // Sent by an instance of another version: its position at least, to read.
-                Err(error) => {
-                    let Ok(Position { id }) = serde_json::from_str(payload) else {
-                        tracing::warn!(%error, "cannot read a notified event");
-                        continue;
-                    };
-                    id
-                }
-            },
+        let id = match Notified::read(notification.payload()) {
+            Notified::Event(event) => {
+                channels.deliver(Arc::new(event));
+                continue;
+            }
+            Notified::Position(id) => id,
+            Notified::Unreadable(error) => {
+                tracing::warn!(%error, "cannot read a notified event");
+                continue;
+            }
         };
         match store::find(&db, id).await {
             Ok(Some(event)) => channels.deliver(Arc::new(event)),
@@ -409,6 +426,37 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::{testing::event, *};
+
+    /// A notification's payload: the event as published, its position alone, or an event of
+    /// another version (a field renamed) read by its position.
+    #[test]
+    fn a_notified_event_is_read_whole_or_by_its_position() {
+        let event = StoredEvent {
+            id: 42,
+            kind: "ORDER_SUBMITTED".to_owned(),
+            object_type: "Order".to_owned(),
+            object_id: uuid::Uuid::now_v7(),
+            owner_user_id: None,
+            owner_customer_id: Some(uuid::Uuid::now_v7()),
+            internal: false,
+            actor_id: Some(uuid::Uuid::now_v7()),
+            status: Some("SUBMITTED".to_owned()),
+            changes: serde_json::json!({ "note": { "new": "é ☕" } }),
+            created_at: chrono::Utc::now(),
+        };
+        let payload = serde_json::to_string(&event).unwrap();
+        let Notified::Event(read) = Notified::read(&payload) else {
+            panic!("{payload}")
+        };
+        assert_eq!(format!("{read:?}"), format!("{event:?}"));
+        assert!(matches!(Notified::read("42"), Notified::Position(42)));
+        let other = payload.replace("\"kind\"", "\"type\"");
+        assert!(
+            matches!(Notified::read(&other), Notified::Position(42)),
+            "{other}"
+        );
+        assert!(matches!(Notified::read("{}"), Notified::Unreadable(_)));
+    }
 
     /// On PostgreSQL an event reaches this instance through `NOTIFY` some time after its commit;
     /// a subscription opened in between must not take it for a new one.
