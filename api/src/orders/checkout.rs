@@ -11,8 +11,8 @@ use super::{
     OrderLine,
     model::{Contact, OrderSource, OrderStatus, PostalAddress},
     service::{
-        self, Edit, PostalAddressInput, copy_address, email_contact_in, email_contact_picked,
-        keep_derived, order_event, template_data_of,
+        self, Edit, PostalAddressInput, copy_address, email_contact_picked, keep_derived,
+        order_event, template_data_of,
     },
     store,
 };
@@ -301,37 +301,25 @@ impl Placing {
         if let Some(desk) = desk {
             desk.notify(&mut tx, data.clone(), now)?;
         }
-        email_customer(
-            &mut tx,
-            received.as_ref(),
-            &row,
-            &customer.language,
-            data,
-            now,
-        )
-        .await?;
+        // A customer created with this order: their language is known only now, and the
+        // version of their email comes from the kept ones (read in this transaction on a miss).
+        let received = match received {
+            Some(picked) => picked,
+            None => {
+                state
+                    .templates
+                    .pick(&*tx, RECEIVED, &customer.language)
+                    .await?
+            }
+        };
+        email_contact_picked(&mut tx, &row, RECEIVED, &received, data, Vec::new(), now)?;
         tx.commit().await?;
         store::to_order(row)
     }
 }
 
-/// Emails the order's contact, with the template picked before the transaction if it was (a
-/// customer created with this order: their language is known only now).
-async fn email_customer(
-    tx: &mut WriteTx,
-    picked: Option<&templates::Picked>,
-    row: &sales_order::Model,
-    language: &str,
-    data: serde_json::Value,
-    now: DateTime<Utc>,
-) -> Result<(), AppError> {
-    const TEMPLATE: &str = "order_received";
-    match picked {
-        Some(picked) => email_contact_picked(tx, row, TEMPLATE, picked, data, Vec::new(), now)?,
-        None => email_contact_in(tx, row, language, TEMPLATE, data, Vec::new(), now).await?,
-    };
-    Ok(())
-}
+/// The customer's email of a checkout.
+const RECEIVED: &str = "order_received";
 
 /// What a checkout reads before its transaction, on a reader: each read is a round trip the
 /// writer does not wait for.
@@ -370,7 +358,7 @@ impl Ahead {
             Some(record) => Some(
                 state
                     .templates
-                    .pick(state.db.read(), "order_received", &record.customer.language)
+                    .pick(state.db.read(), RECEIVED, &record.customer.language)
                     .await?,
             ),
             None => None,
