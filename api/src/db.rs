@@ -262,39 +262,27 @@ pub fn batch(statements: Vec<Statement>) -> Option<Statement> {
 /// [`batch`]); on PostgreSQL one, the last write with the others as its common table
 /// expressions (`WITH deferred_0 AS (DELETE …) INSERT …`), which PostgreSQL runs to completion
 /// whether read or not.
-pub fn deferred_statements(backend: DbBackend, writes: Vec<SubQueryStatement>) -> Vec<Statement> {
+pub fn deferred_statements(backend: DbBackend, writes: Vec<Write>) -> Vec<Statement> {
     use sea_orm::sea_query::{Alias, CommonTableExpression, WithClause};
 
-    fn build(backend: DbBackend, write: &SubQueryStatement) -> Statement {
-        match write {
-            SubQueryStatement::SelectStatement(s) => backend.build(s),
-            SubQueryStatement::InsertStatement(s) => backend.build(s),
-            SubQueryStatement::UpdateStatement(s) => backend.build(s),
-            SubQueryStatement::DeleteStatement(s) => backend.build(s),
-            SubQueryStatement::WithStatement(s) => backend.build(s),
-        }
-    }
     let mut writes = writes;
     let last = match writes.pop() {
         Some(last) if backend == DbBackend::Postgres && !writes.is_empty() => last,
         last => {
             writes.extend(last);
-            return writes.iter().map(|w| build(backend, w)).collect();
+            return writes.iter().map(|w| w.build(backend)).collect();
         }
     };
     let mut with = WithClause::new();
     for (index, write) in writes.into_iter().enumerate() {
         with.cte(
             CommonTableExpression::new()
-                .query(write)
+                .query(SubQueryStatement::from(write))
                 .table_name(Alias::new(format!("deferred_{index}")))
                 .to_owned(),
         );
     }
-    vec![build(
-        backend,
-        &SubQueryStatement::WithStatement(with.query(last)),
-    )]
+    vec![backend.build(&with.query(SubQueryStatement::from(last)))]
 }
 
 /// A statement's text as sea-query renders it, kept once per backend; each run binds its own
@@ -370,7 +358,7 @@ pub struct WriteTx {
     txn: DatabaseTransaction,
     pending: Vec<NewEvent>,
     /// Writes run at commit, before the events: see [`WriteTx::defer`].
-    deferred: Vec<SubQueryStatement>,
+    deferred: Vec<Write>,
     bus: EventBus,
     wake_outbox: bool,
 }
@@ -399,7 +387,7 @@ impl WriteTx {
     /// (on PostgreSQL they see one snapshot, in no given order); a deferred write's error comes
     /// from [`WriteTx::commit`].
     pub fn defer(&mut self, write: impl Into<Write>) {
-        self.deferred.push(write.into().0);
+        self.deferred.push(write.into());
     }
 
     pub async fn commit(self) -> Result<(), DbErr> {
@@ -417,23 +405,47 @@ impl WriteTx {
 
 /// A write for [`WriteTx::defer`]: an insert, an update or a delete (a statement that may stand
 /// as a common table expression of another).
-pub struct Write(SubQueryStatement);
+pub enum Write {
+    Insert(sea_orm::sea_query::InsertStatement),
+    Update(sea_orm::sea_query::UpdateStatement),
+    Delete(sea_orm::sea_query::DeleteStatement),
+}
+
+impl Write {
+    fn build(&self, backend: DbBackend) -> Statement {
+        match self {
+            Self::Insert(s) => backend.build(s),
+            Self::Update(s) => backend.build(s),
+            Self::Delete(s) => backend.build(s),
+        }
+    }
+}
+
+impl From<Write> for SubQueryStatement {
+    fn from(write: Write) -> Self {
+        match write {
+            Write::Insert(s) => s.into(),
+            Write::Update(s) => s.into(),
+            Write::Delete(s) => s.into(),
+        }
+    }
+}
 
 impl From<sea_orm::sea_query::InsertStatement> for Write {
     fn from(insert: sea_orm::sea_query::InsertStatement) -> Self {
-        Self(insert.into())
+        Self::Insert(insert)
     }
 }
 
 impl From<sea_orm::sea_query::UpdateStatement> for Write {
     fn from(update: sea_orm::sea_query::UpdateStatement) -> Self {
-        Self(update.into())
+        Self::Update(update)
     }
 }
 
 impl From<sea_orm::sea_query::DeleteStatement> for Write {
     fn from(delete: sea_orm::sea_query::DeleteStatement) -> Self {
-        Self(delete.into())
+        Self::Delete(delete)
     }
 }
 

@@ -149,7 +149,8 @@ fn with_stock(lines: Select<cart_line::Entity>) -> Select<cart_line::Entity> {
 }
 
 /// The lines of the active cart `owner` holds, with their stock and the cart's head, the cart
-/// and the lines locked (PostgreSQL): one statement where a cart becomes an order or a quote.
+/// and the lines locked (PostgreSQL): one statement where a cart becomes an order, a quote or a
+/// rental project.
 /// Empty when there is no such cart or it has no lines ([`lock`] tells which).
 ///
 /// The lines are locked with the cart: a second checkout of the cart that waited here for the

@@ -974,6 +974,17 @@ pub enum StockTake {
     },
 }
 
+impl StockTake {
+    /// A take whose decrement matched no row, from the row's `(track_stock, stock)` read after
+    /// it (`None`: the row is gone, which counts nothing).
+    fn refused(left: Option<(bool, i32)>) -> Self {
+        match left {
+            Some((true, available)) => Self::Short { available },
+            _ => Self::Untracked,
+        }
+    }
+}
+
 /// Takes `quantity` units of the product's (or the variant's) stock, inside the caller's
 /// transaction. The check and the decrement are one statement: parallel orders never oversell.
 pub async fn take_stock(
@@ -988,19 +999,15 @@ pub async fn take_stock(
     if store::take_stock(db, product_id, variant_id, quantity).await? {
         return Ok(StockTake::Taken);
     }
-    let (tracked, available) = match variant_id {
+    let left = match variant_id {
         Some(id) => store::find_variant(db, id)
             .await?
-            .map_or((false, 0), |v| (v.track_stock, v.stock)),
+            .map(|v| (v.track_stock, v.stock)),
         None => store::find_product(db, product_id)
             .await?
-            .map_or((false, 0), |p| (p.track_stock, p.stock)),
+            .map(|p| (p.track_stock, p.stock)),
     };
-    Ok(if tracked {
-        StockTake::Short { available }
-    } else {
-        StockTake::Untracked
-    })
+    Ok(StockTake::refused(left))
 }
 
 /// Stock a line takes: `quantity` units of the product, or of its variant.
@@ -1062,12 +1069,10 @@ pub async fn take_stock_after(
         let changed: i64 = row.try_get("", "taken")?;
         let tracked: Option<bool> = row.try_get("", "track_stock")?;
         let stock: Option<i32> = row.try_get("", "stock")?;
-        takes[index] = match (changed, tracked) {
-            (1, _) => StockTake::Taken,
-            (_, Some(true)) => StockTake::Short {
-                available: stock.unwrap_or(0),
-            },
-            _ => StockTake::Untracked,
+        takes[index] = if changed == 1 {
+            StockTake::Taken
+        } else {
+            StockTake::refused(tracked.zip(stock))
         };
     }
     Ok((first, takes))

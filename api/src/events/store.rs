@@ -1,7 +1,7 @@
 use comptoir_entity::event;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set, sea_query::SubQueryStatement,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set,
 };
 use uuid::Uuid;
 
@@ -30,7 +30,7 @@ pub async fn insert(
 /// took, so that positions in the log follow commit order (see `db::WriteTx`).
 pub async fn insert_after(
     db: &impl ConnectionTrait,
-    before: Vec<SubQueryStatement>,
+    before: Vec<crate::db::Write>,
     events: Vec<NewEvent>,
 ) -> Result<Vec<StoredEvent>, DbErr> {
     let backend = db.get_database_backend();

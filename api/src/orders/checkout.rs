@@ -422,21 +422,13 @@ async fn number_and_stock(
     let number = numbering::from_row(ORDER_SERIES, &number)?;
     let mut reserved = vec![0; cart_lines.len()];
     for ((index, item), take) in taking.into_iter().zip(&items).zip(takes) {
-        reserved[index] = match take {
-            StockTake::Taken => item.quantity,
-            StockTake::Untracked => 0,
-            StockTake::Short { available } => {
-                let line = &cart_lines[index];
-                return Err(AppError::OutOfStock {
-                    field: format!("lines.{index}"),
-                    name: line_name(
-                        &line.product.name,
-                        line.variant.as_ref().map(|v| v.name.as_str()),
-                    ),
-                    available,
-                });
-            }
-        };
+        let line = &cart_lines[index];
+        reserved[index] = held(take, item.quantity, &format!("lines.{index}"), || {
+            line_name(
+                &line.product.name,
+                line.variant.as_ref().map(|v| v.name.as_str()),
+            )
+        })?;
     }
     Ok((number, reserved))
 }
@@ -703,12 +695,24 @@ pub(super) async fn take(
     field: &str,
     name: &str,
 ) -> Result<i32, AppError> {
-    match catalog::service::take_stock(&**tx, product_id, variant_id, quantity).await? {
+    let take = catalog::service::take_stock(&**tx, product_id, variant_id, quantity).await?;
+    held(take, quantity, field, || name.to_owned())
+}
+
+/// What a line holds reserved after `take` of `quantity` units (0 when the product does not
+/// count stock); `OUT_OF_STOCK` on `field` when it fell short, naming the line.
+fn held(
+    take: StockTake,
+    quantity: i32,
+    field: &str,
+    name: impl FnOnce() -> String,
+) -> Result<i32, AppError> {
+    match take {
         StockTake::Taken => Ok(quantity),
         StockTake::Untracked => Ok(0),
         StockTake::Short { available } => Err(AppError::OutOfStock {
             field: field.to_owned(),
-            name: name.to_owned(),
+            name: name(),
             available,
         }),
     }
