@@ -211,25 +211,7 @@ async fn a_line_added_while_a_checkout_waits_for_the_cart_stays_in_the_cart() {
         .unwrap();
     // ...while the checkout waits for it (its read of the cart seen waiting for a lock).
     let (placed, ()) = tokio::join!(checkout(&app, &client.access, None), async {
-        let waiting = "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' \
-                       AND query LIKE '%FOR UPDATE OF \"cart\", \"cart_line\"%'";
-        for _ in 0..200 {
-            let row = app
-                .state
-                .db
-                .read()
-                .query_one_raw(sea_orm::Statement::from_string(
-                    sea_orm::DbBackend::Postgres,
-                    waiting,
-                ))
-                .await
-                .unwrap()
-                .unwrap();
-            if row.try_get::<i64>("", "n").unwrap() > 0 {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
+        waits_for_a_lock(&app, "%FOR UPDATE OF \"cart\", \"cart_line\"%").await;
         adding.commit().await.unwrap();
     });
     let lines = placed["data"]["checkout"]["lines"]
@@ -256,6 +238,97 @@ async fn a_line_added_while_a_checkout_waits_for_the_cart_stays_in_the_cart() {
         json!([{ "quantity": 3 }]),
         "the line added meanwhile is kept"
     );
+}
+
+/// Returns once a PostgreSQL statement whose text is `LIKE` `pattern` waits for a lock (after
+/// ten seconds in any case: the test's own assertions then tell what happened).
+async fn waits_for_a_lock(app: &TestApp, pattern: &str) {
+    use sea_orm::ConnectionTrait;
+
+    let waiting = sea_orm::Statement::from_sql_and_values(
+        sea_orm::DbBackend::Postgres,
+        "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1",
+        [pattern.into()],
+    );
+    for _ in 0..200 {
+        let row = app
+            .state
+            .db
+            .read()
+            .query_one_raw(waiting.clone())
+            .await
+            .unwrap()
+            .unwrap();
+        if row.try_get::<i64>("", "n").unwrap() > 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// On PostgreSQL a checkout takes its order's number, then its stock, in one statement: one
+/// waiting for the number holds no product meanwhile, and when a line is then short it is told
+/// what is left as the other orders left it, not as it was when its statement began.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkout_waits_for_its_number_before_taking_stock_on_postgres() {
+    use sea_orm::ConnectionTrait;
+
+    let Some(app) = TestApp::on_postgres().await else {
+        return;
+    };
+    let manager = app.user(Role::Manager).await;
+    let pen = product(
+        &app,
+        &manager.access,
+        json!({ "reference": "PEN", "trackStock": true, "stock": 10 }),
+    )
+    .await;
+    let client = app.user(Role::AccountClient).await;
+    add_to_cart(&app, &client.access, &pen, 2).await;
+    // Another transaction is numbering an order...
+    let numbering = app.state.db.begin(&app.state.events).await.unwrap();
+    numbering
+        .execute_unprepared(
+            "INSERT INTO number_series (name, last_value) VALUES ('ORD', 0) \
+             ON CONFLICT (name) DO UPDATE SET last_value = number_series.last_value",
+        )
+        .await
+        .unwrap();
+    let (refused, ()) = tokio::join!(checkout(&app, &client.access, None), async {
+        waits_for_a_lock(&app, "%take_0%").await;
+        // ...the checkout waits for it, holding no pen: another order takes nine of the ten.
+        let taking = app.state.db.begin(&app.state.events).await.unwrap();
+        taking
+            .execute_unprepared(
+                "SELECT stock FROM product WHERE reference = 'PEN' FOR UPDATE NOWAIT",
+            )
+            .await
+            .expect("the waiting checkout holds no product");
+        taking
+            .execute_unprepared("UPDATE product SET stock = stock - 9 WHERE reference = 'PEN'")
+            .await
+            .unwrap();
+        taking.commit().await.unwrap();
+        numbering.commit().await.unwrap();
+    });
+    assert_eq!(code(&refused), "OUT_OF_STOCK", "{refused}");
+    assert_eq!(
+        refused["errors"][0]["extensions"]["field"], "lines.0",
+        "{refused}"
+    );
+    assert_eq!(
+        refused["errors"][0]["extensions"]["available"], 1,
+        "what the other order left: {refused}"
+    );
+    assert_eq!(stock(&app, &manager.access, &pen).await, 1);
+    let placed = app
+        .data(
+            Some(&client.access),
+            "{ myOrders { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(placed["myOrders"]["totalCount"], 0, "{placed}");
 }
 
 db_test! {
@@ -854,18 +927,16 @@ db_test! {
         // The first checkout took stock: the products' kept rows stay current, so the second reads
         // the caller with the epochs and the customer with their addresses (the email's
         // template is kept since the first), then in its transaction the cart with its lines
-        // and their stock, the order number and the stock (in one round trip on SQLite); then
-        // the emptied cart, the order, its lines, the email and the event are written at
-        // commit: in one round trip on SQLite; on PostgreSQL the writes in one statement and
-        // the event in another, then the `NOTIFY` that carries the event to every instance.
-        // (`BEGIN`, `COMMIT` and PostgreSQL's lock of the event log are not counted.)
+        // and their stock, the order number with the stock (one round trip); then the emptied
+        // cart, the order, its lines, the email and the event are written at commit, in one
+        // round trip; on PostgreSQL then the `NOTIFY` that carries the event to every instance.
+        // (`BEGIN` and `COMMIT` are not counted.)
         let statements = place(&[&pen]).await;
         let sqlite = app.state.db.backend() == sea_orm::DbBackend::Sqlite;
-        assert_eq!(statements, if sqlite { 5 } else { 8 }, "{statements} statements");
-        // Three lines: on SQLite in as many statements as one (the number with every line's
-        // stock); on PostgreSQL one more take per line.
+        assert_eq!(statements, if sqlite { 5 } else { 6 }, "{statements} statements");
+        // Three lines: in as many statements as one.
         let statements = place(&[&pen, &ink, &pad]).await;
-        assert_eq!(statements, if sqlite { 5 } else { 10 }, "{statements} statements");
+        assert_eq!(statements, if sqlite { 5 } else { 6 }, "{statements} statements");
     }
 }
 

@@ -396,6 +396,80 @@ async fn transactions_that_write_events_commit_one_at_a_time_on_postgres() {
         .unwrap();
 }
 
+/// A transaction's last writes run before it waits for the event log's lock (on PostgreSQL
+/// they are one statement with its events): what they lock is locked while it waits, as when
+/// each was a statement of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn last_writes_are_written_before_the_event_logs_lock_on_postgres() {
+    use sea_orm::{
+        ConnectionTrait,
+        sea_query::{Alias, Expr, ExprTrait, Query},
+    };
+
+    let Some(app) = TestApp::on_postgres().await else {
+        return;
+    };
+    app.state
+        .db
+        .write()
+        .execute_unprepared("INSERT INTO number_series (name, last_value) VALUES ('TEST', 1)")
+        .await
+        .unwrap();
+    let first = app.state.db.begin(&app.state.events).await.unwrap();
+    first
+        .execute_unprepared(
+            "SELECT pg_advisory_xact_lock(hashtext('comptoir_events.' || current_schema()))",
+        )
+        .await
+        .unwrap();
+    let mut events = app.state.events.subscribe();
+    let mut second = app.state.db.begin(&app.state.events).await.unwrap();
+    second.defer(
+        Query::update()
+            .table(Alias::new("number_series"))
+            .value(Alias::new("last_value"), 2)
+            .and_where(Expr::col(Alias::new("name")).eq("TEST"))
+            .to_owned(),
+    );
+    second.record(test_event("SECOND"));
+    let commit = tokio::spawn(second.commit());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!commit.is_finished(), "the second commit waits for the log");
+    let locked = app
+        .state
+        .db
+        .read()
+        .execute_unprepared("SELECT 1 FROM number_series WHERE name = 'TEST' FOR UPDATE NOWAIT")
+        .await;
+    assert!(
+        locked.is_err(),
+        "the waiting transaction's update holds its row: {locked:?}"
+    );
+    first.commit().await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), commit)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let heard = tokio::time::timeout(Duration::from_secs(10), events.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(heard.kind, "SECOND");
+    let row = app
+        .state
+        .db
+        .read()
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT last_value FROM number_series WHERE name = 'TEST'",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.try_get::<i64>("", "last_value").unwrap(), 2);
+}
+
 db_test! {
     /// Messages take effect in order: a mutation sent right behind a `subscribe`, on the same
     /// socket and without waiting for anything, is heard by that subscription. Each round

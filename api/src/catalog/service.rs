@@ -999,15 +999,23 @@ pub async fn take_stock(
     if store::take_stock(db, product_id, variant_id, quantity).await? {
         return Ok(StockTake::Taken);
     }
-    let left = match variant_id {
+    Ok(StockTake::refused(left(db, product_id, variant_id).await?))
+}
+
+/// Whether the product (or variant) counts stock, and how much it has: `None` when it is gone.
+async fn left(
+    db: &impl ConnectionTrait,
+    product_id: Uuid,
+    variant_id: Option<Uuid>,
+) -> Result<Option<(bool, i32)>, AppError> {
+    Ok(match variant_id {
         Some(id) => store::find_variant(db, id)
             .await?
             .map(|v| (v.track_stock, v.stock)),
         None => store::find_product(db, product_id)
             .await?
             .map(|p| (p.track_stock, p.stock)),
-    };
-    Ok(StockTake::refused(left))
+    })
 }
 
 /// Stock a line takes: `quantity` units of the product, or of its variant.
@@ -1019,35 +1027,54 @@ pub struct StockItem {
 }
 
 /// Runs `first` (a statement of the caller's that gives one row), then takes stock for each of
-/// `items` in turn as [`take_stock`] does: the row of `first` and what each take did. On SQLite
-/// in one round trip (each take is an `UPDATE` and a `SELECT` of `changes()` with the stock
-/// left); on PostgreSQL one statement at a time, where a take that waited for another
-/// transaction's row lock must read what it left with a snapshot of its own, and the takes
-/// stop at the first one short.
+/// `items` in turn as [`take_stock`] does: the row of `first` and what each take did. In one
+/// round trip: on SQLite a text of statements (each take an `UPDATE` and a `SELECT` of
+/// `changes()` with the stock left); on PostgreSQL one statement
+/// ([`store::take_stock_postgres`]), and a second only when a take is short, to read what it
+/// left with a snapshot of its own; there what the takes did stops at the first short one.
+/// Locks are taken in the order given: `first`'s row, then each item's.
 pub async fn take_stock_after(
     db: &impl ConnectionTrait,
     first: sea_orm::Statement,
     items: &[StockItem],
 ) -> Result<(sea_orm::QueryResult, Vec<StockTake>), AppError> {
     let missing = || AppError::internal(anyhow::anyhow!("a statement gave no row"));
-    if db.get_database_backend() != sea_orm::DbBackend::Sqlite {
-        let row = db.query_one_raw(first).await?.ok_or_else(missing)?;
-        let mut takes = Vec::with_capacity(items.len());
-        for item in items {
-            let take = take_stock(db, item.product_id, item.variant_id, item.quantity).await?;
-            takes.push(take);
-            if matches!(take, StockTake::Short { .. }) {
-                break; // the caller refuses the whole: the rest need not wait for their locks
+    let counted: Vec<usize> = (0..items.len())
+        .filter(|&i| items[i].quantity > 0)
+        .collect();
+    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        let asked: Vec<_> = counted
+            .iter()
+            .map(|&i| (items[i].product_id, items[i].variant_id, items[i].quantity))
+            .collect();
+        let row = db
+            .query_one_raw(store::take_stock_postgres(first, &asked))
+            .await?
+            .ok_or_else(missing)?;
+        let mut taken = vec![StockTake::Taken; items.len()];
+        for (n, &index) in counted.iter().enumerate() {
+            let changed: i64 = row.try_get("", &format!("taken_{n}"))?;
+            let tracked: Option<bool> = row.try_get("", &format!("tracked_{n}"))?;
+            if changed == 1 {
+                continue;
             }
+            if tracked != Some(true) {
+                taken[index] = StockTake::Untracked;
+                continue;
+            }
+            // Short: what is left, as committed now (see `store::take_stock_postgres`). The
+            // caller refuses the whole order at the first short line.
+            let item = &items[index];
+            taken[index] = StockTake::refused(left(db, item.product_id, item.variant_id).await?);
+            taken.truncate(index + 1);
+            break;
         }
-        return Ok((row, takes));
+        return Ok((row, taken));
     }
     // The products' takes before the variants' (SQLite has one writer: the order of the takes
     // matters only between lines of one product or variant, which keep theirs). So the texts the
     // driver compiles and keeps depend on how many of each, not on how they mix.
-    let mut counted: Vec<usize> = (0..items.len())
-        .filter(|&i| items[i].quantity > 0)
-        .collect();
+    let mut counted = counted;
     counted.sort_by_key(|&i| items[i].variant_id.is_some());
     let mut statements = Vec::with_capacity(1 + 2 * counted.len());
     statements.push(first);

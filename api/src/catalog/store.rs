@@ -541,6 +541,57 @@ pub fn take_stock_sqlite(
     ]
 }
 
+/// PostgreSQL: `first` (a statement giving one row) and [`take_stock`] for each of `items`, in
+/// one statement that runs them in the order given and stops at the first take short of stock,
+/// as one statement per take would. Each take's `WHERE` reads `ok_N` of the one before (it and
+/// every take before it took its units or counts no stock), which PostgreSQL can answer only
+/// once that take has run. The row is `first`'s, then for each item `taken_N` (1 when the units
+/// were taken) and `tracked_N` (`track_stock` as the statement's snapshot saw it; `NULL` when
+/// the row is gone).
+///
+/// A take that waited for another transaction's lock on its row checks that row as the other
+/// left it, but the statement's reads see the rows as they were when it began: what a short
+/// take left must be read again by a statement of its own.
+pub fn take_stock_postgres(
+    first: sea_orm::Statement,
+    items: &[(Uuid, Option<Uuid>, i32)],
+) -> sea_orm::Statement {
+    use std::fmt::Write;
+
+    let mut values = first.values.map(|v| v.0).unwrap_or_default();
+    let mut sql = format!("WITH first AS ({})", first.sql);
+    let mut select = String::from("SELECT first.*");
+    let mut before = String::from("(SELECT count(*) FROM first) = 1");
+    for (index, &(product_id, variant_id, quantity)) in items.iter().enumerate() {
+        let (table, id) = match variant_id {
+            Some(id) => ("product_variant", id),
+            None => ("product", product_id),
+        };
+        values.push(quantity.into());
+        let quantity = values.len();
+        values.push(id.into());
+        let id = values.len();
+        let untracked =
+            format!("NOT EXISTS (SELECT FROM {table} WHERE id = ${id} AND track_stock)");
+        let _ = write!(
+            sql,
+            ", take_{index} AS (UPDATE {table} SET stock = stock - ${quantity} \
+             WHERE id = ${id} AND track_stock AND stock >= ${quantity} AND {before} RETURNING 1), \
+             ok_{index} AS (SELECT {before} AND (EXISTS (SELECT FROM take_{index}) OR {untracked}) AS ok)"
+        );
+        let _ = write!(
+            select,
+            ", (SELECT count(*) FROM take_{index}) AS taken_{index}, \
+             (SELECT track_stock FROM {table} WHERE id = ${id}) AS tracked_{index}"
+        );
+        before = format!("(SELECT ok FROM ok_{index})");
+    }
+    sql.push(' ');
+    sql.push_str(&select);
+    sql.push_str(" FROM first");
+    sea_orm::Statement::from_sql_and_values(sea_orm::DbBackend::Postgres, sql, values)
+}
+
 /// Puts `quantity` units back (an order line shrank or its order was cancelled).
 pub async fn return_stock(
     db: &impl ConnectionTrait,

@@ -34,18 +34,18 @@ pub async fn insert_after(
     events: Vec<NewEvent>,
 ) -> Result<Vec<StoredEvent>, DbErr> {
     let backend = db.get_database_backend();
+    if backend == DbBackend::Postgres && !events.is_empty() {
+        let rows = db
+            .query_all_raw(insert_after_postgres(before, events)?)
+            .await?;
+        return stored(&rows);
+    }
     let before = crate::db::deferred_statements(backend, before);
     if backend == DbBackend::Postgres {
         for statement in before {
             db.execute_raw(statement).await?;
         }
-        if !events.is_empty() {
-            db.execute_unprepared(
-                "SELECT pg_advisory_xact_lock(hashtext('comptoir_events.' || current_schema()))",
-            )
-            .await?;
-        }
-        return insert(db, events).await;
+        return Ok(Vec::new());
     }
     if before.is_empty() {
         return insert(db, events).await;
@@ -59,14 +59,76 @@ pub async fn insert_after(
     let Some(batch) = crate::db::batch(statements) else {
         return Ok(Vec::new());
     };
-    let mut stored = db
-        .query_all_raw(batch)
-        .await?
+    stored(&db.query_all_raw(batch).await?)
+}
+
+/// The events `rows` return, by position.
+fn stored(rows: &[sea_orm::QueryResult]) -> Result<Vec<StoredEvent>, DbErr> {
+    let mut stored = rows
         .iter()
         .map(|row| event::Model::from_query_result(row, "").map(from_row))
         .collect::<Result<Vec<_>, _>>()?;
     stored.sort_by_key(|e| e.id);
     Ok(stored)
+}
+
+/// PostgreSQL: [`insert_after`] as one statement. The writes of `before` are its common table
+/// expressions; one more, `event_lock`, takes the log's advisory lock once they have all run
+/// (its `WHERE` counts the rows each returned); the events are inserted from that one, so they
+/// take their positions under the lock, after every row lock of the transaction.
+fn insert_after_postgres(
+    before: Vec<crate::db::Write>,
+    events: Vec<NewEvent>,
+) -> Result<sea_orm::Statement, DbErr> {
+    use sea_orm::{
+        ActiveModelTrait, ActiveValue, Iterable,
+        sea_query::{Alias, CommonTableExpression, Expr, Query, SelectStatement, UnionType},
+    };
+
+    let (mut with, written) = crate::db::deferred_ctes(before);
+    let mut lock = Query::select();
+    lock.expr(Expr::cust(
+        "pg_advisory_xact_lock(hashtext('comptoir_events.' || current_schema()))",
+    ));
+    if let Some(written) = written {
+        lock.and_where(Expr::cust(written));
+    }
+    with.cte(
+        CommonTableExpression::new()
+            .query(lock)
+            .table_name(Alias::new("event_lock"))
+            .to_owned(),
+    );
+    let mut columns = Vec::new();
+    let mut rows: Option<SelectStatement> = None;
+    for event in events {
+        let model = active(event);
+        let mut row = Query::select();
+        for column in event::Column::iter() {
+            if let ActiveValue::Set(value) = model.get(column) {
+                if rows.is_none() {
+                    columns.push(column);
+                }
+                row.expr(Expr::val(value));
+            }
+        }
+        row.from(Alias::new("event_lock"));
+        match &mut rows {
+            None => rows = Some(row),
+            Some(rows) => {
+                rows.union(UnionType::All, row);
+            }
+        }
+    }
+    let rows = rows.ok_or_else(|| DbErr::Custom("no events to insert".to_owned()))?;
+    let mut insert = Query::insert();
+    insert
+        .into_table(event::Entity)
+        .columns(columns)
+        .select_from(rows)
+        .map_err(|error| DbErr::Custom(error.to_string()))?
+        .returning_all();
+    Ok(DbBackend::Postgres.build(&with.query(insert)))
 }
 
 pub async fn find(db: &impl ConnectionTrait, id: i64) -> Result<Option<StoredEvent>, DbErr> {
