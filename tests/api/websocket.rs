@@ -396,6 +396,54 @@ async fn transactions_that_write_events_commit_one_at_a_time_on_postgres() {
         .unwrap();
 }
 
+/// Notifications sent while an instance's listener is cut off from PostgreSQL are lost: once it
+/// listens again, it reads from the log what committed meanwhile, and delivers nothing twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_committed_while_the_listener_was_cut_off_arrive_once_it_listens_again() {
+    use sea_orm::ConnectionTrait;
+
+    let Some(app) = TestApp::on_postgres().await else {
+        return;
+    };
+    let mut heard = app.state.events.subscribe();
+    let mut next = async || {
+        tokio::time::timeout(Duration::from_secs(10), heard.recv())
+            .await
+            .expect("an event within 10 s")
+            .unwrap()
+            .kind
+            .clone()
+    };
+    let mut before = app.state.db.begin(&app.state.events).await.unwrap();
+    before.record(test_event("BEFORE"));
+    before.commit().await.unwrap();
+    assert_eq!(next().await, "BEFORE");
+    // An event whose notification never reaches this instance, as one sent while its listener
+    // is cut off...
+    comptoir_api::events::store::insert(app.state.db.write(), vec![test_event("MISSED")])
+        .await
+        .unwrap();
+    // ...and the listener's connection cut.
+    let cut = app
+        .state
+        .db
+        .read()
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
+             WHERE query LIKE 'LISTEN \"comptoir_events.' || current_schema() || '\"%'",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(cut.try_get::<i64>("", "n").unwrap(), 1, "one listener");
+    assert_eq!(next().await, "MISSED");
+    let mut after = app.state.db.begin(&app.state.events).await.unwrap();
+    after.record(test_event("AFTER"));
+    after.commit().await.unwrap();
+    assert_eq!(next().await, "AFTER", "and nothing twice");
+}
+
 /// A transaction's last writes run before it waits for the event log's lock (on PostgreSQL
 /// they are one statement with its events): what they lock is locked while it waits, as when
 /// each was a statement of its own.

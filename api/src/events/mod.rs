@@ -256,6 +256,10 @@ impl EventBus {
         }
         let mut channel = format!("comptoir_events.{}", schema.unwrap_or("public"));
         channel.truncate(63);
+        // Read before listening: anything committed after it is new, and nothing notified to
+        // this listener is at or below it unless it committed before. The bus starts before the
+        // migrations: on a new database there is no log yet, and everything is new.
+        let floor = store::last_id(&conn).await.ok().flatten().unwrap_or(0);
         let mut listener = PgListener::connect_with(conn.get_postgres_connection_pool())
             .await
             .map_err(|e| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e.into())))?;
@@ -263,7 +267,12 @@ impl EventBus {
             .listen(&channel)
             .await
             .map_err(|e| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e.into())))?;
-        tokio::spawn(listen(listener, conn.clone(), bus.channels.clone()));
+        tokio::spawn(listen(
+            listener,
+            conn.clone(),
+            bus.channels.clone(),
+            Delivered::new(floor),
+        ));
         bus.postgres = Some(Postgres { db: conn, channel });
         Ok(bus)
     }
@@ -304,8 +313,8 @@ impl EventBus {
 
     /// Calls `changed` whenever an event about `object_type` commits, on any instance, and
     /// whenever this instance's channel lagged: for what an instance keeps in memory. An event
-    /// lost on the way (PostgreSQL's listener reconnecting) is not reported: what is kept must
-    /// also expire on its own.
+    /// whose notification came more than [`CATCH_UP`] positions late while PostgreSQL's
+    /// listener was reconnecting is not reported: what is kept must also expire on its own.
     pub fn on_change(&self, object_type: &'static str, changed: impl Fn() + Send + 'static) {
         let mut events = self.subscribe();
         tokio::spawn(async move {
@@ -363,21 +372,52 @@ impl Notified {
 
 /// This instance's listener: a notification carries an event, or the ID of one too long to
 /// carry, which is read from the log (as is an event this version cannot read whole); it is
-/// handed to local subscribers. Ends when the pool closes.
-async fn listen(mut listener: PgListener, db: DatabaseConnection, channels: Channels) {
+/// handed to local subscribers. Notifications sent while its connection was lost are lost: once
+/// listening again, it reads from the log what committed meanwhile ([`catch_up`]). Ends when the
+/// pool closes.
+async fn listen(
+    mut listener: PgListener,
+    db: DatabaseConnection,
+    channels: Channels,
+    mut delivered: Delivered,
+) {
+    let mut behind = false;
     loop {
-        let notification = match listener.recv().await {
-            Ok(notification) => notification,
+        if behind {
+            // A statement through the listener answers only on a live connection, listening.
+            match sea_orm::sqlx::query("SELECT 1")
+                .execute(&mut listener)
+                .await
+            {
+                Ok(_) => match catch_up(&db, &channels, &mut delivered).await {
+                    Ok(()) => behind = false,
+                    Err(error) => tracing::warn!(%error, "cannot read the events missed"),
+                },
+                Err(sea_orm::sqlx::Error::PoolClosed) => return,
+                // A dead connection: receiving drops it and connects again.
+                Err(_) => {}
+            }
+        }
+        let notification = match listener.try_recv().await {
+            Ok(Some(notification)) => notification,
+            Ok(None) => {
+                tracing::warn!("event listener connected again; reading what it missed");
+                behind = true;
+                continue;
+            }
             Err(sea_orm::sqlx::Error::PoolClosed) => return,
             Err(error) => {
                 tracing::warn!(%error, "event listener lost its connection; retrying");
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                behind = true;
                 continue;
             }
         };
         let id = match Notified::read(notification.payload()) {
             Notified::Event(event) => {
-                channels.deliver(Arc::new(event));
+                if delivered.first(event.id) {
+                    channels.deliver(Arc::new(event));
+                }
                 continue;
             }
             Notified::Position(id) => id,
@@ -386,11 +426,103 @@ async fn listen(mut listener: PgListener, db: DatabaseConnection, channels: Chan
                 continue;
             }
         };
+        if !delivered.is_new(id) {
+            continue;
+        }
         match store::find(&db, id).await {
-            Ok(Some(event)) => channels.deliver(Arc::new(event)),
+            Ok(Some(event)) => {
+                delivered.first(event.id);
+                channels.deliver(Arc::new(event));
+            }
             Ok(None) => tracing::warn!(event = id, "notified event not in the log"),
             Err(error) => tracing::warn!(%error, event = id, "cannot read notified event"),
         }
+    }
+}
+
+/// Delivers the events of the log from [`Delivered::since`] that were not delivered yet, in
+/// the log's order.
+async fn catch_up(
+    db: &DatabaseConnection,
+    channels: &Channels,
+    delivered: &mut Delivered,
+) -> Result<(), DbErr> {
+    const PAGE: u64 = 500;
+    let everything = Scope {
+        object_type: None,
+        object_id: None,
+    };
+    let mut after = delivered.since();
+    loop {
+        let page = store::visible_after(db, Audience::Staff, &everything, after, PAGE).await?;
+        let full = page.len() as u64 == PAGE;
+        for event in page {
+            after = event.id;
+            if delivered.first(event.id) {
+                channels.deliver(Arc::new(event));
+            }
+        }
+        if !full {
+            return Ok(());
+        }
+    }
+}
+
+/// How far back in the log a listener that lost its connection reads again: the positions
+/// before the last it delivered. Positions follow commit order; notifications, sent by each
+/// instance after its commit, may come in another, but not this far behind.
+pub const CATCH_UP: i64 = 1_024;
+
+/// The positions a listener delivered lately, so that it delivers none twice when it reads the
+/// log again after a lost connection.
+struct Delivered {
+    /// The log's last position when the listener started: nothing up to it is delivered.
+    floor: i64,
+    /// The highest position delivered (or the floor).
+    high: i64,
+    /// The last positions delivered, oldest first, at most [`Delivered::KEPT`]: more than the
+    /// [`CATCH_UP`] positions read again.
+    order: std::collections::VecDeque<i64>,
+    kept: std::collections::HashSet<i64>,
+}
+
+impl Delivered {
+    const KEPT: usize = 2_048; // twice CATCH_UP
+
+    fn new(floor: i64) -> Self {
+        Self {
+            floor,
+            high: floor,
+            order: std::collections::VecDeque::new(),
+            kept: std::collections::HashSet::new(),
+        }
+    }
+
+    /// Whether the event at `id` is still to deliver.
+    fn is_new(&self, id: i64) -> bool {
+        id > self.floor && !self.kept.contains(&id)
+    }
+
+    /// Records the event at `id` as delivered: `false` if it already was (or precedes the
+    /// listener), and is not to deliver again.
+    fn first(&mut self, id: i64) -> bool {
+        if !self.is_new(id) {
+            return false;
+        }
+        if self.order.len() == Self::KEPT
+            && let Some(oldest) = self.order.pop_front()
+        {
+            self.kept.remove(&oldest);
+        }
+        self.order.push_back(id);
+        self.kept.insert(id);
+        self.high = self.high.max(id);
+        true
+    }
+
+    /// Where reading the log again starts (exclusive).
+    fn since(&self) -> i64 {
+        self.floor.max(self.high - CATCH_UP)
     }
 }
 
@@ -426,6 +558,33 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::{testing::event, *};
+
+    /// A listener that lost its connection reads the log again from a little before the last
+    /// event it delivered, and delivers what it had not.
+    #[test]
+    fn a_listener_delivers_each_event_once_and_reads_again_from_before_its_last() {
+        let mut delivered = Delivered::new(10);
+        assert!(
+            !delivered.first(10),
+            "committed before the listener started"
+        );
+        assert!(delivered.first(12));
+        assert!(
+            delivered.first(11),
+            "a notification that came after a later one"
+        );
+        assert!(!delivered.first(12), "never twice");
+        assert_eq!(delivered.since(), 10, "never before the listener started");
+        for id in 13..=5_000 {
+            assert!(delivered.first(id));
+        }
+        assert_eq!(delivered.since(), 5_000 - CATCH_UP);
+        assert!(
+            !delivered.is_new(5_000 - CATCH_UP + 1),
+            "what is read again is known as delivered"
+        );
+        assert!(delivered.is_new(5_001));
+    }
 
     /// A notification's payload: the event as published, its position alone, or an event of
     /// another version (a field renamed) read by its position.
