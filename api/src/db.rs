@@ -285,35 +285,6 @@ pub fn deferred_statements(backend: DbBackend, writes: Vec<Write>) -> Vec<Statem
     vec![backend.build(&with.query(SubQueryStatement::from(last)))]
 }
 
-/// PostgreSQL: `writes` as the common table expressions `deferred_0`, `deferred_1`… of a
-/// statement, each returning a row per row it wrote, with a condition true once all have run
-/// (`(SELECT count(*) FROM deferred_0) + … >= 0`, which PostgreSQL can answer only then; `None`
-/// without writes). A part of the statement that must come after them reads the condition.
-pub fn deferred_ctes(writes: Vec<Write>) -> (sea_orm::sea_query::WithClause, Option<String>) {
-    use sea_orm::sea_query::{Alias, CommonTableExpression, Expr, Query, WithClause};
-
-    let mut with = WithClause::new();
-    let mut counts = Vec::with_capacity(writes.len());
-    for (index, write) in writes.into_iter().enumerate() {
-        let name = format!("deferred_{index}");
-        let one = Query::returning().expr(Expr::cust("1"));
-        let write = match write {
-            Write::Insert(mut s) => SubQueryStatement::from(s.returning(one).to_owned()),
-            Write::Update(mut s) => SubQueryStatement::from(s.returning(one).to_owned()),
-            Write::Delete(mut s) => SubQueryStatement::from(s.returning(one).to_owned()),
-        };
-        counts.push(format!("(SELECT count(*) FROM {name})"));
-        with.cte(
-            CommonTableExpression::new()
-                .query(write)
-                .table_name(Alias::new(name))
-                .to_owned(),
-        );
-    }
-    let written = (!counts.is_empty()).then(|| format!("{} >= 0", counts.join(" + ")));
-    (with, written)
-}
-
 /// A statement's text as sea-query renders it, kept once per backend; each run binds its own
 /// values. For the statements every request of a hot path runs (an account read with the
 /// catalog's epochs, a cart line's insert, a cart's lines), where building the statement's tree
@@ -375,12 +346,12 @@ fn sqlx_err(error: sea_orm::sqlx::Error) -> DbErr {
 /// earlier in a transaction that commits later would take a lower position than an event
 /// already read, and a client catching up from its cursor (`events(after:)`, a subscription's
 /// `after`) would never see it. So the transactions that write events take one lock (a
-/// transaction-scoped advisory lock per schema) for their last statement, which writes the
-/// deferred writes, then the lock, then the events, and for the commit. Taken after every row
-/// lock the transaction's writes take, it cannot deadlock with them; the only locks taken after
-/// it are those of the catalog's deferred triggers at commit (the `cache_epoch` rows), in the
-/// same order in every transaction. The price: on PostgreSQL, the commits of transactions that
-/// write events run one at a time.
+/// transaction-scoped advisory lock per schema) for their last statement, which takes it, then
+/// inserts the events, and for the commit. Taken after every row lock the transaction's own
+/// statements take (their foreign keys' checks included), it cannot deadlock with them; the only
+/// locks taken after it are those of the catalog's deferred triggers at commit (the
+/// `cache_epoch` rows), in the same order in every transaction. The price: on PostgreSQL, the
+/// commits of transactions that write events run one at a time.
 /// SQLite has one writer: its transactions commit in the order they run.
 pub struct WriteTx {
     /// Adds the transaction's time to [`Db::write_time`] when it ends, committed or not.
@@ -406,11 +377,11 @@ impl WriteTx {
 
     /// Runs `write` (an insert, update or delete) at commit, after everything the transaction
     /// ran before and before its events are written; its result is not read. The deferred
-    /// writes go to the database in one round trip with the events (each round trip holds the
-    /// one writer of SQLite for two thread hand-overs, and on PostgreSQL the row locks taken
-    /// before, such as the number series'): on SQLite as a text of several statements run in
-    /// order, on PostgreSQL as one statement whose writes are common table expressions (see
-    /// [`deferred_ctes`]).
+    /// writes go to the database in one round trip (each round trip holds the one writer of
+    /// SQLite for two thread hand-overs, and on PostgreSQL the row locks taken before, such as
+    /// the number series'): on SQLite as a text of several statements run in order, with the
+    /// events; on PostgreSQL as one statement whose other writes are common table expressions,
+    /// before the events' own.
     ///
     /// For a transaction's last writes only: nothing it runs after `defer` may read, or
     /// reference by a foreign key, what a deferred write writes (it is not there yet); the

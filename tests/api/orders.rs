@@ -266,6 +266,67 @@ async fn waits_for_a_lock(app: &TestApp, pattern: &str) {
     }
 }
 
+/// A checkout that waited for its order number takes what changed meanwhile into account: stock
+/// added to a line short of it when its statement began, tracking switched off for another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkout_that_waited_for_its_number_sees_the_stock_as_it_is_on_postgres() {
+    use sea_orm::ConnectionTrait;
+
+    let Some(app) = TestApp::on_postgres().await else {
+        return;
+    };
+    let manager = app.user(Role::Manager).await;
+    let m = manager.access.as_str();
+    let tracked = json!({ "trackStock": true, "stock": 10 });
+    let client = app.user(Role::AccountClient).await;
+    for reference in ["PEN", "INK", "PAD"] {
+        let mut input = tracked.clone();
+        input["reference"] = json!(reference);
+        add_to_cart(&app, &client.access, &product(&app, m, input).await, 2).await;
+    }
+    let db = app.state.db.write();
+    db.execute_unprepared("UPDATE product SET stock = 1 WHERE reference = 'PEN'")
+        .await
+        .unwrap();
+    let numbering = app.state.db.begin(&app.state.events).await.unwrap();
+    numbering
+        .execute_unprepared(
+            "INSERT INTO number_series (name, last_value) VALUES ('ORD', 0) \
+             ON CONFLICT (name) DO UPDATE SET last_value = number_series.last_value",
+        )
+        .await
+        .unwrap();
+    let (placed, ()) = tokio::join!(checkout(&app, &client.access, None), async {
+        waits_for_a_lock(&app, "%take_0%").await;
+        db.execute_unprepared(
+            "UPDATE product SET stock = CASE reference WHEN 'PEN' THEN 10 ELSE stock END, \
+             track_stock = reference <> 'INK'",
+        )
+        .await
+        .unwrap();
+        numbering.commit().await.unwrap();
+    });
+    let lines = placed["data"]["checkout"]["lines"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{placed}"));
+    assert_eq!(lines.len(), 3, "{placed}");
+    let left: Vec<i32> = app
+        .state
+        .db
+        .read()
+        .query_all_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT stock FROM product ORDER BY reference DESC",
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.try_get("", "stock").unwrap())
+        .collect();
+    // PEN, PAD, INK.
+    assert_eq!(left, [8, 8, 10], "the ink no longer counts");
+}
+
 /// On PostgreSQL a checkout takes its order's number, then its stock, in one statement: one
 /// waiting for the number holds no product meanwhile, and when a line is then short it is told
 /// what is left as the other orders left it, not as it was when its statement began.
@@ -372,6 +433,32 @@ db_test! {
         assert_eq!(placed["data"]["checkout"]["number"], "ORD-000001", "{placed}");
         assert_eq!(placed["data"]["checkout"]["lines"].as_array().unwrap().len(), 2, "{placed}");
         assert_eq!(stock(&app, m, &pen).await, 8);
+    }
+}
+
+db_test! {
+    /// Two lines of one product (two configurations) each take their units from its stock.
+    async fn two_lines_of_one_product_take_its_stock_in_turn(app) {
+        let manager = app.user(Role::Manager).await;
+        let m = manager.access.as_str();
+        let flag = product(&app, m, json!({ "reference": "FLAG", "name": "Flag", "kind": "CONFIGURABLE", "unitPrice": "20", "trackStock": true, "stock": 5 })).await;
+        app.data(
+            Some(m),
+            "mutation($p: ID!, $input: ProductOptionInput!) { addProductOption(productId: $p, input: $input) { id } }",
+            json!({ "p": flag, "input": { "code": "material", "name": "Material", "kind": "CHOICE", "required": true,
+                "values": [{ "code": "paper", "label": "Paper" }, { "code": "vinyl", "label": "Vinyl" }] } }),
+        )
+        .await;
+        let client = app.user(Role::AccountClient).await;
+        let add = "mutation($input: CartLineInput!) { cartAddLine(input: $input) { id } }";
+        for material in ["paper", "vinyl"] {
+            app.data(Some(&client.access), add, json!({ "input": { "productId": flag, "quantity": 2,
+                "configuration": [{ "option": "material", "value": material }] } })).await;
+        }
+        let placed = checkout(&app, &client.access, None).await;
+        let lines = placed["data"]["checkout"]["lines"].as_array().unwrap_or_else(|| panic!("{placed}"));
+        assert_eq!(lines.len(), 2, "{placed}");
+        assert_eq!(stock(&app, m, &flag).await, 1);
     }
 }
 
@@ -928,15 +1015,16 @@ db_test! {
         // the caller with the epochs and the customer with their addresses (the email's
         // template is kept since the first), then in its transaction the cart with its lines
         // and their stock, the order number with the stock (one round trip); then the emptied
-        // cart, the order, its lines, the email and the event are written at commit, in one
-        // round trip; on PostgreSQL then the `NOTIFY` that carries the event to every instance.
-        // (`BEGIN` and `COMMIT` are not counted.)
+        // cart, the order, its lines, the email and the event are written at commit: in one
+        // round trip on SQLite; on PostgreSQL the writes in one statement and the event in
+        // another, then the `NOTIFY` that carries the event to every instance. (`BEGIN` and
+        // `COMMIT` are not counted.)
         let statements = place(&[&pen]).await;
         let sqlite = app.state.db.backend() == sea_orm::DbBackend::Sqlite;
-        assert_eq!(statements, if sqlite { 5 } else { 6 }, "{statements} statements");
+        assert_eq!(statements, if sqlite { 5 } else { 7 }, "{statements} statements");
         // Three lines: in as many statements as one.
         let statements = place(&[&pen, &ink, &pad]).await;
-        assert_eq!(statements, if sqlite { 5 } else { 6 }, "{statements} statements");
+        assert_eq!(statements, if sqlite { 5 } else { 7 }, "{statements} statements");
     }
 }
 

@@ -1030,8 +1030,8 @@ pub struct StockItem {
 /// `items` in turn as [`take_stock`] does: the row of `first` and what each take did. In one
 /// round trip: on SQLite a text of statements (each take an `UPDATE` and a `SELECT` of
 /// `changes()` with the stock left); on PostgreSQL one statement
-/// ([`store::take_stock_postgres`]), and a second only when a take is short, to read what it
-/// left with a snapshot of its own; there what the takes did stops at the first short one.
+/// ([`store::take_stock_postgres`]), then [`take_stock`] for each line that statement did not
+/// take although it counts stock; there what the takes did stops at the first short one.
 /// Locks are taken in the order given: `first`'s row, then each item's.
 pub async fn take_stock_after(
     db: &impl ConnectionTrait,
@@ -1062,12 +1062,17 @@ pub async fn take_stock_after(
                 taken[index] = StockTake::Untracked;
                 continue;
             }
-            // Short: what is left, as committed now (see `store::take_stock_postgres`). The
-            // caller refuses the whole order at the first short line.
+            // Not taken by the statement, which read the row as it was before any wait (stock
+            // added meanwhile, tracking switched off), or which already took from that row for
+            // an earlier line (a statement does not see its own updates): a statement of its own
+            // takes it, or tells what is left. The caller refuses the order at the first short
+            // line: the rest need not wait for their locks.
             let item = &items[index];
-            taken[index] = StockTake::refused(left(db, item.product_id, item.variant_id).await?);
-            taken.truncate(index + 1);
-            break;
+            taken[index] = take_stock(db, item.product_id, item.variant_id, item.quantity).await?;
+            if matches!(taken[index], StockTake::Short { .. }) {
+                taken.truncate(index + 1);
+                break;
+            }
         }
         return Ok((row, taken));
     }

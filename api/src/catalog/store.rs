@@ -549,9 +549,11 @@ pub fn take_stock_sqlite(
 /// were taken) and `tracked_N` (`track_stock` as the statement's snapshot saw it; `NULL` when
 /// the row is gone).
 ///
-/// A take that waited for another transaction's lock on its row checks that row as the other
-/// left it, but the statement's reads see the rows as they were when it began: what a short
-/// take left must be read again by a statement of its own.
+/// The statement sees the rows as they were when it began, and not its own updates: a take
+/// that waited for another transaction's lock rechecks the row as the other left it only if the
+/// row as it was already qualified (stock added meanwhile is not seen), and a second take of one
+/// row takes nothing. A take that took nothing from a row that counts stock is to be run again
+/// by a statement of its own ([`take_stock`]).
 pub fn take_stock_postgres(
     first: sea_orm::Statement,
     items: &[(Uuid, Option<Uuid>, i32)],

@@ -259,7 +259,11 @@ impl EventBus {
         // Read before listening: anything committed after it is new, and nothing notified to
         // this listener is at or below it unless it committed before. The bus starts before the
         // migrations: on a new database there is no log yet, and everything is new.
-        let floor = store::last_id(&conn).await.ok().flatten().unwrap_or(0);
+        let floor = match store::last_id(&conn).await {
+            Ok(last) => last.unwrap_or(0),
+            Err(error) if undefined_table(&error) => 0,
+            Err(error) => return Err(error),
+        };
         let mut listener = PgListener::connect_with(conn.get_postgres_connection_pool())
             .await
             .map_err(|e| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e.into())))?;
@@ -381,6 +385,8 @@ async fn listen(
     channels: Channels,
     mut delivered: Delivered,
 ) {
+    // What commits between the floor's read and listening is not delivered: the server serves
+    // no subscriber yet, and keeps nothing.
     let mut behind = false;
     loop {
         if behind {
@@ -391,7 +397,12 @@ async fn listen(
             {
                 Ok(_) => match catch_up(&db, &channels, &mut delivered).await {
                     Ok(()) => behind = false,
-                    Err(error) => tracing::warn!(%error, "cannot read the events missed"),
+                    Err(_) if db.get_postgres_connection_pool().is_closed() => return,
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot read the events missed; retrying");
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                        continue;
+                    }
                 },
                 Err(sea_orm::sqlx::Error::PoolClosed) => return,
                 // A dead connection: receiving drops it and connects again.
@@ -438,6 +449,19 @@ async fn listen(
             Err(error) => tracing::warn!(%error, event = id, "cannot read notified event"),
         }
     }
+}
+
+/// Whether `error` is PostgreSQL's "relation does not exist" (`42P01`).
+fn undefined_table(error: &DbErr) -> bool {
+    let (DbErr::Query(sea_orm::RuntimeErr::SqlxError(error))
+    | DbErr::Exec(sea_orm::RuntimeErr::SqlxError(error))) = error
+    else {
+        return false;
+    };
+    error
+        .as_database_error()
+        .and_then(sea_orm::sqlx::error::DatabaseError::code)
+        .is_some_and(|code| code == "42P01")
 }
 
 /// Delivers the events of the log from [`Delivered::since`] that were not delivered yet, in

@@ -26,26 +26,24 @@ pub async fn insert(
 /// A transaction's last statements (see `db::WriteTx::commit`): runs `before` (writes whose
 /// results are not read, see `db::deferred_statements`), then writes `events` as [`insert`]
 /// does. On SQLite, in one round trip. On PostgreSQL, `before` in one statement, then the events
-/// under the log's advisory lock, taken after every row lock the transaction's own statements
-/// took, so that positions in the log follow commit order (see `db::WriteTx`).
+/// in another that takes the log's advisory lock first ([`insert_under_lock`]), after every row
+/// lock the transaction's own statements took, so that positions in the log follow commit
+/// order (see `db::WriteTx`).
 pub async fn insert_after(
     db: &impl ConnectionTrait,
     before: Vec<crate::db::Write>,
     events: Vec<NewEvent>,
 ) -> Result<Vec<StoredEvent>, DbErr> {
     let backend = db.get_database_backend();
-    if backend == DbBackend::Postgres && !events.is_empty() {
-        let rows = db
-            .query_all_raw(insert_after_postgres(before, events)?)
-            .await?;
-        return stored(&rows);
-    }
     let before = crate::db::deferred_statements(backend, before);
     if backend == DbBackend::Postgres {
         for statement in before {
             db.execute_raw(statement).await?;
         }
-        return Ok(Vec::new());
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        return stored(&db.query_all_raw(insert_under_lock(events)?).await?);
     }
     if before.is_empty() {
         return insert(db, events).await;
@@ -72,27 +70,24 @@ fn stored(rows: &[sea_orm::QueryResult]) -> Result<Vec<StoredEvent>, DbErr> {
     Ok(stored)
 }
 
-/// PostgreSQL: [`insert_after`] as one statement. The writes of `before` are its common table
-/// expressions; one more, `event_lock`, takes the log's advisory lock once they have all run
-/// (its `WHERE` counts the rows each returned); the events are inserted from that one, so they
-/// take their positions under the lock, after every row lock of the transaction.
-fn insert_after_postgres(
-    before: Vec<crate::db::Write>,
-    events: Vec<NewEvent>,
-) -> Result<sea_orm::Statement, DbErr> {
+/// PostgreSQL: `events` inserted as [`insert`] does, in one statement that first takes the log's
+/// advisory lock (`WITH event_lock AS (SELECT pg_advisory_xact_lock(…)) INSERT … SELECT … FROM
+/// event_lock UNION ALL …`): the events take their positions under it, in the order given. Run
+/// after every other write of the transaction, whose row locks (and their foreign keys' checks,
+/// which PostgreSQL makes at the end of each statement) are then all taken.
+fn insert_under_lock(events: Vec<NewEvent>) -> Result<sea_orm::Statement, DbErr> {
     use sea_orm::{
         ActiveModelTrait, ActiveValue, Iterable,
-        sea_query::{Alias, CommonTableExpression, Expr, Query, SelectStatement, UnionType},
+        sea_query::{
+            Alias, CommonTableExpression, Expr, Query, SelectStatement, UnionType, WithClause,
+        },
     };
 
-    let (mut with, written) = crate::db::deferred_ctes(before);
     let mut lock = Query::select();
     lock.expr(Expr::cust(
         "pg_advisory_xact_lock(hashtext('comptoir_events.' || current_schema()))",
     ));
-    if let Some(written) = written {
-        lock.and_where(Expr::cust(written));
-    }
+    let mut with = WithClause::new();
     with.cte(
         CommonTableExpression::new()
             .query(lock)
