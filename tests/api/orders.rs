@@ -185,15 +185,7 @@ async fn a_line_added_while_a_checkout_waits_for_the_cart_stays_in_the_cart() {
     let Some(app) = TestApp::on_postgres().await else {
         return;
     };
-    let manager = app.user(Role::Manager).await;
-    let pen = product(
-        &app,
-        &manager.access,
-        json!({ "reference": "PEN", "trackStock": true, "stock": 10 }),
-    )
-    .await;
-    let client = app.user(Role::AccountClient).await;
-    add_to_cart(&app, &client.access, &pen, 2).await;
+    let (manager, pen, client) = two_pens_in_a_cart(&app).await;
     // Another transaction holds the cart, as adding to it does, and adds a line...
     let adding = app.state.db.begin(&app.state.events).await.unwrap();
     adding
@@ -238,6 +230,35 @@ async fn a_line_added_while_a_checkout_waits_for_the_cart_stays_in_the_cart() {
         json!([{ "quantity": 3 }]),
         "the line added meanwhile is kept"
     );
+}
+
+/// A manager, a tracked product with ten in stock (`PEN`), and a client with two in their cart.
+async fn two_pens_in_a_cart(app: &TestApp) -> (Session, String, Session) {
+    let manager = app.user(Role::Manager).await;
+    let pen = product(
+        app,
+        &manager.access,
+        json!({ "reference": "PEN", "trackStock": true, "stock": 10 }),
+    )
+    .await;
+    let client = app.user(Role::AccountClient).await;
+    add_to_cart(app, &client.access, &pen, 2).await;
+    (manager, pen, client)
+}
+
+/// A transaction that holds the order number series, as one numbering an order does.
+async fn numbering_an_order(app: &TestApp) -> comptoir_api::db::WriteTx {
+    use sea_orm::ConnectionTrait;
+
+    let numbering = app.state.db.begin(&app.state.events).await.unwrap();
+    numbering
+        .execute_unprepared(
+            "INSERT INTO number_series (name, last_value) VALUES ('ORD', 0) \
+             ON CONFLICT (name) DO UPDATE SET last_value = number_series.last_value",
+        )
+        .await
+        .unwrap();
+    numbering
 }
 
 /// Returns once a PostgreSQL statement whose text is `LIKE` `pattern` waits for a lock (after
@@ -288,14 +309,7 @@ async fn a_checkout_that_waited_for_its_number_sees_the_stock_as_it_is_on_postgr
     db.execute_unprepared("UPDATE product SET stock = 1 WHERE reference = 'PEN'")
         .await
         .unwrap();
-    let numbering = app.state.db.begin(&app.state.events).await.unwrap();
-    numbering
-        .execute_unprepared(
-            "INSERT INTO number_series (name, last_value) VALUES ('ORD', 0) \
-             ON CONFLICT (name) DO UPDATE SET last_value = number_series.last_value",
-        )
-        .await
-        .unwrap();
+    let numbering = numbering_an_order(&app).await;
     let (placed, ()) = tokio::join!(checkout(&app, &client.access, None), async {
         waits_for_a_lock(&app, "%take_0%").await;
         db.execute_unprepared(
@@ -337,24 +351,9 @@ async fn a_checkout_waits_for_its_number_before_taking_stock_on_postgres() {
     let Some(app) = TestApp::on_postgres().await else {
         return;
     };
-    let manager = app.user(Role::Manager).await;
-    let pen = product(
-        &app,
-        &manager.access,
-        json!({ "reference": "PEN", "trackStock": true, "stock": 10 }),
-    )
-    .await;
-    let client = app.user(Role::AccountClient).await;
-    add_to_cart(&app, &client.access, &pen, 2).await;
+    let (manager, pen, client) = two_pens_in_a_cart(&app).await;
     // Another transaction is numbering an order...
-    let numbering = app.state.db.begin(&app.state.events).await.unwrap();
-    numbering
-        .execute_unprepared(
-            "INSERT INTO number_series (name, last_value) VALUES ('ORD', 0) \
-             ON CONFLICT (name) DO UPDATE SET last_value = number_series.last_value",
-        )
-        .await
-        .unwrap();
+    let numbering = numbering_an_order(&app).await;
     let (refused, ()) = tokio::join!(checkout(&app, &client.access, None), async {
         waits_for_a_lock(&app, "%take_0%").await;
         // ...the checkout waits for it, holding no pen: another order takes nine of the ten.
