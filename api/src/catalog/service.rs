@@ -1027,11 +1027,13 @@ pub struct StockItem {
 }
 
 /// Runs `first` (a statement of the caller's that gives one row), then takes stock for each of
-/// `items` in turn as [`take_stock`] does: the row of `first` and what each take did. In one
-/// round trip: on SQLite a text of statements (each take an `UPDATE` and a `SELECT` of
-/// `changes()` with the stock left); on PostgreSQL one statement
-/// ([`store::take_stock_postgres`]), then [`take_stock`] for each line that statement did not
-/// take although it counts stock; there what the takes did stops at the first short one.
+/// `items` in turn as [`take_stock`] does: the row of `first` and what each take did. On SQLite
+/// in one round trip, a text of statements (each take an `UPDATE` and a `SELECT` of `changes()`
+/// with the stock left); on PostgreSQL one statement ([`store::take_stock_postgres`]), then
+/// [`take_stock`] for each line that statement did not take although its snapshot says the row
+/// counts stock (one more round trip each, two for a short one); there what the takes did stops
+/// at the first short one. A row whose tracking is switched on while the statement waits counts
+/// as untracked for this checkout, as if it had come just before.
 /// Locks are taken in the order given: `first`'s row, then each item's.
 pub async fn take_stock_after(
     db: &impl ConnectionTrait,
@@ -1062,10 +1064,10 @@ pub async fn take_stock_after(
                 taken[index] = StockTake::Untracked;
                 continue;
             }
-            // Not taken by the statement, which read the row as it was before any wait (stock
-            // added meanwhile, tracking switched off), or which already took from that row for
-            // an earlier line (a statement does not see its own updates): a statement of its own
-            // takes it, or tells what is left. The caller refuses the order at the first short
+            // Not taken by the statement: never run (an earlier take stopped it), or run on the
+            // row as it was before any wait (stock added meanwhile, tracking switched off), or
+            // on a row it had already taken from for an earlier line (a statement does not see
+            // its own updates). A statement of its own takes it, or tells what is left. The caller refuses the order at the first short
             // line: the rest need not wait for their locks.
             let item = &items[index];
             taken[index] = take_stock(db, item.product_id, item.variant_id, item.quantity).await?;

@@ -542,10 +542,10 @@ pub fn take_stock_sqlite(
 }
 
 /// PostgreSQL: `first` (a statement giving one row) and [`take_stock`] for each of `items`, in
-/// one statement that runs them in the order given and stops at the first take short of stock,
-/// as one statement per take would. Each take's `WHERE` reads `ok_N` of the one before (it and
-/// every take before it took its units or counts no stock), which PostgreSQL can answer only
-/// once that take has run. The row is `first`'s, then for each item `taken_N` (1 when the units
+/// one statement that runs them in the order given and stops at the first take that took
+/// nothing from a row that counts stock (see below: not always a take short of stock). Each
+/// take's `WHERE` reads `ok_N` of the one before (it and every take before it took its units or
+/// count no stock), which PostgreSQL can answer only once that take has run. The row is `first`'s, then for each item `taken_N` (1 when the units
 /// were taken) and `tracked_N` (`track_stock` as the statement's snapshot saw it; `NULL` when
 /// the row is gone).
 ///
