@@ -391,22 +391,23 @@ async fn listen(
     loop {
         if behind {
             // A statement through the listener answers only on a live connection, listening.
-            match sea_orm::sqlx::query("SELECT 1")
-                .execute(&mut listener)
-                .await
-            {
-                Ok(_) => match catch_up(&db, &channels, &mut delivered).await {
+            // Given up when the pool closes: closing waits for the listener's connection, which
+            // a half-open socket would hold until TCP gives up.
+            let pool = db.get_postgres_connection_pool();
+            let probe = sea_orm::sqlx::query("SELECT 1").execute(&mut listener);
+            match pool.close_event().do_until(probe).await {
+                Ok(Ok(_)) => match catch_up(&db, &channels, &mut delivered).await {
                     Ok(()) => behind = false,
-                    Err(_) if db.get_postgres_connection_pool().is_closed() => return,
+                    Err(_) if pool.is_closed() => return,
                     Err(error) => {
                         tracing::warn!(%error, "cannot read the events missed; retrying");
                         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                         continue;
                     }
                 },
-                Err(sea_orm::sqlx::Error::PoolClosed) => return,
+                Err(_) | Ok(Err(sea_orm::sqlx::Error::PoolClosed)) => return,
                 // A dead connection: receiving drops it and connects again.
-                Err(_) => {}
+                Ok(Err(_)) => {}
             }
         }
         let notification = match listener.try_recv().await {
