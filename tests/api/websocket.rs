@@ -362,23 +362,41 @@ async fn events_reach_subscribers_with_their_commit_short_or_long_on_postgres() 
     assert_eq!(second.changes["note"]["new"], long.as_str());
 }
 
+/// A transaction holding the event log's lock, as one writing its events does.
+async fn holding_the_event_log(app: &TestApp) -> comptoir_api::db::WriteTx {
+    use sea_orm::ConnectionTrait;
+
+    let tx = app.state.db.begin(&app.state.events).await.unwrap();
+    tx.execute_unprepared(
+        "SELECT pg_advisory_xact_lock(hashtext('comptoir_events.' || current_schema()))",
+    )
+    .await
+    .unwrap();
+    tx
+}
+
+/// Commits `first`, then waits (ten seconds at most) for `waiting`, a commit that waited for it.
+async fn commit_then(
+    first: comptoir_api::db::WriteTx,
+    waiting: tokio::task::JoinHandle<Result<(), sea_orm::DbErr>>,
+) {
+    first.commit().await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}
+
 /// Two transactions that write events commit one after the other from their first event
 /// insert: the second's events cannot take positions before the first's and commit first.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transactions_that_write_events_commit_one_at_a_time_on_postgres() {
-    use sea_orm::ConnectionTrait;
-
     let Some(app) = TestApp::on_postgres().await else {
         return;
     };
     // A transaction is writing its events (it holds the lock they take at commit)...
-    let first = app.state.db.begin(&app.state.events).await.unwrap();
-    first
-        .execute_unprepared(
-            "SELECT pg_advisory_xact_lock(hashtext('comptoir_events.' || current_schema()))",
-        )
-        .await
-        .unwrap();
+    let first = holding_the_event_log(&app).await;
     // ...so another one's commit waits for it.
     let mut second = app.state.db.begin(&app.state.events).await.unwrap();
     second.record(test_event("SECOND"));
@@ -388,12 +406,7 @@ async fn transactions_that_write_events_commit_one_at_a_time_on_postgres() {
         !commit.is_finished(),
         "the second commit waits for the first"
     );
-    first.commit().await.unwrap();
-    tokio::time::timeout(Duration::from_secs(10), commit)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    commit_then(first, commit).await;
 }
 
 /// Notifications sent while an instance's listener is cut off from PostgreSQL are lost: once it
@@ -463,13 +476,7 @@ async fn last_writes_are_written_before_the_event_logs_lock_on_postgres() {
         .execute_unprepared("INSERT INTO number_series (name, last_value) VALUES ('TEST', 1)")
         .await
         .unwrap();
-    let first = app.state.db.begin(&app.state.events).await.unwrap();
-    first
-        .execute_unprepared(
-            "SELECT pg_advisory_xact_lock(hashtext('comptoir_events.' || current_schema()))",
-        )
-        .await
-        .unwrap();
+    let first = holding_the_event_log(&app).await;
     let mut events = app.state.events.subscribe();
     let mut second = app.state.db.begin(&app.state.events).await.unwrap();
     second.defer(
@@ -493,12 +500,7 @@ async fn last_writes_are_written_before_the_event_logs_lock_on_postgres() {
         locked.is_err(),
         "the waiting transaction's update holds its row: {locked:?}"
     );
-    first.commit().await.unwrap();
-    tokio::time::timeout(Duration::from_secs(10), commit)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    commit_then(first, commit).await;
     let heard = tokio::time::timeout(Duration::from_secs(10), events.recv())
         .await
         .unwrap()

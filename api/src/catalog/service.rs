@@ -1067,8 +1067,9 @@ pub async fn take_stock_after(
             // Not taken by the statement: never run (an earlier take stopped it), or run on the
             // row as it was before any wait (stock added meanwhile, tracking switched off), or
             // on a row it had already taken from for an earlier line (a statement does not see
-            // its own updates). A statement of its own takes it, or tells what is left. The caller refuses the order at the first short
-            // line: the rest need not wait for their locks.
+            // its own updates). A statement of its own takes it, or tells what is left. The
+            // caller refuses the order at the first short line: the rest need not wait for
+            // their locks.
             let item = &items[index];
             taken[index] = take_stock(db, item.product_id, item.variant_id, item.quantity).await?;
             if matches!(taken[index], StockTake::Short { .. }) {

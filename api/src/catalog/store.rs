@@ -545,9 +545,9 @@ pub fn take_stock_sqlite(
 /// one statement that runs them in the order given and stops at the first take that took
 /// nothing from a row that counts stock (see below: not always a take short of stock). Each
 /// take's `WHERE` reads `ok_N` of the one before (it and every take before it took its units or
-/// count no stock), which PostgreSQL can answer only once that take has run. The row is `first`'s, then for each item `taken_N` (1 when the units
-/// were taken) and `tracked_N` (`track_stock` as the statement's snapshot saw it; `NULL` when
-/// the row is gone).
+/// count no stock), which PostgreSQL can answer only once that take has run. The row is
+/// `first`'s, then for each item `taken_N` (1 when the units were taken) and `tracked_N`
+/// (`track_stock` as the statement's snapshot saw it; `NULL` when the row is gone).
 ///
 /// The statement sees the rows as they were when it began, and not its own updates: a take
 /// that waited for another transaction's lock rechecks the row as the other left it only if the
