@@ -27,6 +27,8 @@ use crate::{
 };
 
 mod grouped;
+mod sqlite_tx;
+mod turns;
 mod writer;
 
 /// The number of compiled statements the driver keeps per connection by default.
@@ -36,6 +38,8 @@ const DEFAULT_STATEMENT_CACHE: usize = 100;
 pub struct Db {
     read: DatabaseConnection,
     write: DatabaseConnection,
+    /// SQLite: the writer, taken turn by turn by transactions and grouped statements.
+    turns: Option<turns::Turns>,
     /// SQLite: single statements on the writer, several to a round trip.
     grouped: Option<grouped::Grouped>,
     /// SQLite: the thread a checkout's write transaction runs on (see [`Db::on_writer`]).
@@ -92,7 +96,8 @@ impl Db {
                 .map_err(sqlx_err)?;
             let statements = Arc::new(AtomicU64::new(0));
             let writer = writer::WriterThread::start().map_err(|e| DbErr::Custom(e.to_string()))?;
-            let grouped = grouped::Grouped::start(write.clone(), Arc::clone(&statements));
+            let turns = turns::Turns::new(write.clone());
+            let grouped = grouped::Grouped::start(turns.clone(), Arc::clone(&statements));
             let mut read = SqlxSqliteConnector::from_sqlx_sqlite_pool(read);
             let mut write = SqlxSqliteConnector::from_sqlx_sqlite_pool(write);
             count_statements(&mut read, &statements);
@@ -100,6 +105,7 @@ impl Db {
             Ok(Self {
                 read,
                 write,
+                turns: Some(turns),
                 grouped: Some(grouped),
                 writer: Some(writer),
                 statements,
@@ -124,6 +130,7 @@ impl Db {
             Ok(Self {
                 read: conn.clone(),
                 write: conn,
+                turns: None,
                 grouped: None,
                 writer: None,
                 statements,
@@ -155,8 +162,9 @@ impl Db {
         &self.read
     }
 
-    /// The writer, for one statement outside a transaction (it commits on its own): one round
-    /// trip instead of the three of a transaction around it.
+    /// The writer's pool, for migrations and tests. On SQLite it waits until no transaction or
+    /// grouped statement waits for the writer (see [`turns`]): the server's own writes outside
+    /// a transaction go through [`Db::write_one`].
     pub fn write(&self) -> &DatabaseConnection {
         &self.write
     }
@@ -194,7 +202,12 @@ impl Db {
 
     /// Starts the transaction of one mutation. Events recorded in it are published after commit.
     pub async fn begin(&self, bus: &EventBus) -> Result<WriteTx, DbErr> {
-        let txn = self.write.begin().await?;
+        let txn = match &self.turns {
+            Some(turns) => {
+                Tx::Sqlite(sqlite_tx::SqliteTx::begin(turns, Arc::clone(&self.statements)).await?)
+            }
+            None => Tx::Orm(self.write.begin().await?),
+        };
         Ok(WriteTx {
             open: Open {
                 since: std::time::Instant::now(),
@@ -233,6 +246,9 @@ impl Db {
     }
 
     pub async fn close(self) {
+        if let Some(turns) = &self.turns {
+            turns.release().await;
+        }
         drop(self.read.close().await);
         drop(self.write.close().await);
     }
@@ -356,7 +372,7 @@ fn sqlx_err(error: sea_orm::sqlx::Error) -> DbErr {
 pub struct WriteTx {
     /// Adds the transaction's time to [`Db::write_time`] when it ends, committed or not.
     open: Open,
-    txn: DatabaseTransaction,
+    txn: Tx,
     pending: Vec<NewEvent>,
     /// Writes run at commit, before the events: see [`WriteTx::defer`].
     deferred: Vec<Write>,
@@ -393,15 +409,100 @@ impl WriteTx {
     }
 
     pub async fn commit(self) -> Result<(), DbErr> {
-        let recorded =
-            crate::events::store::insert_after(&self.txn, self.deferred, self.pending).await?;
-        self.txn.commit().await?;
+        use crate::events::store;
+        let recorded = match self.txn {
+            Tx::Sqlite(txn) => {
+                let before = deferred_statements(DbBackend::Sqlite, self.deferred);
+                let last = store::last_statement_sqlite(before, self.pending);
+                store::stored(&txn.commit_after(last).await?)?
+            }
+            Tx::Orm(txn) => {
+                let recorded = store::insert_after(&txn, self.deferred, self.pending).await?;
+                txn.commit().await?;
+                recorded
+            }
+        };
         drop(self.open);
         if self.wake_outbox {
             self.bus.wake_outbox();
         }
         self.bus.publish(recorded).await;
         Ok(())
+    }
+}
+
+/// A write transaction's connection: on SQLite ours (see [`sqlite_tx`]), on PostgreSQL
+/// SeaORM's.
+#[derive(Debug)]
+pub enum Tx {
+    Sqlite(sqlite_tx::SqliteTx),
+    Orm(DatabaseTransaction),
+}
+
+fn sqlite_err(error: sea_orm::sqlx::Error, query: bool) -> DbErr {
+    // As SeaORM reports a statement's error: `DbErr::sql_err` reads it.
+    let error = sea_orm::RuntimeErr::SqlxError(error.into());
+    if query {
+        DbErr::Query(error)
+    } else {
+        DbErr::Exec(error)
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for Tx {
+    fn get_database_backend(&self) -> DbBackend {
+        match self {
+            Self::Sqlite(_) => DbBackend::Sqlite,
+            Self::Orm(txn) => txn.get_database_backend(),
+        }
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<sea_orm::ExecResult, DbErr> {
+        match self {
+            Self::Sqlite(txn) => {
+                let (_, done) = txn
+                    .run(stmt, true)
+                    .await
+                    .map_err(|e| sqlite_err(e, false))?;
+                Ok(done.into())
+            }
+            Self::Orm(txn) => txn.execute_raw(stmt).await,
+        }
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<sea_orm::ExecResult, DbErr> {
+        match self {
+            Self::Sqlite(txn) => {
+                let stmt = Statement::from_string(DbBackend::Sqlite, sql);
+                let (_, done) = txn
+                    .run(stmt, false)
+                    .await
+                    .map_err(|e| sqlite_err(e, false))?;
+                Ok(done.into())
+            }
+            Self::Orm(txn) => txn.execute_unprepared(sql).await,
+        }
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<sea_orm::QueryResult>, DbErr> {
+        match self {
+            Self::Sqlite(txn) => {
+                let (rows, _) = txn.run(stmt, true).await.map_err(|e| sqlite_err(e, true))?;
+                Ok(rows.into_iter().next())
+            }
+            Self::Orm(txn) => txn.query_one_raw(stmt).await,
+        }
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
+        match self {
+            Self::Sqlite(txn) => {
+                let (rows, _) = txn.run(stmt, true).await.map_err(|e| sqlite_err(e, true))?;
+                Ok(rows)
+            }
+            Self::Orm(txn) => txn.query_all_raw(stmt).await,
+        }
     }
 }
 
@@ -466,7 +567,7 @@ impl Drop for Open {
 }
 
 impl std::ops::Deref for WriteTx {
-    type Target = DatabaseTransaction;
+    type Target = Tx;
     fn deref(&self) -> &Self::Target {
         &self.txn
     }

@@ -24,9 +24,11 @@ use std::{
 use futures_util::StreamExt;
 use sea_orm::{
     ConnAcquireErr, DbErr, QueryResult, RuntimeErr, Statement, Values,
-    sqlx::{self, AssertSqlSafe, Either, Executor, SqlitePool},
+    sqlx::{self, AssertSqlSafe, Either, Executor},
 };
 use sea_query_sqlx::SqlxValues;
+
+use super::turns::Turns;
 use tokio::sync::{mpsc, oneshot};
 
 /// How many statements a group holds: a power of two, 32 at most. The writer compiles
@@ -52,9 +54,9 @@ pub struct Grouped {
 impl Grouped {
     /// Starts the task that runs the statements on `pool` (the writer); it ends when the last
     /// handle is dropped. `statements` counts the statements run.
-    pub fn start(pool: SqlitePool, statements: Arc<AtomicU64>) -> Self {
+    pub fn start(turns: Turns, statements: Arc<AtomicU64>) -> Self {
         let (jobs, queue) = mpsc::unbounded_channel();
-        let task = tokio::spawn(run(pool, queue, statements)).abort_handle();
+        let task = tokio::spawn(run(turns, queue, statements)).abort_handle();
         Self {
             jobs,
             task: Arc::new(task),
@@ -103,11 +105,7 @@ fn closed() -> DbErr {
     DbErr::Custom("the writer's queue has stopped".to_owned())
 }
 
-async fn run(
-    pool: SqlitePool,
-    mut incoming: mpsc::UnboundedReceiver<Job>,
-    statements: Arc<AtomicU64>,
-) {
+async fn run(turns: Turns, mut incoming: mpsc::UnboundedReceiver<Job>, statements: Arc<AtomicU64>) {
     let mut queue = VecDeque::new();
     loop {
         if queue.is_empty() {
@@ -120,7 +118,7 @@ async fn run(
             queue.push_back(job);
         }
         let group = take_group(&mut queue);
-        let not_run = run_group(&pool, group, &statements).await;
+        let not_run = run_group(&turns, group, &statements).await;
         // Those after a failed statement did not run: first in line again.
         for job in not_run.into_iter().rev() {
             queue.push_front(job);
@@ -154,9 +152,21 @@ fn take_group(queue: &mut VecDeque<Job>) -> Vec<Job> {
     group
 }
 
+/// The writer was not to be had: no statement ran, each caller gets the error.
+fn unavailable(group: Vec<Job>, error: &sqlx::Error) {
+    let error = match error {
+        sqlx::Error::PoolTimedOut => DbErr::ConnectionAcquire(ConnAcquireErr::Timeout),
+        sqlx::Error::PoolClosed => DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed),
+        error => DbErr::Conn(RuntimeErr::Internal(error.to_string())),
+    };
+    for job in group {
+        job.reply.send(Err(error.clone())).ok();
+    }
+}
+
 /// Runs `group` as one text and answers each job; returns the jobs that did not run (those after
 /// a statement that failed: SQLite's driver stops there).
-async fn run_group(pool: &SqlitePool, group: Vec<Job>, statements: &AtomicU64) -> Vec<Job> {
+async fn run_group(turns: &Turns, group: Vec<Job>, statements: &AtomicU64) -> Vec<Job> {
     let Some(first) = group.first() else {
         return Vec::new();
     };
@@ -172,7 +182,21 @@ async fn run_group(pool: &SqlitePool, group: Vec<Job>, statements: &AtomicU64) -
         }
     }
     let query = sqlx::query_with(AssertSqlSafe(sql), SqlxValues(Values(values)));
-    let mut results = pool.fetch_many(query);
+    let mut turn = match turns.take().await {
+        Ok(turn) => turn,
+        Err(error) => {
+            unavailable(group, &error);
+            return Vec::new();
+        }
+    };
+    let conn = match turn.conn() {
+        Ok(conn) => conn,
+        Err(error) => {
+            unavailable(group, &error);
+            return Vec::new();
+        }
+    };
+    let mut results = conn.fetch_many(query);
     let mut jobs = group.into_iter();
     let mut rows = Vec::new();
     let mut failed = false;
@@ -184,17 +208,6 @@ async fn run_group(pool: &SqlitePool, group: Vec<Job>, statements: &AtomicU64) -
                 if let Some(job) = jobs.next() {
                     job.reply.send(Ok(std::mem::take(&mut rows))).ok();
                 }
-            }
-            // The writer was not to be had: no statement ran, each caller gets the error.
-            Err(error @ (sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed)) => {
-                let error = match error {
-                    sqlx::Error::PoolTimedOut => ConnAcquireErr::Timeout,
-                    _ => ConnAcquireErr::ConnectionClosed,
-                };
-                for job in jobs {
-                    job.reply.send(Err(DbErr::ConnectionAcquire(error))).ok();
-                }
-                return Vec::new();
             }
             Err(error) => {
                 statements.fetch_add(1, Ordering::Relaxed);
@@ -228,7 +241,8 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use sea_orm::{
-        ConnectionTrait, DbBackend, SqlxSqliteConnector, Statement, sqlx::sqlite::SqlitePoolOptions,
+        ConnectionTrait, DbBackend, SqlxSqliteConnector, Statement,
+        sqlx::{SqlitePool, sqlite::SqlitePoolOptions},
     };
 
     use super::*;
@@ -244,7 +258,7 @@ mod tests {
             .await
             .unwrap();
         let statements = Arc::new(AtomicU64::new(0));
-        let grouped = Grouped::start(pool.clone(), Arc::clone(&statements));
+        let grouped = Grouped::start(Turns::new(pool.clone()), Arc::clone(&statements));
         (pool, grouped, statements)
     }
 
@@ -320,7 +334,7 @@ mod tests {
     async fn one_text_answers_each_statement_and_stops_at_the_first_that_fails() {
         let (pool, _grouped, statements) = writer().await;
         let (jobs, answers) = inserts(&["x", "y", "x", "z"]);
-        let not_run = run_group(&pool, jobs, &statements).await;
+        let not_run = run_group(&Turns::new(pool), jobs, &statements).await;
         assert_eq!(
             not_run.len(),
             1,
@@ -342,7 +356,11 @@ mod tests {
         let (pool, _grouped, statements) = writer().await;
         pool.close().await;
         let (jobs, answers) = inserts(&["x", "y", "z"]);
-        assert!(run_group(&pool, jobs, &statements).await.is_empty());
+        assert!(
+            run_group(&Turns::new(pool), jobs, &statements)
+                .await
+                .is_empty()
+        );
         for answer in answers {
             assert!(matches!(
                 answer.await.unwrap(),

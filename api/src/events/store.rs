@@ -45,23 +45,29 @@ pub async fn insert_after(
         }
         return stored(&db.query_all_raw(insert_under_lock(events)?).await?);
     }
-    if before.is_empty() {
-        return insert(db, events).await;
+    match last_statement_sqlite(before, events) {
+        Some(batch) => stored(&db.query_all_raw(batch).await?),
+        None => Ok(Vec::new()),
     }
+}
+
+/// SQLite: a transaction's last statements as one text, `before` (already built) then the
+/// events' insert, which returns the events' rows; `None` if there is nothing to write.
+pub fn last_statement_sqlite(
+    before: Vec<sea_orm::Statement>,
+    events: Vec<NewEvent>,
+) -> Option<sea_orm::Statement> {
     let mut statements = before;
     if !events.is_empty() {
         let mut query = event::Entity::insert_many(events.into_iter().map(active)).into_query();
         query.returning_all();
-        statements.push(backend.build(&query));
+        statements.push(DbBackend::Sqlite.build(&query));
     }
-    let Some(batch) = crate::db::batch(statements) else {
-        return Ok(Vec::new());
-    };
-    stored(&db.query_all_raw(batch).await?)
+    crate::db::batch(statements)
 }
 
 /// The events `rows` return, by position.
-fn stored(rows: &[sea_orm::QueryResult]) -> Result<Vec<StoredEvent>, DbErr> {
+pub fn stored(rows: &[sea_orm::QueryResult]) -> Result<Vec<StoredEvent>, DbErr> {
     let mut stored = rows
         .iter()
         .map(|row| event::Model::from_query_result(row, "").map(from_row))

@@ -6,8 +6,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use comptoir_entity::{outbox_attempt, outbox_message};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait, Set,
+    ActiveModelTrait, ColumnTrait, Condition, DbErr, EntityTrait, FromQueryResult, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set,
     sea_query::{CaseStatement, Expr, LockBehavior, LockType, Order, Query},
 };
 use serde_json::Value;
@@ -114,14 +114,21 @@ pub async fn claim(
         .limit(limit)
         .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
         .to_owned();
-    let mut claimed = outbox_message::Entity::update_many()
+    let mut claim = outbox_message::Entity::update_many()
         .col_expr(
             outbox_message::Column::ClaimedUntil,
             Expr::value(now + chrono_duration(lease)),
         )
         .filter(outbox_message::Column::Id.in_subquery(due))
-        .exec_with_returning(state.db.write())
-        .await?;
+        .into_query();
+    claim.returning_all();
+    let mut claimed = state
+        .db
+        .write_one(state.db.backend().build(&claim))
+        .await?
+        .iter()
+        .map(|row| outbox_message::Model::from_query_result(row, ""))
+        .collect::<Result<Vec<_>, _>>()?;
     // RETURNING gives no order: oldest first, as picked.
     claimed.sort_by_key(|m| (m.created_at, m.id));
     Ok(claimed)
