@@ -1,8 +1,8 @@
 //! SQLite: the one writer connection, handed from one user to the next.
 //!
-//! SQLx pings a connection each time it goes back to its pool (`sqlx-core` 0.9, not
-//! configurable): on SQLite a round trip to the connection's thread, which the next user of the
-//! writer waits for. Write transactions ([`super::sqlite_tx`]) and grouped statements
+//! The driver (`sqlx`) pings a connection each time it goes back to its pool (`sqlx-core` 0.9,
+//! not configurable): on SQLite a round trip to the connection's thread, which the next user of
+//! the writer waits for. Write transactions ([`super::sqlite_tx`]) and grouped statements
 //! ([`super::grouped`]) take the writer here instead: a turn ends by handing the connection to
 //! the next in line, and it goes back to the pool only when nobody waits, for the writer's
 //! other users (migrations, [`super::Db::write`]) to take. While turns follow each other those
