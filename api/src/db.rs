@@ -84,10 +84,12 @@ impl Db {
                     .connect_with(options)
             };
             // The writer keeps the compiled texts of grouped statements (one per statement and
-            // size) beside those of the transactions: a text compiled again costs more than
-            // the statement it runs. Two statements are grouped today: a line added to a token's
-            // cart, and to a user's.
-            let writer_cache = DEFAULT_STATEMENT_CACHE + 2 * grouped::SIZES.len();
+            // size) beside those of the transactions, twice as many of those as a reader's: a
+            // transaction's first statement is also a text of its own with its `BEGIN`, and its
+            // last writes one with their `COMMIT` (`sqlite_tx`). A text compiled again costs
+            // more than the statement it runs. Three statements are grouped today: a line added
+            // to a token's cart, and to a user's, and the outbox's claim (always alone).
+            let writer_cache = 2 * DEFAULT_STATEMENT_CACHE + 2 * grouped::SIZES.len() + 1;
             let write = connect(1, options.clone().statement_cache_capacity(writer_cache))
                 .await
                 .map_err(sqlx_err)?;
@@ -144,8 +146,9 @@ impl Db {
         self.statements.load(Ordering::Relaxed)
     }
 
-    /// How long write transactions were open since start, from their `BEGIN` (once answered)
-    /// to their commit (once answered) or rollback, summed. On SQLite they run one at a time on
+    /// How long write transactions were open since start, from the moment they had the writer
+    /// (on PostgreSQL their `BEGIN`, once answered) to their commit (once answered) or rollback,
+    /// summed. On SQLite they run one at a time on
     /// the one writer: over a span of time, its growth over the span's length is the share of it
     /// the writer was held by transactions (not counting single statements outside them). On
     /// PostgreSQL, where they run in parallel, the sum can outgrow the time passed.

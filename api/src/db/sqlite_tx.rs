@@ -75,14 +75,19 @@ impl SqliteTx {
         let mut held = self.held.lock().await;
         let Held { conn, begun } = &mut *held;
         let conn = conn.as_mut().ok_or(sqlx::Error::PoolClosed)?.conn()?;
-        let sql = if *begun {
-            statement.sql
-        } else {
+        let first = !*begun;
+        let sql = if first {
             *begun = true;
             format!("{BEGIN};\n{}", statement.sql)
+        } else {
+            statement.sql
         };
         self.statements.fetch_add(1, Ordering::Relaxed);
-        fetch(conn, sql, statement.values, persistent).await
+        let (rows, results) = fetch(conn, sql, statement.values, persistent).await?;
+        // Not `BEGIN`'s own: SQLite reports there the changes of the last write before it.
+        let mut done = SqliteQueryResult::default();
+        done.extend(results.into_iter().skip(usize::from(first)));
+        Ok((rows, done))
     }
 
     /// Runs `last` (if any) and commits, in one round trip; returns `last`'s rows. On an error the
@@ -144,7 +149,8 @@ impl Drop for SqliteTx {
             return;
         }
         let unsettled = Unsettled(Some(conn));
-        // Without a runtime the connection is closed (see `Unsettled`), which rolls back too.
+        // Without a runtime (never so: the server drops transactions on its runtimes) the
+        // connection is dropped at once, and SQLite rolls back what a closed connection held.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(unsettled.rollback());
         }
@@ -186,14 +192,14 @@ impl Drop for Unsettled {
     }
 }
 
-/// Runs `sql`, one statement or several, in one round trip: every row, and what the writes
-/// changed, summed.
+/// Runs `sql`, one statement or several, in one round trip: every row, and what each statement
+/// changed.
 async fn fetch(
     conn: &mut sqlx::pool::PoolConnection<sqlx::Sqlite>,
     sql: String,
     values: Option<Values>,
     persistent: bool,
-) -> Result<(Vec<QueryResult>, SqliteQueryResult), sqlx::Error> {
+) -> Result<(Vec<QueryResult>, Vec<SqliteQueryResult>), sqlx::Error> {
     let query = sqlx::query_with(
         AssertSqlSafe(sql),
         SqlxValues(values.unwrap_or(Values(Vec::new()))),
@@ -201,10 +207,10 @@ async fn fetch(
     .persistent(persistent);
     let mut results = conn.fetch_many(query);
     let mut rows = Vec::new();
-    let mut done = SqliteQueryResult::default();
+    let mut done = Vec::new();
     while let Some(result) = results.next().await {
         match result? {
-            Either::Left(result) => done.extend([result]),
+            Either::Left(result) => done.push(result),
             Either::Right(row) => rows.push(QueryResult::from(row)),
         }
     }
@@ -314,6 +320,26 @@ mod tests {
         assert_eq!(values(&other).await, ["a", "b"]);
         assert!(can_write(&other).await, "committed");
         assert_eq!(statements.load(Ordering::Relaxed), 3);
+    }
+
+    #[tokio::test]
+    async fn the_first_statements_changes_are_its_own_not_those_before_begin() {
+        let (_dir, writer, _other) = pools().await;
+        let statements = Arc::new(AtomicU64::new(0));
+        let tx = SqliteTx::begin(&writer, Arc::clone(&statements))
+            .await
+            .unwrap();
+        tx.commit_after(crate::db::batch(vec![insert("a"), insert("b")]))
+            .await
+            .unwrap();
+        let tx = SqliteTx::begin(&writer, statements).await.unwrap();
+        let update =
+            Statement::from_string(DbBackend::Sqlite, "UPDATE t SET v = v WHERE v = 'none'");
+        let (_, done) = tx.run(update, true).await.unwrap();
+        assert_eq!(done.rows_affected(), 0);
+        let update = Statement::from_string(DbBackend::Sqlite, "UPDATE t SET v = v || v");
+        let (_, done) = tx.run(update, true).await.unwrap();
+        assert_eq!(done.rows_affected(), 2);
     }
 
     #[tokio::test]

@@ -32,23 +32,37 @@ impl Turns {
         }
     }
 
-    /// Waits for the writer, in the order asked.
+    /// Waits for the writer, in the order asked; gives up after the pool's acquire timeout, as
+    /// the pool would (a caller that holds a turn and waits for another would otherwise wait
+    /// forever).
     pub async fn take(&self) -> Result<Turn, sqlx::Error> {
         let waiting = Waiting::new(self);
-        let mut slot = Arc::clone(&self.slot).lock_owned().await;
+        let timeout = self.pool.options().get_acquire_timeout();
+        // Declared after `waiting`, so dropped before it if the caller goes.
+        let lock = tokio::time::timeout(timeout, Arc::clone(&self.slot).lock_owned());
+        let mut slot = lock.await.map_err(|_| sqlx::Error::PoolTimedOut)?;
         waiting.served();
         if slot.is_none() {
             *slot = Some(self.pool.acquire().await?);
         }
         Ok(Turn {
-            slot,
-            waiting: Arc::clone(&self.waiting),
+            guard: Some(slot),
+            turns: self.clone(),
         })
     }
 
     /// Gives the writer back to its pool if it waits in the slot (before the pool is closed).
     pub async fn release(&self) {
         drop(self.slot.lock().await.take());
+    }
+
+    /// Gives the writer back to its pool if it waits in the slot and nobody waits for it.
+    fn release_if_idle(&self) {
+        if self.waiting.load(Ordering::Acquire) == 0
+            && let Ok(mut slot) = self.slot.try_lock()
+        {
+            drop(slot.take());
+        }
     }
 }
 
@@ -76,31 +90,32 @@ impl<'a> Waiting<'a> {
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        let left = self.turns.waiting.fetch_sub(1, Ordering::AcqRel) - 1;
-        if !self.served
-            && left == 0
-            && let Ok(mut slot) = self.turns.slot.try_lock()
-        {
-            drop(slot.take());
+        self.turns.waiting.fetch_sub(1, Ordering::AcqRel);
+        if !self.served {
+            self.turns.release_if_idle();
         }
     }
 }
 
 /// The writer, held: no other turn runs until this one is dropped.
 pub struct Turn {
-    slot: OwnedMutexGuard<Option<PoolConnection<Sqlite>>>,
-    waiting: Arc<AtomicUsize>,
+    /// `None` once dropped.
+    guard: Option<OwnedMutexGuard<Option<PoolConnection<Sqlite>>>>,
+    turns: Turns,
 }
 
 impl Turn {
     pub fn conn(&mut self) -> Result<&mut PoolConnection<Sqlite>, sqlx::Error> {
-        self.slot.as_mut().ok_or(sqlx::Error::PoolClosed)
+        self.guard
+            .as_mut()
+            .and_then(|slot| slot.as_mut())
+            .ok_or(sqlx::Error::PoolClosed)
     }
 
     /// Closes the connection instead of handing it on (it may be left in a transaction): the
     /// next turn takes a new one from the pool.
     pub fn close(mut self) {
-        if let Some(mut conn) = self.slot.take() {
+        if let Some(mut conn) = self.guard.as_mut().and_then(|slot| slot.take()) {
             conn.close_on_drop();
         }
     }
@@ -108,11 +123,18 @@ impl Turn {
 
 impl Drop for Turn {
     fn drop(&mut self) {
-        // A caller that starts waiting right after this finds the slot empty and takes the
-        // connection from the pool, once it is back there.
-        if self.waiting.load(Ordering::Acquire) == 0 {
-            drop(self.slot.take());
+        let Some(mut slot) = self.guard.take() else {
+            return;
+        };
+        if self.turns.waiting.load(Ordering::Acquire) == 0 {
+            // A caller that starts waiting right after this finds the slot empty and takes
+            // the connection from the pool, once it is back there.
+            drop(slot.take());
+            return;
         }
+        drop(slot);
+        // The caller counted above may have gone since, while the slot was still locked here.
+        self.turns.release_if_idle();
     }
 }
 
@@ -120,7 +142,13 @@ impl Drop for Turn {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use std::time::Duration;
+    use std::{
+        sync::{
+            Arc,
+            atomic::{AtomicUsize, Ordering},
+        },
+        time::Duration,
+    };
 
     use sea_orm::sqlx::{self, sqlite::SqlitePoolOptions};
 
@@ -128,8 +156,16 @@ mod tests {
 
     #[tokio::test]
     async fn turns_hand_the_writer_on_and_give_it_back_when_nobody_waits() {
+        let returned = Arc::new(AtomicUsize::new(0));
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
+            .after_release({
+                let returned = Arc::clone(&returned);
+                move |_, _| {
+                    returned.fetch_add(1, Ordering::AcqRel);
+                    Box::pin(async { Ok(true) })
+                }
+            })
             .connect("sqlite::memory:")
             .await
             .unwrap();
@@ -137,19 +173,31 @@ mod tests {
             .execute(&pool)
             .await
             .unwrap();
+        // Back in the pool after that statement.
+        while pool.num_idle() == 0 {
+            tokio::task::yield_now().await;
+        }
+        let before = returned.load(Ordering::Acquire);
         let turns = Turns::new(pool.clone());
         let mut first = turns.take().await.unwrap();
         let second = tokio::spawn({
             let turns = turns.clone();
+            let returned = Arc::clone(&returned);
             async move {
                 let mut turn = turns.take().await.unwrap();
+                // Had it gone back to the pool, this turn would have waited for it there.
+                assert_eq!(
+                    returned.load(Ordering::Acquire),
+                    before,
+                    "handed on without the pool"
+                );
                 sqlx::query("INSERT INTO t VALUES (2)")
                     .execute(&mut **turn.conn().unwrap())
                     .await
                     .unwrap();
             }
         });
-        while turns.waiting.load(super::Ordering::Acquire) == 0 {
+        while turns.waiting.load(Ordering::Acquire) == 0 {
             tokio::task::yield_now().await;
         }
         sqlx::query("INSERT INTO t VALUES (1)")
@@ -157,8 +205,6 @@ mod tests {
             .await
             .unwrap();
         drop(first);
-        // The second turn had the connection without the pool: the pool still has none idle.
-        assert_eq!(pool.num_idle(), 0);
         second.await.unwrap();
         // Nobody waits: back in the pool, for its other users.
         let rows: Vec<i64> = tokio::time::timeout(
@@ -169,6 +215,7 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(rows, [1, 2]);
+        assert!(returned.load(Ordering::Acquire) > before);
 
         // A caller that stops waiting (cancelled) is not waited for.
         let held = turns.take().await.unwrap();
@@ -176,7 +223,7 @@ mod tests {
             let turns = turns.clone();
             async move { turns.take().await.map(drop) }
         });
-        while turns.waiting.load(super::Ordering::Acquire) == 0 {
+        while turns.waiting.load(Ordering::Acquire) == 0 {
             tokio::task::yield_now().await;
         }
         gone.abort();
@@ -200,5 +247,20 @@ mod tests {
             .await
             .unwrap_err();
         assert!(error.to_string().contains("no such table"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_turn_not_had_within_the_pools_acquire_timeout_fails_as_the_pool_would() {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_millis(100))
+            .connect("sqlite::memory:")
+            .await
+            .unwrap();
+        let turns = Turns::new(pool);
+        let _held = turns.take().await.unwrap();
+        let error = turns.take().await.err().unwrap();
+        assert!(matches!(error, sqlx::Error::PoolTimedOut), "{error}");
+        assert_eq!(turns.waiting.load(Ordering::Acquire), 0);
     }
 }
