@@ -83,7 +83,14 @@ impl SqliteTx {
             statement.sql
         };
         self.statements.fetch_add(1, Ordering::Relaxed);
-        let (rows, results) = fetch(conn, sql, statement.values, persistent).await?;
+        let mut results = Vec::new();
+        let fetched = fetch(conn, sql, statement.values, persistent, &mut results).await;
+        if first && results.is_empty() {
+            // `BEGIN` itself failed (another process holds the database past the busy
+            // timeout): no transaction is open, and the next statement begins one.
+            *begun = false;
+        }
+        let rows = fetched?;
         // Not `BEGIN`'s own: SQLite reports there the changes of the last write before it.
         let mut done = SqliteQueryResult::default();
         done.extend(results.into_iter().skip(usize::from(first)));
@@ -123,11 +130,11 @@ impl SqliteTx {
             .ok_or(sqlx::Error::PoolClosed)
             .and_then(Turn::conn);
         let fetched = match conn {
-            Ok(conn) => fetch(conn, sql, values, true).await,
+            Ok(conn) => fetch(conn, sql, values, true, &mut Vec::new()).await,
             Err(error) => Err(error),
         };
         match fetched {
-            Ok((rows, _)) => {
+            Ok(rows) => {
                 unsettled.settled();
                 Ok(rows)
             }
@@ -149,8 +156,9 @@ impl Drop for SqliteTx {
             return;
         }
         let unsettled = Unsettled(Some(conn));
-        // Without a runtime (never so: the server drops transactions on its runtimes) the
-        // connection is dropped at once, and SQLite rolls back what a closed connection held.
+        // Transactions are dropped on the server's runtimes; on one shutting down the task is
+        // dropped unrun with the connection, and SQLite rolls back what a closed connection
+        // held.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(unsettled.rollback());
         }
@@ -192,14 +200,15 @@ impl Drop for Unsettled {
     }
 }
 
-/// Runs `sql`, one statement or several, in one round trip: every row, and what each statement
-/// changed.
+/// Runs `sql`, one statement or several, in one round trip: every row, and in `done` what each
+/// statement that ran to its end changed (those before a failed one, on an error).
 async fn fetch(
     conn: &mut sqlx::pool::PoolConnection<sqlx::Sqlite>,
     sql: String,
     values: Option<Values>,
     persistent: bool,
-) -> Result<(Vec<QueryResult>, Vec<SqliteQueryResult>), sqlx::Error> {
+    done: &mut Vec<SqliteQueryResult>,
+) -> Result<Vec<QueryResult>, sqlx::Error> {
     let query = sqlx::query_with(
         AssertSqlSafe(sql),
         SqlxValues(values.unwrap_or(Values(Vec::new()))),
@@ -207,14 +216,13 @@ async fn fetch(
     .persistent(persistent);
     let mut results = conn.fetch_many(query);
     let mut rows = Vec::new();
-    let mut done = Vec::new();
     while let Some(result) = results.next().await {
         match result? {
             Either::Left(result) => done.push(result),
             Either::Right(row) => rows.push(QueryResult::from(row)),
         }
     }
-    Ok((rows, done))
+    Ok(rows)
 }
 
 #[cfg(test)]
@@ -343,6 +351,27 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_begin_that_failed_is_sent_again_with_the_next_statement() {
+        let (_dir, writer, other) = pools().await;
+        let statements = Arc::new(AtomicU64::new(0));
+        let mut holder = other.acquire().await.unwrap();
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut *holder)
+            .await
+            .unwrap();
+        let tx = SqliteTx::begin(&writer, statements).await.unwrap();
+        let error = tx.run(insert("a"), true).await.unwrap_err();
+        assert!(error.to_string().contains("locked"), "{error}");
+        sqlx::query("ROLLBACK").execute(&mut *holder).await.unwrap();
+        drop(holder);
+        // In a transaction, not on its own: the drop rolls it back.
+        tx.run(insert("a"), true).await.unwrap();
+        assert!(!can_write(&other).await);
+        drop(tx);
+        assert!(values(&other).await.is_empty());
+    }
+
+    #[tokio::test]
     async fn a_commit_whose_text_fails_rolls_back_the_whole_transaction() {
         let (_dir, writer, other) = pools().await;
         let statements = Arc::new(AtomicU64::new(0));
@@ -392,9 +421,7 @@ mod tests {
                 async move {
                     let tx = SqliteTx::begin(&writer, statements).await.unwrap();
                     tx.run(insert("c"), true).await.unwrap();
-                    if panics {
-                        panic!("mid-transaction");
-                    }
+                    assert!(!panics, "mid-transaction");
                     inserted.send(()).ok();
                     std::future::pending::<()>().await;
                 }

@@ -37,13 +37,14 @@ impl Turns {
     /// forever).
     pub async fn take(&self) -> Result<Turn, sqlx::Error> {
         let waiting = Waiting::new(self);
-        let timeout = self.pool.options().get_acquire_timeout();
+        let deadline = tokio::time::Instant::now() + self.pool.options().get_acquire_timeout();
         // Declared after `waiting`, so dropped before it if the caller goes.
-        let lock = tokio::time::timeout(timeout, Arc::clone(&self.slot).lock_owned());
+        let lock = tokio::time::timeout_at(deadline, Arc::clone(&self.slot).lock_owned());
         let mut slot = lock.await.map_err(|_| sqlx::Error::PoolTimedOut)?;
         waiting.served();
         if slot.is_none() {
-            *slot = Some(self.pool.acquire().await?);
+            let acquire = tokio::time::timeout_at(deadline, self.pool.acquire());
+            *slot = Some(acquire.await.map_err(|_| sqlx::Error::PoolTimedOut)??);
         }
         Ok(Turn {
             guard: Some(slot),
@@ -53,11 +54,19 @@ impl Turns {
 
     /// Gives the writer back to its pool if it waits in the slot (before the pool is closed).
     pub async fn release(&self) {
-        drop(self.slot.lock().await.take());
+        // Counted as a waiter, so that a turn ending meanwhile leaves the connection to it.
+        let waiting = Waiting::new(self);
+        let mut slot = self.slot.lock().await;
+        waiting.served();
+        drop(slot.take());
     }
 
     /// Gives the writer back to its pool if it waits in the slot and nobody waits for it.
     fn release_if_idle(&self) {
+        // Both callers wrote before (a waiter its count, a turn the lock's release) and read the
+        // other's write here: without a full fence each could miss the other's on a processor
+        // that reorders a later load before an earlier store.
+        std::sync::atomic::fence(Ordering::SeqCst);
         if self.waiting.load(Ordering::Acquire) == 0
             && let Ok(mut slot) = self.slot.try_lock()
         {
@@ -259,7 +268,11 @@ mod tests {
             .unwrap();
         let turns = Turns::new(pool);
         let _held = turns.take().await.unwrap();
-        let error = turns.take().await.err().unwrap();
+        let error = tokio::time::timeout(Duration::from_secs(5), turns.take())
+            .await
+            .expect("the turn gave up")
+            .err()
+            .unwrap();
         assert!(matches!(error, sqlx::Error::PoolTimedOut), "{error}");
         assert_eq!(turns.waiting.load(Ordering::Acquire), 0);
     }
