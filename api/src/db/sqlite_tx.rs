@@ -271,6 +271,13 @@ mod tests {
         (dir, Turns::new(writer), other)
     }
 
+    /// A transaction on `writer`, counting its statements in `statements`.
+    async fn begin(writer: &Turns, statements: &Arc<AtomicU64>) -> SqliteTx {
+        SqliteTx::begin(writer, Arc::clone(statements))
+            .await
+            .unwrap()
+    }
+
     fn insert(v: &str) -> Statement {
         Statement::from_sql_and_values(
             DbBackend::Sqlite,
@@ -305,9 +312,7 @@ mod tests {
     async fn the_first_statement_begins_the_transaction_and_the_last_commits_it() {
         let (_dir, writer, other) = pools().await;
         let statements = Arc::new(AtomicU64::new(0));
-        let tx = SqliteTx::begin(&writer, Arc::clone(&statements))
-            .await
-            .unwrap();
+        let tx = begin(&writer, &statements).await;
         assert!(
             can_write(&other).await,
             "nothing is sent before a statement"
@@ -334,13 +339,11 @@ mod tests {
     async fn the_first_statements_changes_are_its_own_not_those_before_begin() {
         let (_dir, writer, _other) = pools().await;
         let statements = Arc::new(AtomicU64::new(0));
-        let tx = SqliteTx::begin(&writer, Arc::clone(&statements))
-            .await
-            .unwrap();
+        let tx = begin(&writer, &statements).await;
         tx.commit_after(crate::db::batch(vec![insert("a"), insert("b")]))
             .await
             .unwrap();
-        let tx = SqliteTx::begin(&writer, statements).await.unwrap();
+        let tx = begin(&writer, &statements).await;
         let update =
             Statement::from_string(DbBackend::Sqlite, "UPDATE t SET v = v WHERE v = 'none'");
         let (_, done) = tx.run(update, true).await.unwrap();
@@ -359,7 +362,7 @@ mod tests {
             .execute(&mut *holder)
             .await
             .unwrap();
-        let tx = SqliteTx::begin(&writer, statements).await.unwrap();
+        let tx = begin(&writer, &statements).await;
         let error = tx.run(insert("a"), true).await.unwrap_err();
         assert!(error.to_string().contains("locked"), "{error}");
         sqlx::query("ROLLBACK").execute(&mut *holder).await.unwrap();
@@ -375,9 +378,7 @@ mod tests {
     async fn a_commit_whose_text_fails_rolls_back_the_whole_transaction() {
         let (_dir, writer, other) = pools().await;
         let statements = Arc::new(AtomicU64::new(0));
-        let tx = SqliteTx::begin(&writer, Arc::clone(&statements))
-            .await
-            .unwrap();
+        let tx = begin(&writer, &statements).await;
         tx.run(insert("a"), true).await.unwrap();
         let last = crate::db::batch(vec![insert("b"), insert("a")]).unwrap();
         let error = tx.commit_after(Some(last)).await.unwrap_err();
@@ -388,7 +389,7 @@ mod tests {
         assert!(values(&other).await.is_empty());
         assert!(can_write(&other).await, "rolled back");
         // The writer is handed on out of any transaction.
-        let tx = SqliteTx::begin(&writer, statements).await.unwrap();
+        let tx = begin(&writer, &statements).await;
         tx.run(insert("a"), true).await.unwrap();
         tx.commit_after(None).await.unwrap();
         assert_eq!(values(&other).await, ["a"]);
@@ -398,16 +399,12 @@ mod tests {
     async fn a_transaction_dropped_unfinished_is_rolled_back_before_its_writer_is_taken_again() {
         let (_dir, writer, other) = pools().await;
         let statements = Arc::new(AtomicU64::new(0));
-        let tx = SqliteTx::begin(&writer, Arc::clone(&statements))
-            .await
-            .unwrap();
+        let tx = begin(&writer, &statements).await;
         tx.run(insert("a"), true).await.unwrap();
         drop(tx);
         // Handed over once its rollback has run: a `BEGIN` inside the dropped transaction
         // would fail, and `a` would be taken.
-        let tx = SqliteTx::begin(&writer, Arc::clone(&statements))
-            .await
-            .unwrap();
+        let tx = begin(&writer, &statements).await;
         tx.run(insert("a"), true).await.unwrap();
         tx.commit_after(Some(insert("b"))).await.unwrap();
         assert_eq!(values(&other).await, ["a", "b"]);
@@ -431,9 +428,7 @@ mod tests {
                 task.abort();
             }
             task.await.unwrap_err();
-            let tx = SqliteTx::begin(&writer, Arc::clone(&statements))
-                .await
-                .unwrap();
+            let tx = begin(&writer, &statements).await;
             tx.run(insert("c"), true).await.unwrap();
             // Rolled back again: `c` stays free for the next round.
             drop(tx);
@@ -445,19 +440,15 @@ mod tests {
     async fn a_transaction_that_sent_nothing_sends_nothing_to_commit() {
         let (_dir, writer, other) = pools().await;
         let statements = Arc::new(AtomicU64::new(0));
-        let tx = SqliteTx::begin(&writer, Arc::clone(&statements))
-            .await
-            .unwrap();
+        let tx = begin(&writer, &statements).await;
         assert!(tx.commit_after(None).await.unwrap().is_empty());
         assert_eq!(statements.load(Ordering::Relaxed), 0);
         // Its last writes alone still go in a transaction of their own: all or nothing.
-        let tx = SqliteTx::begin(&writer, Arc::clone(&statements))
-            .await
-            .unwrap();
+        let tx = begin(&writer, &statements).await;
         let last = crate::db::batch(vec![insert("a"), insert("a")]).unwrap();
         tx.commit_after(Some(last)).await.unwrap_err();
         assert!(values(&other).await.is_empty());
-        let tx = SqliteTx::begin(&writer, statements).await.unwrap();
+        let tx = begin(&writer, &statements).await;
         tx.commit_after(Some(insert("a"))).await.unwrap();
         assert_eq!(values(&other).await, ["a"]);
     }
@@ -467,7 +458,7 @@ mod tests {
     async fn a_statements_error_reads_as_seaorms_own() {
         let (_dir, writer, _other) = pools().await;
         let statements = Arc::new(AtomicU64::new(0));
-        let tx = crate::db::Tx::Sqlite(SqliteTx::begin(&writer, statements).await.unwrap());
+        let tx = crate::db::Tx::Sqlite(begin(&writer, &statements).await);
         tx.execute_raw(insert("a")).await.unwrap();
         for error in [
             tx.execute_raw(insert("a")).await.unwrap_err(),
