@@ -38,7 +38,7 @@ pub struct SqliteTx {
 struct Held {
     /// The writer; `None` once the transaction has ended.
     conn: Option<Turn>,
-    /// `BEGIN` was sent (with a statement that may have failed after it).
+    /// `BEGIN` was sent and did not fail (the statement after it may have).
     begun: bool,
 }
 
