@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::{
     catalog::product,
-    helpers::{Session, TestApp, code},
+    helpers::{Session, TestApp, code, until_postgres_counts},
 };
 
 pub const ORDER_FIELDS: &str = "id number status version total { amount } transferredToInvoice
@@ -229,20 +229,13 @@ pub async fn backend_pid(db: &impl ConnectionTrait) -> i32 {
 /// PostgreSQL: waits (up to 10 s) until another session waits for a lock that session `pid`
 /// holds.
 pub async fn wait_until_blocked_by(app: &TestApp, pid: i32) {
-    let db = app.state.db.read();
-    let sql = "SELECT COUNT(*) AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))";
-    for _ in 0..200 {
-        let row = db
-            .query_one_raw(statement(db, sql, vec![pid.into()]))
-            .await
-            .unwrap()
-            .unwrap();
-        if row.try_get::<i64>("", "n").unwrap() > 0 {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("nothing waited for the locks of session {pid}");
+    until_postgres_counts(
+        app,
+        "SELECT COUNT(*) AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))",
+        vec![pid.into()],
+        &format!("a session waiting for the locks of session {pid}"),
+    )
+    .await;
 }
 
 /// The text of a PDF, as a reader's copy-paste would give it.

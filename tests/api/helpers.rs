@@ -348,6 +348,36 @@ impl Drop for TestApp {
     }
 }
 
+/// PostgreSQL: runs `sql` (a `SELECT count(*) AS n …` with `$n` placeholders for `values`) on a
+/// reader every 50 ms until it counts a row; panics after ten seconds, saying `what` was
+/// awaited.
+pub async fn until_postgres_counts(
+    app: &TestApp,
+    sql: &str,
+    values: Vec<sea_orm::Value>,
+    what: &str,
+) {
+    use sea_orm::ConnectionTrait;
+
+    let statement =
+        sea_orm::Statement::from_sql_and_values(sea_orm::DbBackend::Postgres, sql, values);
+    for _ in 0..200 {
+        let row = app
+            .state
+            .db
+            .read()
+            .query_one_raw(statement.clone())
+            .await
+            .unwrap()
+            .unwrap();
+        if row.try_get::<i64>("", "n").unwrap() > 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{what} never came");
+}
+
 pub async fn execute_pg(url: &str, sql: &str) {
     use sea_orm::ConnectionTrait;
     let db = sea_orm::Database::connect(url)

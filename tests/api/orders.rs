@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::{
     catalog::product,
-    helpers::{Session, TestApp, code},
+    helpers::{Session, TestApp, code, until_postgres_counts},
     websocket::Ws,
 };
 
@@ -261,30 +261,15 @@ async fn numbering_an_order(app: &TestApp) -> comptoir_api::db::WriteTx {
     numbering
 }
 
-/// Returns once a PostgreSQL statement whose text is `LIKE` `pattern` waits for a lock (after
-/// ten seconds in any case: the test's own assertions then tell what happened).
+/// Returns once a PostgreSQL statement whose text is `LIKE` `pattern` waits for a lock.
 async fn waits_for_a_lock(app: &TestApp, pattern: &str) {
-    use sea_orm::ConnectionTrait;
-
-    let waiting = sea_orm::Statement::from_sql_and_values(
-        sea_orm::DbBackend::Postgres,
+    until_postgres_counts(
+        app,
         "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1",
-        [pattern.into()],
-    );
-    for _ in 0..200 {
-        let row = app
-            .state
-            .db
-            .read()
-            .query_one_raw(waiting.clone())
-            .await
-            .unwrap()
-            .unwrap();
-        if row.try_get::<i64>("", "n").unwrap() > 0 {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+        vec![pattern.into()],
+        &format!("a statement like {pattern} waiting for a lock"),
+    )
+    .await;
 }
 
 /// A checkout that waited for its order number takes what changed meanwhile into account: stock
