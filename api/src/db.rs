@@ -415,12 +415,12 @@ impl WriteTx {
         use crate::events::store;
         let recorded = match self.txn {
             Tx::Sqlite(txn) => {
-                let before = deferred_statements(DbBackend::Sqlite, self.deferred);
-                let last = store::last_statement_sqlite(before, self.pending);
+                let last = store::last_statement_sqlite(self.deferred, self.pending);
                 store::stored(&txn.commit_after(last).await?)?
             }
             Tx::Orm(txn) => {
-                let recorded = store::insert_after(&txn, self.deferred, self.pending).await?;
+                let recorded =
+                    store::insert_after_postgres(&txn, self.deferred, self.pending).await?;
                 txn.commit().await?;
                 recorded
             }

@@ -23,41 +23,33 @@ pub async fn insert(
     Ok(stored)
 }
 
-/// A transaction's last statements (see `db::WriteTx::commit`): runs `before` (writes whose
-/// results are not read, see `db::deferred_statements`), then writes `events` as [`insert`]
-/// does. On SQLite, in one round trip. On PostgreSQL, `before` in one statement, then the events
-/// in another that takes the log's advisory lock first ([`insert_under_lock`]), after every row
-/// lock the transaction's own statements took, so that positions in the log follow commit
-/// order (see `db::WriteTx`).
-pub async fn insert_after(
+/// PostgreSQL: a transaction's last statements (see `db::WriteTx::commit`). Runs `before`
+/// (writes whose results are not read, see `db::deferred_statements`) in one statement, then
+/// writes `events` as [`insert`] does, in another that takes the log's advisory lock first
+/// ([`insert_under_lock`]), after every row lock the transaction's own statements took, so that
+/// positions in the log follow commit order (see `db::WriteTx`).
+pub async fn insert_after_postgres(
     db: &impl ConnectionTrait,
     before: Vec<crate::db::Write>,
     events: Vec<NewEvent>,
 ) -> Result<Vec<StoredEvent>, DbErr> {
-    let backend = db.get_database_backend();
-    let before = crate::db::deferred_statements(backend, before);
-    if backend == DbBackend::Postgres {
-        for statement in before {
-            db.execute_raw(statement).await?;
-        }
-        if events.is_empty() {
-            return Ok(Vec::new());
-        }
-        return stored(&db.query_all_raw(insert_under_lock(events)?).await?);
+    for statement in crate::db::deferred_statements(DbBackend::Postgres, before) {
+        db.execute_raw(statement).await?;
     }
-    match last_statement_sqlite(before, events) {
-        Some(batch) => stored(&db.query_all_raw(batch).await?),
-        None => Ok(Vec::new()),
+    if events.is_empty() {
+        return Ok(Vec::new());
     }
+    stored(&db.query_all_raw(insert_under_lock(events)?).await?)
 }
 
-/// SQLite: a transaction's last statements as one text, `before` (already built) then the
-/// events' insert, which returns the events' rows; `None` if there is nothing to write.
+/// SQLite: a transaction's last statements as one text (see `db::WriteTx::commit`): `before`,
+/// then the events' insert, which returns the events' rows; `None` if there is nothing to
+/// write.
 pub fn last_statement_sqlite(
-    before: Vec<sea_orm::Statement>,
+    before: Vec<crate::db::Write>,
     events: Vec<NewEvent>,
 ) -> Option<sea_orm::Statement> {
-    let mut statements = before;
+    let mut statements = crate::db::deferred_statements(DbBackend::Sqlite, before);
     if !events.is_empty() {
         let mut query = event::Entity::insert_many(events.into_iter().map(active)).into_query();
         query.returning_all();
