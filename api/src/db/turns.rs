@@ -258,6 +258,105 @@ mod tests {
         assert!(error.to_string().contains("no such table"), "{error}");
     }
 
+    /// Callers on several threads wait for a turn and are cancelled while it ends and hands
+    /// the writer to one of them: every turn that ran ran alone, and once all are gone the
+    /// writer is back in its pool (no cancelled waiter stranded it in the slot).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn waiters_cancelled_while_a_turn_ends_never_strand_the_writer() {
+        // A file, not memory: a task cancelled while its statement runs may leave the pool to
+        // open another connection, which must see the same database.
+        let dir = tempfile::tempdir().unwrap();
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(
+                sqlx::sqlite::SqliteConnectOptions::new()
+                    .filename(dir.path().join("t.db"))
+                    .create_if_missing(true),
+            )
+            .await
+            .unwrap();
+        sqlx::query("CREATE TABLE t (v INTEGER)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let turns = Turns::new(pool.clone());
+        let running = Arc::new(AtomicUsize::new(0));
+        let mut ran = 0_i64;
+        for round in 0..200_usize {
+            let held = turns.take().await.unwrap();
+            let mut waiters = Vec::new();
+            for caller in 0..8_usize {
+                let turns = turns.clone();
+                let running = Arc::clone(&running);
+                waiters.push(tokio::spawn(async move {
+                    let mut turn = turns.take().await.unwrap();
+                    // Declared after the turn, so counted out before the turn ends, also when
+                    // the task is cancelled while its statement runs.
+                    let _alone = Alone::new(&running);
+                    sqlx::query("INSERT INTO t VALUES (?)")
+                        .bind(i64::try_from(caller).unwrap())
+                        .execute(&mut **turn.conn().unwrap())
+                        .await
+                        .unwrap();
+                }));
+            }
+            while turns.waiting.load(Ordering::Acquire) < 8 {
+                tokio::task::yield_now().await;
+            }
+            // The turn ends on another thread while the waiters are cancelled here, one after
+            // the other, each round at another point of the hand-off.
+            let ending = tokio::spawn(async move { drop(held) });
+            for (index, waiter) in waiters.iter().enumerate() {
+                for _ in 0..(round + index) % 4 {
+                    tokio::task::yield_now().await;
+                }
+                waiter.abort();
+            }
+            ending.await.unwrap();
+            for waiter in waiters {
+                match waiter.await {
+                    Ok(()) => ran += 1,
+                    Err(error) => assert!(error.is_cancelled(), "{error}"),
+                }
+            }
+            assert_eq!(turns.waiting.load(Ordering::Acquire), 0);
+            let conn = tokio::time::timeout(Duration::from_secs(5), pool.acquire())
+                .await
+                .unwrap_or_else(|_| panic!("round {round}: the writer did not go back to its pool"))
+                .unwrap();
+            drop(conn);
+        }
+        let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM t")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        // A task cancelled while its statement ran may have written too.
+        assert!(
+            rows >= ran,
+            "every turn that ran wrote: {rows} rows, {ran} turns"
+        );
+    }
+
+    /// Counts a turn running; fails if another runs.
+    struct Alone<'a>(&'a AtomicUsize);
+
+    impl<'a> Alone<'a> {
+        fn new(running: &'a AtomicUsize) -> Self {
+            assert_eq!(
+                running.fetch_add(1, Ordering::AcqRel),
+                0,
+                "one turn at a time"
+            );
+            Self(running)
+        }
+    }
+
+    impl Drop for Alone<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
     #[tokio::test]
     async fn a_turn_not_had_within_the_pools_acquire_timeout_fails_as_the_pool_would() {
         let pool = SqlitePoolOptions::new()
