@@ -160,6 +160,7 @@ mod tests {
     };
 
     use sea_orm::sqlx::{self, sqlite::SqlitePoolOptions};
+    use tokio::task::JoinHandle;
 
     use super::Turns;
 
@@ -263,15 +264,17 @@ mod tests {
     /// writer is back in its pool (no cancelled waiter stranded it in the slot).
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn waiters_cancelled_while_a_turn_ends_never_strand_the_writer() {
-        // A file, not memory: a task cancelled while its statement runs may leave the pool to
-        // open another connection, which must see the same database.
+        // A file, not memory: should the pool open another connection (a caller cancelled
+        // within the pool's own check of a connection closes it), it sees the same database.
+        // Not synced: the writes only count turns.
         let dir = tempfile::tempdir().unwrap();
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(
                 sqlx::sqlite::SqliteConnectOptions::new()
                     .filename(dir.path().join("t.db"))
-                    .create_if_missing(true),
+                    .create_if_missing(true)
+                    .synchronous(sqlx::sqlite::SqliteSynchronous::Off),
             )
             .await
             .unwrap();
@@ -282,7 +285,7 @@ mod tests {
         let turns = Turns::new(pool.clone());
         let running = Arc::new(AtomicUsize::new(0));
         let mut ran = 0_i64;
-        for round in 0..200_usize {
+        for round in 0..1_000_usize {
             let held = turns.take().await.unwrap();
             let mut waiters = Vec::new();
             for caller in 0..8_usize {
@@ -303,16 +306,21 @@ mod tests {
             while turns.waiting.load(Ordering::Acquire) < 8 {
                 tokio::task::yield_now().await;
             }
-            // The turn ends on another thread while the waiters are cancelled here, one after
-            // the other, each round at another point of the hand-off.
-            let ending = tokio::spawn(async move { drop(held) });
-            for (index, waiter) in waiters.iter().enumerate() {
-                for _ in 0..(round + index) % 4 {
-                    tokio::task::yield_now().await;
+            // The turn ends on one worker thread while the waiters are cancelled from another,
+            // one after the other with a few yields between them (a worker's yield lets other
+            // tasks run; this test's own thread has no scheduler to yield to).
+            let cancels: Vec<_> = waiters.iter().map(JoinHandle::abort_handle).collect();
+            let cancelling = tokio::spawn(async move {
+                for (index, cancel) in cancels.iter().enumerate() {
+                    for _ in 0..(round + index) % 4 {
+                        tokio::task::yield_now().await;
+                    }
+                    cancel.abort();
                 }
-                waiter.abort();
-            }
+            });
+            let ending = tokio::spawn(async move { drop(held) });
             ending.await.unwrap();
+            cancelling.await.unwrap();
             for waiter in waiters {
                 match waiter.await {
                     Ok(()) => ran += 1,
@@ -320,7 +328,8 @@ mod tests {
                 }
             }
             assert_eq!(turns.waiting.load(Ordering::Acquire), 0);
-            let conn = tokio::time::timeout(Duration::from_secs(5), pool.acquire())
+            // Long: it runs out only if the writer was stranded.
+            let conn = tokio::time::timeout(Duration::from_secs(30), pool.acquire())
                 .await
                 .unwrap_or_else(|_| panic!("round {round}: the writer did not go back to its pool"))
                 .unwrap();
