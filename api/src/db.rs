@@ -452,6 +452,20 @@ fn sqlite_err(error: sea_orm::sqlx::Error, query: bool) -> DbErr {
     }
 }
 
+/// Runs a write on our SQLite transaction (`persistent`: kept in the statement cache) and reports
+/// it as SeaORM would.
+async fn sqlite_execute(
+    txn: &sqlite_tx::SqliteTx,
+    stmt: Statement,
+    persistent: bool,
+) -> Result<sea_orm::ExecResult, DbErr> {
+    let (_, done) = txn
+        .run(stmt, persistent)
+        .await
+        .map_err(|e| sqlite_err(e, false))?;
+    Ok(done.into())
+}
+
 #[async_trait::async_trait]
 impl ConnectionTrait for Tx {
     fn get_database_backend(&self) -> DbBackend {
@@ -463,13 +477,7 @@ impl ConnectionTrait for Tx {
 
     async fn execute_raw(&self, stmt: Statement) -> Result<sea_orm::ExecResult, DbErr> {
         match self {
-            Self::Sqlite(txn) => {
-                let (_, done) = txn
-                    .run(stmt, true)
-                    .await
-                    .map_err(|e| sqlite_err(e, false))?;
-                Ok(done.into())
-            }
+            Self::Sqlite(txn) => sqlite_execute(txn, stmt, true).await,
             Self::Orm(txn) => txn.execute_raw(stmt).await,
         }
     }
@@ -478,11 +486,7 @@ impl ConnectionTrait for Tx {
         match self {
             Self::Sqlite(txn) => {
                 let stmt = Statement::from_string(DbBackend::Sqlite, sql);
-                let (_, done) = txn
-                    .run(stmt, false)
-                    .await
-                    .map_err(|e| sqlite_err(e, false))?;
-                Ok(done.into())
+                sqlite_execute(txn, stmt, false).await
             }
             Self::Orm(txn) => txn.execute_unprepared(sql).await,
         }
