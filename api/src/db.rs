@@ -282,7 +282,7 @@ pub fn batch(statements: Vec<Statement>) -> Option<Statement> {
 /// expressions (`WITH deferred_0 AS (DELETE …) INSERT …`), which PostgreSQL runs to completion
 /// whether read or not.
 pub fn deferred_statements(backend: DbBackend, writes: Vec<Write>) -> Vec<Statement> {
-    use sea_orm::sea_query::{Alias, CommonTableExpression, WithClause};
+    use sea_orm::sea_query::WithClause;
 
     let mut writes = writes;
     let last = match writes.pop() {
@@ -293,7 +293,31 @@ pub fn deferred_statements(backend: DbBackend, writes: Vec<Write>) -> Vec<Statem
         }
     };
     let mut with = WithClause::new();
-    for (index, write) in writes.into_iter().enumerate() {
+    deferred_ctes(&mut with, writes, false);
+    vec![backend.build(&with.query(SubQueryStatement::from(last)))]
+}
+
+/// Adds `writes` to `with` as its common table expressions `deferred_0`, `deferred_1`, … (for a
+/// statement of PostgreSQL that runs them with its own; see [`deferred_statements`]), each with
+/// `RETURNING 1` when `counted`, for the statement to count their rows.
+pub fn deferred_ctes(with: &mut sea_orm::sea_query::WithClause, writes: Vec<Write>, counted: bool) {
+    use sea_orm::sea_query::{Alias, CommonTableExpression, Expr, Query};
+
+    for (index, mut write) in writes.into_iter().enumerate() {
+        if counted {
+            let one = Query::returning().expr(Expr::cust("1"));
+            match &mut write {
+                Write::Insert(s) => {
+                    s.returning(one);
+                }
+                Write::Update(s) => {
+                    s.returning(one);
+                }
+                Write::Delete(s) => {
+                    s.returning(one);
+                }
+            }
+        }
         with.cte(
             CommonTableExpression::new()
                 .query(SubQueryStatement::from(write))
@@ -301,7 +325,6 @@ pub fn deferred_statements(backend: DbBackend, writes: Vec<Write>) -> Vec<Statem
                 .to_owned(),
         );
     }
-    vec![backend.build(&with.query(SubQueryStatement::from(last)))]
 }
 
 /// A statement's text as sea-query renders it, kept once per backend; each run binds its own
@@ -365,12 +388,14 @@ fn sqlx_err(error: sea_orm::sqlx::Error) -> DbErr {
 /// earlier in a transaction that commits later would take a lower position than an event
 /// already read, and a client catching up from its cursor (`events(after:)`, a subscription's
 /// `after`) would never see it. So the transactions that write events take one lock (a
-/// transaction-scoped advisory lock per schema) for their last statement, which takes it, then
-/// inserts the events, and for the commit. Taken after every row lock the transaction's own
-/// statements take (their foreign keys' checks included), it cannot deadlock with them; the only
-/// locks taken after it are those of the catalog's deferred triggers at commit (the
-/// `cache_epoch` rows), in the same order in every transaction. The price: on PostgreSQL, the
-/// commits of transactions that write events run one at a time.
+/// transaction-scoped advisory lock per schema) for their last statement, which runs the
+/// deferred writes ([`WriteTx::defer`]), then takes it, then inserts the events, and for the
+/// commit. Taken after every row lock the transaction's statements take, it cannot deadlock
+/// with them; the locks taken after it are those of the deferred writes' foreign keys' checks
+/// (made at the end of the statement), which never wait (see [`WriteTx::defer`]), and those of
+/// the catalog's deferred triggers at commit (the `cache_epoch` rows), in the same order in
+/// every transaction. The price: on PostgreSQL, the commits of transactions that write events
+/// run one at a time.
 /// SQLite has one writer: its transactions commit in the order they run.
 pub struct WriteTx {
     /// Adds the transaction's time to [`Db::write_time`] when it ends, committed or not.
@@ -399,8 +424,17 @@ impl WriteTx {
     /// writes go to the database in one round trip (each round trip holds the one writer of
     /// SQLite for two thread hand-overs, and on PostgreSQL the row locks taken before, such as
     /// the number series'): on SQLite as a text of several statements run in order, with the
-    /// events; on PostgreSQL as one statement whose other writes are common table expressions,
-    /// before the events' own.
+    /// events; on PostgreSQL as common table expressions of the events' statement, which runs
+    /// them before it takes the event log's lock, or of the last deferred write's when there are
+    /// no events.
+    ///
+    /// On PostgreSQL their foreign keys are checked at the end of that statement, the log's lock
+    /// held (see [`WriteTx`]), so those checks must never wait for another transaction: the rows
+    /// a deferred write's foreign keys point at were created by this transaction or locked by it
+    /// (`FOR KEY SHARE` at least) before. A parallel transaction holding such a row `FOR UPDATE`
+    /// while it waits for the log's lock would otherwise deadlock with it (PostgreSQL fails one of
+    /// the two after a second). A checkout locks its customer and products first
+    /// (`catalog::service::take_stock_after`); an outbox message has no foreign key.
     ///
     /// For a transaction's last writes only: nothing it runs after `defer` may read, or
     /// reference by a foreign key, what a deferred write writes (it is not there yet); the

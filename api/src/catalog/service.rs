@@ -1035,10 +1035,16 @@ pub struct StockItem {
 /// at the first short one. A row whose tracking is switched on while the statement waits counts
 /// as untracked for this checkout, as if it had come just before.
 /// Locks are taken in the order given: `first`'s row, then each item's.
+///
+/// On PostgreSQL the same statement then locks each of `held` (a table and a row's ID) `FOR KEY
+/// SHARE`: the rows that writes deferred to the commit reference by foreign keys, whose checks
+/// must not wait once the event log's lock is taken (see `db::WriteTx::defer`). SQLite has one
+/// writer: nothing to hold.
 pub async fn take_stock_after(
     db: &impl ConnectionTrait,
     first: sea_orm::Statement,
     items: &[StockItem],
+    held: &[(&'static str, Uuid)],
 ) -> Result<(sea_orm::QueryResult, Vec<StockTake>), AppError> {
     let missing = || AppError::internal(anyhow::anyhow!("a statement gave no row"));
     let counted: Vec<usize> = (0..items.len())
@@ -1050,7 +1056,7 @@ pub async fn take_stock_after(
             .map(|&i| (items[i].product_id, items[i].variant_id, items[i].quantity))
             .collect();
         let row = db
-            .query_one_raw(store::take_stock_postgres(first, &asked))
+            .query_one_raw(store::take_stock_postgres(first, &asked, held))
             .await?
             .ok_or_else(missing)?;
         let mut taken = vec![StockTake::Taken; items.len()];

@@ -554,9 +554,13 @@ pub fn take_stock_sqlite(
 /// row as it was already qualified (stock added meanwhile is not seen), and a second take of one
 /// row takes nothing. A take that took nothing from a row that counts stock is to be run again
 /// by a statement of its own ([`take_stock`]).
+///
+/// Last, each of `held` (a table and a row's ID) is locked `FOR KEY SHARE`, as a foreign key's
+/// check would lock it (`held_N`: 1 when the row is there).
 pub fn take_stock_postgres(
     first: sea_orm::Statement,
     items: &[(Uuid, Option<Uuid>, i32)],
+    held: &[(&'static str, Uuid)],
 ) -> sea_orm::Statement {
     use std::fmt::Write;
 
@@ -587,6 +591,18 @@ pub fn take_stock_postgres(
              (SELECT track_stock FROM {table} WHERE id = ${id}) AS tracked_{index}"
         );
         before = format!("(SELECT ok FROM ok_{index})");
+    }
+    for (index, &(table, id)) in held.iter().enumerate() {
+        values.push(id.into());
+        let id = values.len();
+        let _ = write!(
+            sql,
+            ", held_{index} AS (SELECT FROM {table} WHERE id = ${id} FOR KEY SHARE)"
+        );
+        let _ = write!(
+            select,
+            ", (SELECT count(*) FROM held_{index}) AS held_{index}"
+        );
     }
     sql.push(' ');
     sql.push_str(&select);

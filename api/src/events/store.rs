@@ -23,23 +23,23 @@ pub async fn insert(
     Ok(stored)
 }
 
-/// PostgreSQL: a transaction's last statements (see `db::WriteTx::commit`). Runs `before`
-/// (writes whose results are not read, see `db::deferred_statements`) in one statement, then
-/// writes `events` as [`insert`] does, in another that takes the log's advisory lock first
-/// ([`insert_under_lock`]), after every row lock the transaction's own statements took, so that
-/// positions in the log follow commit order (see `db::WriteTx`).
+/// PostgreSQL: a transaction's last statement before its commit (see `db::WriteTx::commit`):
+/// `before` (writes whose results are not read, see `db::deferred_statements`), then `events`,
+/// written as [`insert`] does, in one statement that takes the log's advisory lock between the
+/// two ([`insert_under_lock`]) so that positions in the log follow commit order (see
+/// `db::WriteTx`). Without events, `before` alone.
 pub async fn insert_after_postgres(
     db: &impl ConnectionTrait,
     before: Vec<crate::db::Write>,
     events: Vec<NewEvent>,
 ) -> Result<Vec<StoredEvent>, DbErr> {
-    for statement in crate::db::deferred_statements(DbBackend::Postgres, before) {
-        db.execute_raw(statement).await?;
-    }
     if events.is_empty() {
+        for statement in crate::db::deferred_statements(DbBackend::Postgres, before) {
+            db.execute_raw(statement).await?;
+        }
         return Ok(Vec::new());
     }
-    stored(&db.query_all_raw(insert_under_lock(events)?).await?)
+    stored(&db.query_all_raw(insert_under_lock(before, events)?).await?)
 }
 
 /// SQLite: a transaction's last statements as one text (see `db::WriteTx::commit`): `before`,
@@ -70,10 +70,15 @@ pub fn stored(rows: &[sea_orm::QueryResult]) -> Result<Vec<StoredEvent>, DbErr> 
 
 /// PostgreSQL: `events` inserted as [`insert`] does, in one statement that first takes the log's
 /// advisory lock (`WITH event_lock AS (SELECT pg_advisory_xact_lock(…)) INSERT … SELECT … FROM
-/// event_lock UNION ALL …`): the events take their positions under it, in the order given. Run
-/// after every other write of the transaction, whose row locks (and their foreign keys' checks,
-/// which PostgreSQL makes at the end of each statement) are then all taken.
-fn insert_under_lock(events: Vec<NewEvent>) -> Result<sea_orm::Statement, DbErr> {
+/// event_lock UNION ALL …`): the events take their positions under it, in the order given. The
+/// writes `before` are common table expressions of the same statement (`deferred_0 AS (… RETURNING
+/// 1)`, …) that the lock's row counts: they run, and take their row locks, before the lock is
+/// taken. Their foreign keys' checks come at the end of the statement, the lock held: they must
+/// not wait (see `db::WriteTx::defer`). Run after every other statement of the transaction.
+fn insert_under_lock(
+    before: Vec<crate::db::Write>,
+    events: Vec<NewEvent>,
+) -> Result<sea_orm::Statement, DbErr> {
     use sea_orm::{
         ActiveModelTrait, ActiveValue, Iterable,
         sea_query::{
@@ -85,7 +90,20 @@ fn insert_under_lock(events: Vec<NewEvent>) -> Result<sea_orm::Statement, DbErr>
     lock.expr(Expr::cust(
         "pg_advisory_xact_lock(hashtext('comptoir_events.' || current_schema()))",
     ));
+    // The lock is taken from a row made of how many rows each write returned: each write runs
+    // to completion, its row locks taken, before it.
+    let written = before.len();
+    for index in 0..written {
+        lock.from_subquery(
+            Query::select()
+                .expr(Expr::cust("count(*)"))
+                .from(Alias::new(format!("deferred_{index}")))
+                .to_owned(),
+            Alias::new(format!("written_{index}")),
+        );
+    }
     let mut with = WithClause::new();
+    crate::db::deferred_ctes(&mut with, before, true);
     with.cte(
         CommonTableExpression::new()
             .query(lock)

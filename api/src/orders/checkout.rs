@@ -271,7 +271,7 @@ impl Placing {
             .default_address(AddressKind::Billing)
             .unwrap_or_else(|| delivery.clone());
         let customer = record.customer;
-        let (number, reserved) = number_and_stock(&tx, &cart.lines).await?;
+        let (number, reserved) = number_and_stock(&tx, customer.id, &cart.lines).await?;
         let mut row = new_row(
             number,
             &customer,
@@ -384,10 +384,14 @@ impl Ahead {
 }
 
 /// The order's number, then stock taken for each of the cart's lines (what each holds
-/// reserved, by position): in one round trip on SQLite. `OUT_OF_STOCK` names the first line
-/// short of stock in the order stock is taken.
+/// reserved, by position): in one round trip. `OUT_OF_STOCK` names the first line short of
+/// stock in the order stock is taken. On PostgreSQL the same statement locks the rows the
+/// order and its lines will reference (the customer, each line's product): their foreign keys'
+/// checks run at commit, under the event log's lock, and must not wait there (see
+/// `db::WriteTx::defer`).
 async fn number_and_stock(
     tx: &WriteTx,
+    customer_id: Uuid,
     cart_lines: &[carts::LineView],
 ) -> Result<(String, Vec<i32>), AppError> {
     let order = super::model::stock_order(cart_lines, |l| {
@@ -413,10 +417,17 @@ async fn number_and_stock(
         })
         .collect();
     let backend = sea_orm::ConnectionTrait::get_database_backend(&**tx);
+    let mut parents = vec![("customer", customer_id)];
+    for line in cart_lines {
+        if !parents.contains(&("product", line.product.id)) {
+            parents.push(("product", line.product.id));
+        }
+    }
     let (number, takes) = catalog::service::take_stock_after(
         &**tx,
         numbering::next_statement(backend, ORDER_SERIES),
         &items,
+        &parents,
     )
     .await?;
     let number = numbering::from_row(ORDER_SERIES, &number)?;
