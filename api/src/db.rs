@@ -428,13 +428,16 @@ impl WriteTx {
     /// them before it takes the event log's lock, or of the last deferred write's when there are
     /// no events.
     ///
-    /// On PostgreSQL their foreign keys are checked at the end of that statement, the log's lock
-    /// held (see [`WriteTx`]), so those checks must never wait for another transaction: the rows
-    /// a deferred write's foreign keys point at were created by this transaction or locked by it
-    /// (`FOR KEY SHARE` at least) before. A parallel transaction holding such a row `FOR UPDATE`
-    /// while it waits for the log's lock would otherwise deadlock with it (PostgreSQL fails one of
-    /// the two after a second). A checkout locks its customer and products first
-    /// (`catalog::service::take_stock_after`); an outbox message has no foreign key.
+    /// On PostgreSQL what a deferred write sets off at the end of that statement runs with the
+    /// log's lock held (see [`WriteTx`]) and must never wait for another transaction: the rows
+    /// its foreign keys point at were created by this transaction or locked by it (`FOR KEY
+    /// SHARE` at least) before; it deletes or re-keys no row that other rows reference, and
+    /// fires no trigger that writes another row (`cart_line`'s inserts and updates touch their
+    /// cart). A parallel transaction holding such a row `FOR UPDATE` while it waits for the
+    /// log's lock would otherwise deadlock with it (PostgreSQL fails one of the two after a
+    /// second). A checkout locks its customer and products first
+    /// (`catalog::service::take_stock_after`) and deletes cart lines, which nothing references;
+    /// an outbox message has no foreign key.
     ///
     /// For a transaction's last writes only: nothing it runs after `defer` may read, or
     /// reference by a foreign key, what a deferred write writes (it is not there yet); the

@@ -295,21 +295,42 @@ impl ErrorExtensions for AppError {
     }
 }
 
-/// Database errors: constraint violations become `CONFLICT`, the rest `INTERNAL`.
+/// Database errors: constraint violations become `CONFLICT`, and so do a transaction that
+/// PostgreSQL chose to fail in a deadlock (`40P01`) or a serialization failure (`40001`), which
+/// nothing of the change survives and a retry may pass; the rest `INTERNAL`.
 impl From<DbErr> for AppError {
     fn from(error: DbErr) -> Self {
-        match error.sql_err() {
-            Some(SqlErr::UniqueConstraintViolation(detail)) => {
-                tracing::debug!(%detail, "unique violation");
-                Self::Conflict {
-                    field: None,
-                    message: "already exists".to_owned(),
-                    current_version: None,
-                }
-            }
-            _ => Self::Internal(error.into()),
+        if let Some(SqlErr::UniqueConstraintViolation(detail)) = error.sql_err() {
+            tracing::debug!(%detail, "unique violation");
+            return Self::Conflict {
+                field: None,
+                message: "already exists".to_owned(),
+                current_version: None,
+            };
         }
+        if matches!(sql_state(&error).as_deref(), Some("40P01" | "40001")) {
+            tracing::warn!(%error, "transaction failed against a parallel one");
+            return Self::Conflict {
+                field: None,
+                message: "changed at the same time by another request: try again".to_owned(),
+                current_version: None,
+            };
+        }
+        Self::Internal(error.into())
     }
+}
+
+/// The SQLSTATE code of the database's error `error` reports, if it reports one.
+pub fn sql_state(error: &DbErr) -> Option<String> {
+    let (DbErr::Query(sea_orm::RuntimeErr::SqlxError(error))
+    | DbErr::Exec(sea_orm::RuntimeErr::SqlxError(error))) = error
+    else {
+        return None;
+    };
+    error
+        .as_database_error()
+        .and_then(sea_orm::sqlx::error::DatabaseError::code)
+        .map(std::borrow::Cow::into_owned)
 }
 
 impl From<anyhow::Error> for AppError {

@@ -376,37 +376,46 @@ async fn a_checkout_waits_for_its_number_before_taking_stock_on_postgres() {
     assert_eq!(placed["myOrders"]["totalCount"], 0, "{placed}");
 }
 
-/// On PostgreSQL a checkout's last writes run with its events, under the event log's lock, and
-/// their foreign keys' checks with them. A transaction that holds the order's customer and an
-/// untracked product `FOR UPDATE` (as editing them does) and then writes an event must delay
-/// the checkout, not deadlock with it: the checkout locks both before it takes the log's lock.
+/// On PostgreSQL a checkout's last writes run in its events' statement, whose foreign keys'
+/// checks come after it takes the event log's lock. A transaction that holds the order's
+/// customer, or an untracked product of it, `FOR UPDATE` (as editing them does) and then writes
+/// an event must delay the checkout, not deadlock with it: the checkout locks both before it
+/// takes the log's lock.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_checkout_waits_for_its_customer_and_products_before_the_event_log_on_postgres() {
-    use sea_orm::ConnectionTrait;
-
     let Some(app) = TestApp::on_postgres().await else {
         return;
     };
     let (manager, pen, client) = two_pens_in_a_cart(&app).await;
     let book = product(&app, &manager.access, json!({ "reference": "BOOK" })).await;
     add_to_cart(&app, &client.access, &book, 1).await;
-    let mut editing = app.state.db.begin(&app.state.events).await.unwrap();
-    for lock in [
-        "SELECT id FROM customer FOR UPDATE",
+    checkout_beside_an_edit(&app, &client, "SELECT id FROM customer FOR UPDATE").await;
+    assert_eq!(stock(&app, &manager.access, &pen).await, 8);
+    add_to_cart(&app, &client.access, &pen, 2).await;
+    add_to_cart(&app, &client.access, &book, 1).await;
+    checkout_beside_an_edit(
+        &app,
+        &client,
         "SELECT id FROM product WHERE reference = 'BOOK' FOR UPDATE",
-    ] {
-        let held = editing
-            .query_all_raw(sea_orm::Statement::from_string(
-                sea_orm::DbBackend::Postgres,
-                lock,
-            ))
-            .await
-            .unwrap();
-        assert_eq!(held.len(), 1, "{lock}");
-    }
+    )
+    .await;
+    assert_eq!(stock(&app, &manager.access, &pen).await, 6);
+}
+
+/// Checks out the client's cart (a pen and a book) while another transaction holds the one row
+/// `lock` selects and has an event to write; both must succeed.
+async fn checkout_beside_an_edit(app: &TestApp, client: &Session, lock: &str) {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+    let mut editing = app.state.db.begin(&app.state.events).await.unwrap();
+    let held = editing
+        .query_all_raw(Statement::from_string(DbBackend::Postgres, lock))
+        .await
+        .unwrap();
+    assert_eq!(held.len(), 1, "{lock}");
     let editor: i32 = editing
-        .query_one_raw(sea_orm::Statement::from_string(
-            sea_orm::DbBackend::Postgres,
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
             "SELECT pg_backend_pid() AS pid",
         ))
         .await
@@ -421,9 +430,9 @@ async fn a_checkout_waits_for_its_customer_and_products_before_the_event_log_on_
         json!({}),
         chrono::Utc::now(),
     ));
-    let (placed, committed) = tokio::join!(checkout(&app, &client.access, None), async {
+    let (placed, committed) = tokio::join!(checkout(app, &client.access, None), async {
         until_postgres_counts(
-            &app,
+            app,
             "SELECT count(*) AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))",
             vec![editor.into()],
             "the checkout waiting for the editing transaction",
@@ -431,12 +440,51 @@ async fn a_checkout_waits_for_its_customer_and_products_before_the_event_log_on_
         .await;
         editing.commit().await
     });
-    assert!(committed.is_ok(), "{committed:?}");
+    assert!(committed.is_ok(), "{lock}: {committed:?}");
     let lines = placed["data"]["checkout"]["lines"]
         .as_array()
-        .unwrap_or_else(|| panic!("{placed}"));
-    assert_eq!(lines.len(), 2, "{placed}");
-    assert_eq!(stock(&app, &manager.access, &pen).await, 8);
+        .unwrap_or_else(|| panic!("{lock}: {placed}"));
+    assert_eq!(lines.len(), 2, "{lock}: {placed}");
+}
+
+/// On PostgreSQL a transaction that PostgreSQL fails to end a deadlock (`40P01`) reports
+/// `CONFLICT`: nothing of it stays, and a retry may pass. Not an internal error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_failed_to_end_a_deadlock_is_a_conflict_on_postgres() {
+    use sea_orm::ConnectionTrait;
+
+    let Some(app) = TestApp::on_postgres().await else {
+        return;
+    };
+    let db = &app.state.db;
+    db.write()
+        .execute_unprepared(
+            "INSERT INTO number_series (name, last_value) VALUES ('A', 0), ('B', 0)",
+        )
+        .await
+        .unwrap();
+    let take =
+        |name: &str| format!("UPDATE number_series SET last_value = 1 WHERE name = '{name}'");
+    let first = db.begin(&app.state.events).await.unwrap();
+    let second = db.begin(&app.state.events).await.unwrap();
+    first.execute_unprepared(&take("A")).await.unwrap();
+    second.execute_unprepared(&take("B")).await.unwrap();
+    // Each waits for the other's row: PostgreSQL fails one; the other waits until it is gone.
+    let (b, a) = (take("B"), take("A"));
+    let error = tokio::select! {
+        taken = first.execute_unprepared(&b) => taken.unwrap_err(),
+        taken = second.execute_unprepared(&a) => taken.unwrap_err(),
+    };
+    assert_eq!(
+        comptoir_api::error::sql_state(&error).as_deref(),
+        Some("40P01"),
+        "{error}"
+    );
+    let error = comptoir_api::error::AppError::from(error);
+    assert!(
+        matches!(error, comptoir_api::error::AppError::Conflict { .. }),
+        "{error:?}"
+    );
 }
 
 db_test! {

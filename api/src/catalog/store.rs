@@ -556,7 +556,8 @@ pub fn take_stock_sqlite(
 /// by a statement of its own ([`take_stock`]).
 ///
 /// Last, each of `held` (a table and a row's ID) is locked `FOR KEY SHARE`, as a foreign key's
-/// check would lock it (`held_N`: 1 when the row is there).
+/// check would lock it (`held_N`, not read: PostgreSQL runs an unread common table expression
+/// only if referenced; a row a take of the statement updated is skipped, already locked).
 pub fn take_stock_postgres(
     first: sea_orm::Statement,
     items: &[(Uuid, Option<Uuid>, i32)],

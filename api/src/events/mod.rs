@@ -454,15 +454,7 @@ async fn listen(
 
 /// Whether `error` is PostgreSQL's "relation does not exist" (`42P01`).
 fn undefined_table(error: &DbErr) -> bool {
-    let (DbErr::Query(sea_orm::RuntimeErr::SqlxError(error))
-    | DbErr::Exec(sea_orm::RuntimeErr::SqlxError(error))) = error
-    else {
-        return false;
-    };
-    error
-        .as_database_error()
-        .and_then(sea_orm::sqlx::error::DatabaseError::code)
-        .is_some_and(|code| code == "42P01")
+    crate::error::sql_state(error).as_deref() == Some("42P01")
 }
 
 /// Delivers the events of the log from [`Delivered::since`] that were not delivered yet, in

@@ -24,7 +24,7 @@ pub async fn insert(
 }
 
 /// PostgreSQL: a transaction's last statement before its commit (see `db::WriteTx::commit`):
-/// `before` (writes whose results are not read, see `db::deferred_statements`), then `events`,
+/// `before` (writes whose rows are only counted, see `db::WriteTx::defer`), then `events`,
 /// written as [`insert`] does, in one statement that takes the log's advisory lock between the
 /// two ([`insert_under_lock`]) so that positions in the log follow commit order (see
 /// `db::WriteTx`). Without events, `before` alone.
