@@ -72,6 +72,10 @@ pub enum AppError {
         /// For stale edits: the version to base the next attempt on.
         current_version: Option<i32>,
     },
+    /// `CONFLICT` too: the transaction met a parallel one and PostgreSQL failed it (a deadlock, a
+    /// serialization failure); nothing of it was kept, and the same request may pass again.
+    /// Apart from [`AppError::Conflict`], which callers read as "already exists".
+    Contended,
     AccountBlocked,
     InvalidCredentials,
     RateLimited {
@@ -165,7 +169,7 @@ impl AppError {
             Self::Forbidden => ErrorCode::Forbidden,
             Self::NotFound { .. } => ErrorCode::NotFound,
             Self::Validation { .. } => ErrorCode::Validation,
-            Self::Conflict { .. } => ErrorCode::Conflict,
+            Self::Conflict { .. } | Self::Contended => ErrorCode::Conflict,
             Self::AccountBlocked => ErrorCode::AccountBlocked,
             Self::InvalidCredentials => ErrorCode::InvalidCredentials,
             Self::RateLimited { .. } => ErrorCode::RateLimited,
@@ -190,6 +194,7 @@ impl AppError {
             Self::NotFound { what, .. } => format!("{what} not found"),
             Self::Validation { field, message } => format!("{field}: {message}"),
             Self::Conflict { message, .. } => message.clone(),
+            Self::Contended => "changed at the same time by another request: try again".to_owned(),
             Self::AccountBlocked => "this account is blocked".to_owned(),
             Self::InvalidCredentials => "invalid email or password".to_owned(),
             Self::RateLimited { retry_after_secs } => {
@@ -264,6 +269,9 @@ impl AppError {
             if let Some(version) = current_version {
                 ext.set("currentVersion", version);
             }
+            if matches!(self, Self::Contended) {
+                ext.set("retry", true);
+            }
             if let Some(available) = available {
                 ext.set("available", available);
             }
@@ -295,9 +303,9 @@ impl ErrorExtensions for AppError {
     }
 }
 
-/// Database errors: constraint violations become `CONFLICT`, and so do a transaction that
-/// PostgreSQL chose to fail in a deadlock (`40P01`) or a serialization failure (`40001`), which
-/// nothing of the change survives and a retry may pass; the rest `INTERNAL`.
+/// Database errors: unique violations become [`AppError::Conflict`], a transaction PostgreSQL
+/// failed in a deadlock (`40P01`) or a serialization failure (`40001`) [`AppError::Contended`]
+/// (both `CONFLICT`), the rest `INTERNAL`.
 impl From<DbErr> for AppError {
     fn from(error: DbErr) -> Self {
         if let Some(SqlErr::UniqueConstraintViolation(detail)) = error.sql_err() {
@@ -310,11 +318,7 @@ impl From<DbErr> for AppError {
         }
         if matches!(sql_state(&error).as_deref(), Some("40P01" | "40001")) {
             tracing::warn!(%error, "transaction failed against a parallel one");
-            return Self::Conflict {
-                field: None,
-                message: "changed at the same time by another request: try again".to_owned(),
-                current_version: None,
-            };
+            return Self::Contended;
         }
         Self::Internal(error.into())
     }
@@ -336,5 +340,24 @@ pub fn sql_state(error: &DbErr) -> Option<String> {
 impl From<anyhow::Error> for AppError {
     fn from(error: anyhow::Error) -> Self {
         Self::Internal(error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::Value;
+
+    use super::AppError;
+
+    /// A transaction failed against a parallel one is a `CONFLICT` that says to send it again;
+    /// a stale edit is not.
+    #[test]
+    fn a_contended_transaction_is_a_conflict_to_send_again() {
+        let sent = AppError::Contended.to_graphql().extensions.unwrap();
+        assert_eq!(sent.get("code"), Some(&Value::from("CONFLICT")));
+        assert_eq!(sent.get("retry"), Some(&Value::Boolean(true)));
+        let stale = AppError::stale(3).to_graphql().extensions.unwrap();
+        assert_eq!(stale.get("code"), Some(&Value::from("CONFLICT")));
+        assert_eq!(stale.get("retry"), None);
     }
 }

@@ -469,11 +469,14 @@ async fn a_transaction_failed_to_end_a_deadlock_is_a_conflict_on_postgres() {
     let second = db.begin(&app.state.events).await.unwrap();
     first.execute_unprepared(&take("A")).await.unwrap();
     second.execute_unprepared(&take("B")).await.unwrap();
-    // Each waits for the other's row: PostgreSQL fails one; the other waits until it is gone.
+    // Each waits for the other's row: PostgreSQL fails one, and the other goes on once the
+    // failed one is aborted.
     let (b, a) = (take("B"), take("A"));
-    let error = tokio::select! {
-        taken = first.execute_unprepared(&b) => taken.unwrap_err(),
-        taken = second.execute_unprepared(&a) => taken.unwrap_err(),
+    let (first_taken, second_taken) =
+        tokio::join!(first.execute_unprepared(&b), second.execute_unprepared(&a));
+    let error = match (first_taken, second_taken) {
+        (Err(error), Ok(_)) | (Ok(_), Err(error)) => error,
+        other => panic!("one of the two fails: {other:?}"),
     };
     assert_eq!(
         comptoir_api::error::sql_state(&error).as_deref(),
@@ -482,9 +485,10 @@ async fn a_transaction_failed_to_end_a_deadlock_is_a_conflict_on_postgres() {
     );
     let error = comptoir_api::error::AppError::from(error);
     assert!(
-        matches!(error, comptoir_api::error::AppError::Conflict { .. }),
+        matches!(error, comptoir_api::error::AppError::Contended),
         "{error:?}"
     );
+    assert_eq!(error.code().as_str(), "CONFLICT");
 }
 
 db_test! {
