@@ -299,32 +299,29 @@ pub fn deferred_statements(backend: DbBackend, writes: Vec<Write>) -> Vec<Statem
 
 /// Adds `writes` to `with` as its common table expressions `deferred_0`, `deferred_1`, … (for a
 /// statement of PostgreSQL that runs them with its own; see [`deferred_statements`]), each with
-/// `RETURNING 1` when `counted`, for the statement to count their rows.
-pub fn deferred_ctes(with: &mut sea_orm::sea_query::WithClause, writes: Vec<Write>, counted: bool) {
-    use sea_orm::sea_query::{Alias, CommonTableExpression, Expr, Query};
+/// `RETURNING 1` when `counted`, for the statement to count their rows. Their names, in order.
+pub fn deferred_ctes(
+    with: &mut sea_orm::sea_query::WithClause,
+    writes: Vec<Write>,
+    counted: bool,
+) -> Vec<String> {
+    use sea_orm::sea_query::{Alias, CommonTableExpression};
 
+    let mut names = Vec::with_capacity(writes.len());
     for (index, mut write) in writes.into_iter().enumerate() {
         if counted {
-            let one = Query::returning().expr(Expr::cust("1"));
-            match &mut write {
-                Write::Insert(s) => {
-                    s.returning(one);
-                }
-                Write::Update(s) => {
-                    s.returning(one);
-                }
-                Write::Delete(s) => {
-                    s.returning(one);
-                }
-            }
+            write.return_one();
         }
+        let name = format!("deferred_{index}");
         with.cte(
             CommonTableExpression::new()
                 .query(SubQueryStatement::from(write))
-                .table_name(Alias::new(format!("deferred_{index}")))
+                .table_name(Alias::new(name.as_str()))
                 .to_owned(),
         );
+        names.push(name);
     }
+    names
 }
 
 /// A statement's text as sea-query renders it, kept once per backend; each run binds its own
@@ -564,6 +561,24 @@ impl Write {
             Self::Insert(s) => backend.build(s),
             Self::Update(s) => backend.build(s),
             Self::Delete(s) => backend.build(s),
+        }
+    }
+
+    /// `RETURNING 1`: a row for each row written.
+    fn return_one(&mut self) {
+        use sea_orm::sea_query::{Expr, Query};
+
+        let one = Query::returning().expr(Expr::cust("1"));
+        match self {
+            Self::Insert(s) => {
+                s.returning(one);
+            }
+            Self::Update(s) => {
+                s.returning(one);
+            }
+            Self::Delete(s) => {
+                s.returning(one);
+            }
         }
     }
 }

@@ -92,18 +92,19 @@ fn insert_under_lock(
     ));
     // The lock is taken from a row made of how many rows each write returned: each write runs
     // to completion, its row locks taken, before it.
-    let written = before.len();
-    for index in 0..written {
+    let mut with = WithClause::new();
+    for (index, write) in crate::db::deferred_ctes(&mut with, before, true)
+        .into_iter()
+        .enumerate()
+    {
         lock.from_subquery(
             Query::select()
                 .expr(Expr::cust("count(*)"))
-                .from(Alias::new(format!("deferred_{index}")))
+                .from(Alias::new(write))
                 .to_owned(),
             Alias::new(format!("written_{index}")),
         );
     }
-    let mut with = WithClause::new();
-    crate::db::deferred_ctes(&mut with, before, true);
     with.cte(
         CommonTableExpression::new()
             .query(lock)

@@ -387,8 +387,8 @@ impl Ahead {
 /// reserved, by position): in one round trip. `OUT_OF_STOCK` names the first line short of
 /// stock in the order stock is taken. On PostgreSQL the same statement locks the rows the
 /// order and its lines will reference (the customer, each line's product): their foreign keys'
-/// checks run at commit, under the event log's lock, and must not wait there (see
-/// `db::WriteTx::defer`).
+/// checks run at the end of the transaction's last statement, under the event log's lock, and
+/// must not wait there (see `db::WriteTx::defer`).
 async fn number_and_stock(
     tx: &WriteTx,
     customer_id: Uuid,
