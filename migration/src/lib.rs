@@ -21,6 +21,7 @@ mod m20261130_000022_create_cache_epoch;
 mod m20261206_000023_create_document_logo;
 mod m20261206_000024_touch_cart_on_line_change;
 pub mod m20261206_000025_catalog_rows_epoch;
+mod m20261207_000026_cart_room_function;
 
 pub struct Migrator;
 
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000023_create_document_logo::Migration),
             Box::new(m20261206_000024_touch_cart_on_line_change::Migration),
             Box::new(m20261206_000025_catalog_rows_epoch::Migration),
+            Box::new(m20261207_000026_cart_room_function::Migration),
         ]
     }
 }

@@ -479,6 +479,72 @@ db_test! {
     }
 }
 
+/// On PostgreSQL an add to a cart is one statement outside a transaction; an add that waited
+/// for another transaction holding the cart counts that transaction's lines: it does not take a
+/// place taken meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_add_that_waited_for_the_cart_counts_the_lines_added_meanwhile_on_postgres() {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+
+    let Some(app) = crate::helpers::TestApp::on_postgres().await else {
+        return;
+    };
+    catalog(&app).await;
+    let token = anonymous_cart(&app).await;
+    let add = "mutation($t: String, $r: String!) { cartQuickAdd(cartToken: $t, reference: $r, quantity: 1) { id } }";
+    app.data(None, add, json!({ "t": token, "r": "PEN" })).await;
+    let db = app.state.db.write();
+    let sql = |sql: &str| Statement::from_string(DbBackend::Postgres, sql);
+    let fill = |from: i32, to: i32| {
+        format!(
+            "INSERT INTO cart_line (id, cart_id, product_id, configuration, line_key, quantity, created_at, updated_at)
+             SELECT gen_random_uuid(), cart_id, product_id, '[]', 'filler-' || n, 1, now(), now()
+             FROM cart_line, generate_series({from}, {to}) AS n WHERE line_key NOT LIKE 'filler-%'"
+        )
+    };
+    // One place left of 200.
+    db.execute_raw(sql(&fill(1, 198))).await.unwrap();
+
+    let holding = db.begin().await.unwrap();
+    let held = holding
+        .query_all_raw(sql("SELECT id FROM cart FOR UPDATE"))
+        .await
+        .unwrap();
+    assert_eq!(held.len(), 1);
+    let holder: i32 = holding
+        .query_one_raw(sql("SELECT pg_backend_pid() AS pid"))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get("", "pid")
+        .unwrap();
+    holding.execute_raw(sql(&fill(199, 199))).await.unwrap();
+    let (added, committed) = tokio::join!(
+        app.gql(None, add, json!({ "t": token, "r": "BOOK" })),
+        async {
+            crate::helpers::until_postgres_counts(
+                &app,
+                "SELECT count(*) AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))",
+                vec![holder.into()],
+                "the add waiting for the cart",
+            )
+            .await;
+            holding.commit().await
+        }
+    );
+    committed.unwrap();
+    assert_eq!(code(&added), "VALIDATION", "{added}");
+    assert_eq!(added["errors"][0]["extensions"]["field"], "cart");
+    let lines: i64 = db
+        .query_one_raw(sql("SELECT count(*) AS n FROM cart_line"))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get("", "n")
+        .unwrap();
+    assert_eq!(lines, 200);
+}
+
 db_test! {
     async fn each_line_change_marks_the_cart_changed(app) {
         catalog(&app).await;

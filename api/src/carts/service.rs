@@ -116,10 +116,8 @@ pub async fn add_line(
     let db = state.db.read();
     let catalog = state.catalog.at_early(db, early).await?;
     let line = prepare_line(db, &catalog, principal, input, now).await?;
-    // On SQLite, into the caller's cart found by the insert itself: one statement on the
-    // writer, no transaction (on PostgreSQL, see `store::add_line_to_owned`).
-    if state.db.backend() == sea_orm::DbBackend::Sqlite
-        && let Some(owner) = owned_by(principal, token)
+    // Into the caller's cart found by the insert itself: one statement, no transaction.
+    if let Some(owner) = owned_by(principal, token)
         && let Some(cart_id) =
             store::add_line_to_owned(&state.db, &owner, &line, MAX_LINES, now).await?
     {

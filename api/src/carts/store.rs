@@ -316,10 +316,9 @@ impl Owner {
 /// that needs no transaction around it. The cart is marked changed by the line's trigger. The
 /// cart's ID, or `None` when there is no such cart or it is full.
 ///
-/// SQLite only: there the statement runs alone on the one writer (sent with other adds waiting
-/// there, in one round trip: [`Db::write_one`]). On PostgreSQL two of them may
-/// run at once, and one that waited for the other would count the cart's lines as they were
-/// before it waited (the statement's snapshot), letting a cart grow past `max_lines`.
+/// On SQLite the statement runs alone on the one writer (sent with other adds waiting there, in
+/// one round trip: [`Db::write_one`]); on PostgreSQL two of them may run at once, and the
+/// cart's room is counted after its row's lock ([`room`]).
 pub async fn add_line_to_owned(
     db: &Db,
     owner: &Owner,
@@ -373,11 +372,9 @@ impl AddToOwned<'_> {
             self.now.into(),
             owner_value,
             ACTIVE.into(),
-            max_lines_value(self.max_lines),
-            1.into(),
-            line.line_key.as_str().into(),
-            MAX_QUANTITY.into(),
         ];
+        let room = room_values(backend, self.max_lines, &line.line_key);
+        let values = values.into_iter().chain(room).chain([MAX_QUANTITY.into()]);
         rendered.bind(backend, || self.build(backend), values)
     }
 
@@ -399,6 +396,49 @@ fn max_lines_value(max: usize) -> sea_orm::Value {
     i64::try_from(max).unwrap_or(i64::MAX).into()
 }
 
+/// Whether the cart `cart_id` names has room for a line under `line_key`: fewer than `max`
+/// lines, or one under that key already (the add merges into it). On PostgreSQL, the migration's
+/// `cart_has_room`, which locks the cart's row and counts after the lock: a statement outside a
+/// transaction that waited for another add then counts that other's line too (a count in the
+/// statement itself would read its snapshot, taken before the wait). SQLite runs one statement
+/// at a time.
+fn room(backend: sea_orm::DbBackend, cart_id: Expr, max: usize, line_key: &str) -> Expr {
+    use sea_orm::sea_query::{Alias, ExprTrait, Func, Query, SubQueryStatement};
+    if backend == sea_orm::DbBackend::Postgres {
+        return Func::cust(Alias::new("cart_has_room"))
+            .args([
+                cart_id,
+                Expr::val(ACTIVE),
+                Expr::val(max_lines_value(max)),
+                Expr::val(line_key),
+            ])
+            .into();
+    }
+    let held = Query::select()
+        .expr(Expr::col(cart_line::Column::Id).count())
+        .from(cart_line::Entity)
+        .and_where(Expr::col((cart_line::Entity, cart_line::Column::CartId)).eq(cart_id.clone()))
+        .to_owned();
+    let same = Query::select()
+        .expr(Expr::val(1))
+        .from(cart_line::Entity)
+        .and_where(Expr::col((cart_line::Entity, cart_line::Column::CartId)).eq(cart_id))
+        .and_where(cart_line::Column::LineKey.eq(line_key))
+        .to_owned();
+    Expr::SubQuery(None, Box::new(SubQueryStatement::SelectStatement(held)))
+        .lt(max_lines_value(max))
+        .or(Expr::exists(same))
+}
+
+/// The values [`room`] binds, in their order.
+fn room_values(backend: sea_orm::DbBackend, max: usize, line_key: &str) -> [sea_orm::Value; 3] {
+    if backend == sea_orm::DbBackend::Postgres {
+        [ACTIVE.into(), max_lines_value(max), line_key.into()]
+    } else {
+        [max_lines_value(max), 1.into(), line_key.into()]
+    }
+}
+
 /// `INSERT INTO cart_line … SELECT … FROM cart WHERE <cart> … ON CONFLICT … DO UPDATE`: the line
 /// goes to the cart `cart` selects, if any (and if it has room, with `max_lines`).
 fn insert_line(
@@ -409,7 +449,7 @@ fn insert_line(
     max_lines: Option<usize>,
     now: DateTime<Utc>,
 ) -> Result<sea_orm::sea_query::InsertStatement, DbErr> {
-    use sea_orm::sea_query::{Alias, ExprTrait, Func, OnConflict, Query, SubQueryStatement};
+    use sea_orm::sea_query::{Alias, ExprTrait, Func, OnConflict, Query};
     let merged = Func::cust(Alias::new(if backend == sea_orm::DbBackend::Postgres {
         "LEAST"
     } else {
@@ -424,22 +464,7 @@ fn insert_line(
     .arg(MAX_QUANTITY);
     let cart_id = || Expr::col((cart::Entity, cart::Column::Id));
     let room = match max_lines {
-        Some(max) => {
-            let held = Query::select()
-                .expr(Expr::col(cart_line::Column::Id).count())
-                .from(cart_line::Entity)
-                .and_where(Expr::col((cart_line::Entity, cart_line::Column::CartId)).eq(cart_id()))
-                .to_owned();
-            let same = Query::select()
-                .expr(Expr::val(1))
-                .from(cart_line::Entity)
-                .and_where(Expr::col((cart_line::Entity, cart_line::Column::CartId)).eq(cart_id()))
-                .and_where(cart_line::Column::LineKey.eq(line.line_key.clone()))
-                .to_owned();
-            Expr::SubQuery(None, Box::new(SubQueryStatement::SelectStatement(held)))
-                .lt(max_lines_value(max))
-                .or(Expr::exists(same))
-        }
+        Some(max) => room(backend, cart_id(), max, &line.line_key),
         None => Expr::val(1).eq(1),
     };
     // SQLite reads `INSERT … SELECT … ON CONFLICT` only when the SELECT has a WHERE clause, as
