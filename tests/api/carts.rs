@@ -366,11 +366,9 @@ db_test! {
         let statements = app.state.db.statements() - before;
         assert_eq!(line(&cart, "PEN")["quantity"], 2);
         assert_eq!(line(&cart, "PEN")["unitPrice"]["amount"], "0.333");
-        // Caller with the catalog's epoch, reference, the line (on SQLite one statement that
-        // finds the cart, adds the line and marks the cart changed; on PostgreSQL the cart found
-        // and marked changed, then the line), the cart's lines.
-        let most = if app.state.db.backend() == sea_orm::DbBackend::Sqlite { 4 } else { 5 };
-        assert!(statements <= most, "{statements} statements");
+        // Caller with the catalog's epoch, reference, the line (one statement that finds the
+        // cart, adds the line and marks the cart changed, no transaction), the cart's lines.
+        assert!(statements <= 4, "{statements} statements");
 
         // A price change is a new epoch: the next change to the cart shows the new price.
         let update = "mutation($id: ID!) { updateProduct(id: $id, version: 1, input: { unitPrice: \"0.50\" }) { version } }";
@@ -409,10 +407,9 @@ db_test! {
         assert_eq!(line(&cart, "PEN")["warnings"], json!(["only 1 available"]));
         let mine = app.data(Some(&buyer.access), "{ myCart { lines { availableQuantity product { stock } } } }", json!({})).await;
         assert_eq!(mine["myCart"]["lines"][0]["product"]["stock"], 1);
-        // Caller with the epochs, reference, the line (PostgreSQL: the cart, then the line), the
-        // lines with their stock: no catalog row read again.
-        let most = if app.state.db.backend() == sea_orm::DbBackend::Sqlite { 4 } else { 5 };
-        assert!(statements <= most, "{statements} statements");
+        // Caller with the epochs, reference, the line, the lines with their stock: no catalog
+        // row read again.
+        assert!(statements <= 4, "{statements} statements");
     }
 }
 
