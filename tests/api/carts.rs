@@ -477,11 +477,11 @@ db_test! {
 }
 
 /// On PostgreSQL an add to a cart is one statement outside a transaction; an add that waited
-/// for another transaction holding the cart counts that transaction's lines: it does not take a
-/// place taken meanwhile.
+/// for another transaction holding the cart sees what that transaction did: it does not take a
+/// place taken meanwhile, nor add to a cart merged meanwhile.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_add_that_waited_for_the_cart_counts_the_lines_added_meanwhile_on_postgres() {
-    use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+async fn an_add_that_waited_for_the_cart_sees_what_was_done_meanwhile_on_postgres() {
+    use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement, TransactionTrait};
 
     let Some(app) = crate::helpers::TestApp::on_postgres().await else {
         return;
@@ -491,7 +491,43 @@ async fn an_add_that_waited_for_the_cart_counts_the_lines_added_meanwhile_on_pos
     let add = "mutation($t: String, $r: String!) { cartQuickAdd(cartToken: $t, reference: $r, quantity: 1) { id } }";
     app.data(None, add, json!({ "t": token, "r": "PEN" })).await;
     let db = app.state.db.write();
-    let sql = |sql: &str| Statement::from_string(DbBackend::Postgres, sql);
+    let sql = |sql: &str| Statement::from_string(DbBackend::Postgres, sql.to_owned());
+    let count = |query: &'static str| async move {
+        db.query_one_raw(sql(query))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get::<i64>("", "n")
+            .unwrap()
+    };
+    // Commits `holding` once `adding` waits for it; what `adding` answered.
+    let add_beside = |holding: DatabaseTransaction, token: String| {
+        let app = &app;
+        async move {
+            let holder: i32 = holding
+                .query_one_raw(sql("SELECT pg_backend_pid() AS pid"))
+                .await
+                .unwrap()
+                .unwrap()
+                .try_get("", "pid")
+                .unwrap();
+            let (added, committed) = tokio::join!(
+                app.gql(None, add, json!({ "t": token, "r": "BOOK" })),
+                async {
+                    crate::helpers::until_postgres_counts(
+                        app,
+                        "SELECT count(*) AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))",
+                        vec![holder.into()],
+                        "the add waiting for the cart",
+                    )
+                    .await;
+                    holding.commit().await
+                }
+            );
+            committed.unwrap();
+            added
+        }
+    };
     let fill = |from: i32, to: i32| {
         format!(
             "INSERT INTO cart_line (id, cart_id, product_id, configuration, line_key, quantity, created_at, updated_at)
@@ -499,47 +535,36 @@ async fn an_add_that_waited_for_the_cart_counts_the_lines_added_meanwhile_on_pos
              FROM cart_line, generate_series({from}, {to}) AS n WHERE line_key NOT LIKE 'filler-%'"
         )
     };
-    // One place left of 200.
+    // One place left of 200; another transaction locks the cart and takes it.
     db.execute_raw(sql(&fill(1, 198))).await.unwrap();
-
     let holding = db.begin().await.unwrap();
     let held = holding
         .query_all_raw(sql("SELECT id FROM cart FOR UPDATE"))
         .await
         .unwrap();
     assert_eq!(held.len(), 1);
-    let holder: i32 = holding
-        .query_one_raw(sql("SELECT pg_backend_pid() AS pid"))
-        .await
-        .unwrap()
-        .unwrap()
-        .try_get("", "pid")
-        .unwrap();
     holding.execute_raw(sql(&fill(199, 199))).await.unwrap();
-    let (added, committed) = tokio::join!(
-        app.gql(None, add, json!({ "t": token, "r": "BOOK" })),
-        async {
-            crate::helpers::until_postgres_counts(
-                &app,
-                "SELECT count(*) AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))",
-                vec![holder.into()],
-                "the add waiting for the cart",
-            )
-            .await;
-            holding.commit().await
-        }
-    );
-    committed.unwrap();
+    let added = add_beside(holding, token.clone()).await;
     assert_eq!(code(&added), "VALIDATION", "{added}");
     assert_eq!(added["errors"][0]["extensions"]["field"], "cart");
-    let lines: i64 = db
-        .query_one_raw(sql("SELECT count(*) AS n FROM cart_line"))
+    assert_eq!(count("SELECT count(*) AS n FROM cart_line").await, 200);
+
+    // Another cart, merged at login by a transaction the add waits for.
+    let other = anonymous_cart(&app).await;
+    app.data(None, add, json!({ "t": other, "r": "PEN" })).await;
+    let merging = db.begin().await.unwrap();
+    let merged = merging
+        .execute_raw(sql("UPDATE cart SET status = 'MERGED' WHERE id NOT IN
+             (SELECT cart_id FROM cart_line WHERE line_key LIKE 'filler-%')"))
         .await
-        .unwrap()
-        .unwrap()
-        .try_get("", "n")
         .unwrap();
-    assert_eq!(lines, 200);
+    assert_eq!(merged.rows_affected(), 1);
+    let added = add_beside(merging, other).await;
+    assert_eq!(code(&added), "NOT_FOUND", "{added}");
+    assert_eq!(
+        count("SELECT count(*) AS n FROM cart_line JOIN cart ON cart.id = cart_id WHERE status = 'MERGED'").await,
+        1
+    );
 }
 
 db_test! {

@@ -110,8 +110,8 @@ pub async fn add_line(
     early: Option<EarlyEpoch>,
 ) -> Result<CartView, AppError> {
     let now = state.clock.now();
-    // The line is checked against the catalog on the read pool, before the transaction: the
-    // single SQLite writer is held only for the change. A catalog change committed in between
+    // The line is checked against the catalog on the read pool, before the write: the single
+    // SQLite writer is held only for the change. A catalog change committed in between
     // leaves the cart as if the line had been added just before it.
     let db = state.db.read();
     let catalog = state.catalog.at_early(db, early).await?;
@@ -134,8 +134,9 @@ pub async fn add_line(
         };
         return view(db, Some(&catalog), cart).await;
     }
-    // No such cart (a user's first line, or a token that names none), or it is full: the
-    // transaction creates the user's cart, or says which.
+    // No such cart (a user's first line, a token that names none, a cart merged at login
+    // while the statement waited for it), or it is full: the transaction creates the user's
+    // cart, or says which.
     let tx = state.db.begin(&state.events).await?;
     let cart = cart_to_change(&tx, principal, token, now).await?;
     add_prepared(&tx, &cart, line, now).await?;

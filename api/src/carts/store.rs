@@ -276,7 +276,7 @@ pub struct NewLine {
 /// Adds `line` to the cart, or its quantity to the line that already holds the same thing, in
 /// one statement (`ON CONFLICT … DO UPDATE`), so concurrent adds never lose a unit. With
 /// `max_lines`, a new line is added only while the cart holds fewer (the same statement counts
-/// them): `false` when it was refused for that.
+/// them, on PostgreSQL after locking the cart: [`room`]): `false` when it was refused for that.
 pub async fn add_line(
     db: &impl ConnectionTrait,
     cart_id: Uuid,
@@ -398,7 +398,8 @@ fn max_lines_value(max: usize) -> sea_orm::Value {
 
 /// Whether the cart `cart_id` names has room for a line under `line_key`: fewer than `max`
 /// lines, or one under that key already (the add merges into it). On PostgreSQL, the migration's
-/// `cart_has_room`, which locks the cart's row and counts after the lock: a statement outside a
+/// `cart_has_room`, which locks the cart's row, checks it is still active and counts after the
+/// lock: a statement outside a
 /// transaction that waited for another add then counts that other's line too (a count in the
 /// statement itself would read its snapshot, taken before the wait). SQLite runs one statement
 /// at a time.
