@@ -306,6 +306,52 @@ db_test! {
 }
 
 db_test! {
+    async fn templates_are_written_and_loaded_in_the_same_statements_whatever_their_lines(app) with |config| {
+        // The outbox worker polls in the background; its statements would blur the count.
+        config.outbox_worker = false;
+    } {
+        let (manager, pen) = catalog(&app).await;
+        let ids = app
+            .data(None, "{ book: product(reference: \"BOOK\") { id } shirt: product(reference: \"SHIRT\") { id variants { id } } banner: product(reference: \"BANNER\") { id } }", json!({}))
+            .await;
+        // Each with a variant's line: showing a template reads variants only then.
+        let one = json!([{ "productId": ids["shirt"]["id"], "variantId": ids["shirt"]["variants"][0]["id"], "quantity": 1 }]);
+        let four = json!([
+            { "productId": pen, "quantity": 1 },
+            { "productId": ids["book"]["id"], "quantity": 2 },
+            { "productId": ids["shirt"]["id"], "variantId": ids["shirt"]["variants"][0]["id"], "quantity": 1 },
+            { "productId": ids["banner"]["id"], "quantity": 1,
+              "configuration": [{ "option": "material", "value": "paper" }, { "option": "width", "number": "0.50" }] },
+        ]);
+        let counted = |token: String, query: &'static str, variables: Value| {
+            let app = &app;
+            async move {
+                let before = app.state.db.statements();
+                let data = app.data(Some(&token), query, variables).await;
+                (data, app.state.db.statements() - before)
+            }
+        };
+        let create = "mutation($n: String!, $lines: [CartLineInput!]!) { createCartTemplate(name: $n, lines: $lines) { id } }";
+        let (small, small_written) = counted(manager.clone(), create, json!({ "n": "one", "lines": one })).await;
+        let (big, big_written) = counted(manager.clone(), create, json!({ "n": "four", "lines": four })).await;
+        assert_eq!(small_written, big_written, "a template of one line, then of four");
+
+        let load = "mutation($id: ID!) { cartLoadTemplate(templateId: $id) { lines { quantity product { reference } } } }";
+        let (a, b) = (app.user(Role::AccountClient).await, app.user(Role::AccountClient).await);
+        let (loaded, small_loaded) = counted(a.access.clone(), load, json!({ "id": small["createCartTemplate"]["id"] })).await;
+        assert_eq!(loaded["cartLoadTemplate"]["lines"].as_array().unwrap().len(), 1);
+        let (loaded, big_loaded) = counted(b.access.clone(), load, json!({ "id": big["createCartTemplate"]["id"] })).await;
+        assert_eq!(loaded["cartLoadTemplate"]["lines"].as_array().unwrap().len(), 4);
+        assert_eq!(small_loaded, big_loaded, "a template of one line, then of four");
+        // Loaded again, its lines add up on those the cart holds.
+        let again = app.data(Some(&b.access), load, json!({ "id": big["createCartTemplate"]["id"] })).await;
+        assert_eq!(again["cartLoadTemplate"]["lines"].as_array().unwrap().len(), 4);
+        assert_eq!(line(&again["cartLoadTemplate"], "BOOK")["quantity"], 4);
+        assert_eq!(line(&again["cartLoadTemplate"], "PEN")["quantity"], 2);
+    }
+}
+
+db_test! {
     async fn hidden_products_stay_out_of_templates_and_are_flagged_in_carts(app) {
         let (manager, pen) = catalog(&app).await;
         let client = app.user(Role::AccountClient).await;

@@ -273,8 +273,10 @@ pub async fn merge_into_user(
     }
     // The user's cart locked before its lines, in the order a checkout of it takes them.
     let target = store::touch(&**tx, user_cart(tx, user_id, now).await?, now).await?;
-    for line in store::lines_of(&**tx, anonymous.id).await? {
-        let new = NewLine {
+    let lines = store::lines_of(&**tx, anonymous.id)
+        .await?
+        .into_iter()
+        .map(|line| NewLine {
             product_id: line.product_id,
             variant_id: line.variant_id,
             configuration: line.configuration,
@@ -282,10 +284,10 @@ pub async fn merge_into_user(
             quantity: line.quantity,
             rental_start: line.rental_start,
             rental_end: line.rental_end,
-        };
-        // Nothing the customer chose is dropped at login, whatever the count.
-        store::add_line(&**tx, target.id, new, None, now).await?;
-    }
+        })
+        .collect();
+    // Nothing the customer chose is dropped at login, whatever the count.
+    store::add_lines(&**tx, target.id, lines, None, now).await?;
     store::delete_lines(&**tx, anonymous.id).await?;
     Ok(())
 }
@@ -367,12 +369,28 @@ pub(super) async fn add_prepared(
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
     if !store::add_line(&**tx, cart.id, line, Some(MAX_LINES), now).await? {
-        return Err(AppError::validation(
-            "cart",
-            format!("a cart holds at most {MAX_LINES} lines"),
-        ));
+        return Err(full());
     }
     Ok(())
+}
+
+/// [`add_prepared`] for several lines, in one statement: all of them or, when they would not
+/// all fit, none.
+pub(super) async fn add_all_prepared(
+    tx: &WriteTx,
+    cart: &cart::Model,
+    lines: Vec<NewLine>,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    if !store::add_lines(&**tx, cart.id, lines, Some(MAX_LINES), now).await? {
+        return Err(full());
+    }
+    Ok(())
+}
+
+/// A cart has no room for another line.
+fn full() -> AppError {
+    AppError::validation("cart", format!("a cart holds at most {MAX_LINES} lines"))
 }
 
 fn line_key(

@@ -450,19 +450,7 @@ fn insert_line(
     max_lines: Option<usize>,
     now: DateTime<Utc>,
 ) -> Result<sea_orm::sea_query::InsertStatement, DbErr> {
-    use sea_orm::sea_query::{Alias, ExprTrait, Func, OnConflict, Query};
-    let merged = Func::cust(Alias::new(if backend == sea_orm::DbBackend::Postgres {
-        "LEAST"
-    } else {
-        "MIN"
-    }))
-    .arg(
-        Expr::col((cart_line::Entity, cart_line::Column::Quantity)).add(Expr::col((
-            Alias::new("excluded"),
-            cart_line::Column::Quantity,
-        ))),
-    )
-    .arg(MAX_QUANTITY);
+    use sea_orm::sea_query::{ExprTrait, Query};
     let cart_id = || Expr::col((cart::Entity, cart::Column::Id));
     let room = match max_lines {
         Some(max) => room(backend, cart_id(), max, &line.line_key),
@@ -505,13 +493,113 @@ fn insert_line(
         ])
         .select_from(row)
         .map_err(|error| DbErr::Custom(error.to_string()))?
-        .on_conflict(
-            OnConflict::columns([cart_line::Column::CartId, cart_line::Column::LineKey])
-                .value(cart_line::Column::Quantity, merged)
-                .update_column(cart_line::Column::UpdatedAt)
-                .to_owned(),
-        )
+        .on_conflict(merge_into_held(backend))
         .to_owned())
+}
+
+/// `ON CONFLICT (cart_id, line_key) DO UPDATE`: a line under a key the cart already holds adds
+/// its quantity to that line's (up to [`MAX_QUANTITY`]).
+fn merge_into_held(backend: sea_orm::DbBackend) -> sea_orm::sea_query::OnConflict {
+    use sea_orm::sea_query::{Alias, ExprTrait, Func, OnConflict};
+    let merged = Func::cust(Alias::new(if backend == sea_orm::DbBackend::Postgres {
+        "LEAST"
+    } else {
+        "MIN"
+    }))
+    .arg(
+        Expr::col((cart_line::Entity, cart_line::Column::Quantity)).add(Expr::col((
+            Alias::new("excluded"),
+            cart_line::Column::Quantity,
+        ))),
+    )
+    .arg(MAX_QUANTITY);
+    OnConflict::columns([cart_line::Column::CartId, cart_line::Column::LineKey])
+        .value(cart_line::Column::Quantity, merged)
+        .update_column(cart_line::Column::UpdatedAt)
+        .to_owned()
+}
+
+/// Adds `lines` to the cart `cart_id` as [`add_line`] adds one, all in one statement (after one
+/// that reads the keys the cart holds, with `max_lines`); lines under one key become one. The
+/// caller's transaction must hold the cart's row (see the README's invariants). With
+/// `max_lines`, `false` and nothing added when the new lines would not all fit.
+pub async fn add_lines(
+    db: &impl ConnectionTrait,
+    cart_id: Uuid,
+    lines: Vec<NewLine>,
+    max_lines: Option<usize>,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    use std::collections::{HashMap, HashSet, hash_map::Entry};
+
+    use sea_orm::sea_query::Query;
+    let mut merged: Vec<NewLine> = Vec::with_capacity(lines.len());
+    let mut by_key: HashMap<String, usize> = HashMap::with_capacity(lines.len());
+    for line in lines {
+        match by_key.entry(line.line_key.clone()) {
+            Entry::Occupied(at) => {
+                let held = &mut merged[*at.get()].quantity;
+                *held = held.saturating_add(line.quantity).min(MAX_QUANTITY);
+            }
+            Entry::Vacant(at) => {
+                at.insert(merged.len());
+                merged.push(line);
+            }
+        }
+    }
+    if merged.is_empty() {
+        return Ok(true);
+    }
+    if let Some(max) = max_lines {
+        let held: HashSet<String> = cart_line::Entity::find()
+            .select_only()
+            .column(cart_line::Column::LineKey)
+            .filter(cart_line::Column::CartId.eq(cart_id))
+            .into_tuple()
+            .all(db)
+            .await?
+            .into_iter()
+            .collect();
+        let new = merged
+            .iter()
+            .filter(|l| !held.contains(&l.line_key))
+            .count();
+        if held.len() + new > max {
+            return Ok(false);
+        }
+    }
+    let mut insert = Query::insert();
+    insert.into_table(cart_line::Entity).columns([
+        cart_line::Column::Id,
+        cart_line::Column::CartId,
+        cart_line::Column::ProductId,
+        cart_line::Column::VariantId,
+        cart_line::Column::Configuration,
+        cart_line::Column::LineKey,
+        cart_line::Column::Quantity,
+        cart_line::Column::RentalStart,
+        cart_line::Column::RentalEnd,
+        cart_line::Column::CreatedAt,
+        cart_line::Column::UpdatedAt,
+    ]);
+    for line in merged {
+        insert.values_panic([
+            Uuid::now_v7().into(),
+            cart_id.into(),
+            line.product_id.into(),
+            line.variant_id.into(),
+            line.configuration.into(),
+            line.line_key.into(),
+            line.quantity.into(),
+            line.rental_start.into(),
+            line.rental_end.into(),
+            now.into(),
+            now.into(),
+        ]);
+    }
+    insert.on_conflict(merge_into_held(db.get_database_backend()));
+    db.execute(&insert).await?;
+    Ok(true)
 }
 
 /// Creates the user's cart unless one exists (the unique index settles races).

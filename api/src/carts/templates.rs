@@ -11,7 +11,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
-    service::{LineInput, add_prepared, cart_for_write, cart_to_change, prepare_line, view},
+    service::{LineInput, add_all_prepared, cart_for_write, cart_to_change, prepare_line, view},
     store,
 };
 use crate::{
@@ -93,6 +93,9 @@ pub async fn create(
         crate::customers::service::require_exists(&tx, customer_id, "customerId").await?;
     }
     let catalog = state.catalog.at(&*tx).await?;
+    // The products' rows in one read (those not kept), for the checks below.
+    let products: Vec<Uuid> = lines.iter().map(|l| l.product_id).collect();
+    catalog.products(&*tx, &products).await?;
     let mut prepared = Vec::with_capacity(lines.len());
     for line in lines {
         if line.rental_period.is_some() {
@@ -180,7 +183,12 @@ pub async fn load(
         .ok_or_else(|| AppError::not_found("cart template", "templateId"))?;
     let cart = cart_to_change(&tx, principal, token, now).await?;
     let catalog = state.catalog.at(&*tx).await?;
-    for line in lines_of(&*tx, &[template.id]).await? {
+    let lines = lines_of(&*tx, &[template.id]).await?;
+    // The products' rows in one read (those not kept), for the checks below.
+    let products: Vec<Uuid> = lines.iter().map(|l| l.product_id).collect();
+    catalog.products(&*tx, &products).await?;
+    let mut prepared = Vec::with_capacity(lines.len());
+    for line in lines {
         let configuration: Configuration =
             serde_json::from_value(line.configuration).unwrap_or_default();
         let input = LineInput {
@@ -192,11 +200,12 @@ pub async fn load(
         };
         // A line the catalog no longer offers is left out; the others still load.
         match prepare_line(&*tx, &catalog, principal, input, now).await {
-            Ok(prepared) => add_prepared(&tx, &cart, prepared, now).await?,
+            Ok(line) => prepared.push(line),
             Err(AppError::Validation { .. } | AppError::NotFound { .. }) => {}
             Err(other) => return Err(other),
         }
     }
+    add_all_prepared(&tx, &cart, prepared, now).await?;
     let view = view(&*tx, Some(&catalog), cart).await?;
     tx.commit().await?;
     Ok(view)
@@ -236,8 +245,10 @@ async fn insert(
     }
     .insert(db)
     .await?;
-    for (position, line) in lines.iter().enumerate() {
-        cart_template_line::ActiveModel {
+    let rows = lines
+        .iter()
+        .enumerate()
+        .map(|(position, line)| cart_template_line::ActiveModel {
             id: Set(Uuid::now_v7()),
             template_id: Set(template.id),
             product_id: Set(line.product_id),
@@ -245,9 +256,12 @@ async fn insert(
             configuration: Set(line.configuration.clone()),
             quantity: Set(line.quantity),
             position: Set(i32::try_from(position).unwrap_or(i32::MAX)),
-        }
-        .insert(db)
-        .await?;
+        });
+    // One insert for all the lines.
+    if !lines.is_empty() {
+        cart_template_line::Entity::insert_many(rows)
+            .exec_without_returning(db)
+            .await?;
     }
     Ok(template)
 }
