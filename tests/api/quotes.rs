@@ -132,6 +132,46 @@ db_test! {
 }
 
 db_test! {
+    async fn a_quote_request_runs_the_same_statements_whatever_its_number_of_lines(app) with |config| {
+        // The outbox worker polls in the background; its statements would blur the count.
+        config.outbox_worker = false;
+    } {
+        let manager = app.user(Role::Manager).await;
+        let mut products = Vec::new();
+        for reference in ["Q1", "Q2", "Q3"] {
+            products.push(product(&app, &manager.access, json!({ "reference": reference })).await);
+        }
+        let (first, one, three) = (
+            app.user(Role::AccountClient).await,
+            app.user(Role::AccountClient).await,
+            app.user(Role::AccountClient).await,
+        );
+        // A first request reads what is then kept (email templates, settings).
+        add_to_cart(&app, &first.access, &products[0], 1).await;
+        assert!(request(&app, &first.access, None).await["errors"].is_null());
+        add_to_cart(&app, &one.access, &products[0], 1).await;
+        for id in &products {
+            add_to_cart(&app, &three.access, id, 2).await;
+        }
+        let counted = |token: String| {
+            let app = &app;
+            async move {
+                let before = app.state.db.statements();
+                let body = request(app, &token, None).await;
+                assert!(body["errors"].is_null(), "{body}");
+                let lines = body["data"]["requestQuote"]["lines"].as_array().unwrap().len();
+                (lines, app.state.db.statements() - before)
+            }
+        };
+        let (lines, of_one) = counted(one.access.clone()).await;
+        assert_eq!(lines, 1);
+        let (lines, of_three) = counted(three.access.clone()).await;
+        assert_eq!(lines, 3);
+        assert_eq!(of_one, of_three, "a request of one line, then of three");
+    }
+}
+
+db_test! {
     async fn a_retried_request_returns_the_first_quote_and_stock_rules_apply(app) {
         let admin = app.user(Role::Admin).await;
         let manager = app.user(Role::Manager).await;

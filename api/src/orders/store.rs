@@ -273,7 +273,7 @@ pub struct NewChange {
     pub comment: Option<String>,
 }
 
-/// Writes changes; returns the ID of the last one (0 when none).
+/// Writes changes, in one statement; returns the ID of the last one (0 when none).
 pub async fn insert_changes(
     db: &impl ConnectionTrait,
     order_id: Uuid,
@@ -282,26 +282,30 @@ pub async fn insert_changes(
     changes: Vec<NewChange>,
     now: DateTime<Utc>,
 ) -> Result<i64, DbErr> {
-    use sea_orm::{ActiveModelTrait, Set};
-    let mut last = 0;
-    for change in changes {
-        let row = order_change::ActiveModel {
-            order_id: Set(order_id),
-            line_id: Set(change.line_id),
-            field: Set(change.field.to_owned()),
-            old_value: Set(change.old_value),
-            new_value: Set(change.new_value),
-            side: Set(side.as_str().to_owned()),
-            actor_id: Set(actor_id),
-            comment: Set(change.comment),
-            created_at: Set(now),
-            ..Default::default()
-        }
-        .insert(db)
-        .await?;
-        last = row.id;
+    use sea_orm::Set;
+    if changes.is_empty() {
+        return Ok(0);
     }
-    Ok(last)
+    let rows = changes.into_iter().map(|change| order_change::ActiveModel {
+        order_id: Set(order_id),
+        line_id: Set(change.line_id),
+        field: Set(change.field.to_owned()),
+        old_value: Set(change.old_value),
+        new_value: Set(change.new_value),
+        side: Set(side.as_str().to_owned()),
+        actor_id: Set(actor_id),
+        comment: Set(change.comment),
+        created_at: Set(now),
+        ..Default::default()
+    });
+    // RETURNING gives no order: the last is the highest.
+    Ok(order_change::Entity::insert_many(rows)
+        .exec_with_returning(db)
+        .await?
+        .into_iter()
+        .map(|row| row.id)
+        .max()
+        .unwrap_or(0))
 }
 
 /// The last change recorded on an order (0 when none).

@@ -91,20 +91,16 @@ async fn revise(edit: &mut Edit) -> Result<(), AppError> {
         ..edit.row.clone()
     };
     let row = store::insert(&*edit.tx, row).await?;
-    let mut lines = Vec::with_capacity(edit.lines.len());
-    for line in &edit.lines {
-        lines.push(
-            store::insert_line(
-                &*edit.tx,
-                quote_line::Model {
-                    id: Uuid::now_v7(),
-                    quote_id: id,
-                    ..line.clone()
-                },
-            )
-            .await?,
-        );
-    }
+    let rows = edit
+        .lines
+        .iter()
+        .map(|line| quote_line::Model {
+            id: Uuid::now_v7(),
+            quote_id: id,
+            ..line.clone()
+        })
+        .collect();
+    let lines = store::insert_lines(&*edit.tx, rows).await?;
     edit.changes
         .insert("revisionOf".to_owned(), json!(edit.row.number));
     edit.row = row;
@@ -712,20 +708,15 @@ pub async fn duplicate(
         discount_bp: source.discount_bp,
         ..fresh
     };
-    let mut copied = Vec::with_capacity(lines.len());
-    for line in lines {
-        copied.push(
-            store::insert_line(
-                &*tx,
-                quote_line::Model {
-                    id: Uuid::now_v7(),
-                    quote_id: row.id,
-                    ..line
-                },
-            )
-            .await?,
-        );
-    }
+    let rows = lines
+        .into_iter()
+        .map(|line| quote_line::Model {
+            id: Uuid::now_v7(),
+            quote_id: row.id,
+            ..line
+        })
+        .collect();
+    let copied = store::insert_lines(&*tx, rows).await?;
     service::keep_derived(&mut row, &copied)?;
     let row = store::update(&*tx, row).await?;
     tx.record(quote_event(

@@ -530,49 +530,45 @@ impl Begin {
             now,
         )
         .await?;
-        let mut lines = Vec::with_capacity(wanted.len());
-        for (index, line) in wanted.into_iter().enumerate() {
-            lines.push(
-                store::insert_line(
-                    &**tx,
-                    quote_line::Model {
-                        id: Uuid::now_v7(),
-                        quote_id: row.id,
-                        position: i32::try_from(index).unwrap_or(i32::MAX),
-                        kind: LineKind::Product.as_str().to_owned(),
-                        product_id: Some(line.product_id),
-                        variant_id: line.variant_id,
-                        configuration: line.configuration,
-                        reference: line.reference,
-                        name: line.name,
-                        comment: String::new(),
-                        quantity: line.quantity,
-                        unit_price_e4: to_e4(line.unit_price, "unitPrice")?,
-                        discount_bp: 0,
-                        discount_amount_e4: 0,
-                        vat_bp: rate_to_bp(line.vat_rate, "vatRate")?,
-                        rental_start: line.rental.map(|r| r.0),
-                        rental_end: line.rental.map(|r| r.1),
-                    },
-                )
-                .await?,
-            );
-        }
-        for file in attachments {
-            store::insert_attachment(
-                &**tx,
-                quote_attachment::Model {
+        let rows = wanted
+            .into_iter()
+            .enumerate()
+            .map(|(index, line)| {
+                Ok(quote_line::Model {
                     id: Uuid::now_v7(),
                     quote_id: row.id,
-                    filename: file.filename.chars().take(255).collect(),
-                    content_type: file.content_type,
-                    size: i64::try_from(file.content.len()).unwrap_or(i64::MAX),
-                    content: file.content,
-                    created_at: now,
-                },
-            )
-            .await?;
-        }
+                    position: i32::try_from(index).unwrap_or(i32::MAX),
+                    kind: LineKind::Product.as_str().to_owned(),
+                    product_id: Some(line.product_id),
+                    variant_id: line.variant_id,
+                    configuration: line.configuration,
+                    reference: line.reference,
+                    name: line.name,
+                    comment: String::new(),
+                    quantity: line.quantity,
+                    unit_price_e4: to_e4(line.unit_price, "unitPrice")?,
+                    discount_bp: 0,
+                    discount_amount_e4: 0,
+                    vat_bp: rate_to_bp(line.vat_rate, "vatRate")?,
+                    rental_start: line.rental.map(|r| r.0),
+                    rental_end: line.rental.map(|r| r.1),
+                })
+            })
+            .collect::<Result<Vec<_>, AppError>>()?;
+        let lines = store::insert_lines(&**tx, rows).await?;
+        let files = attachments
+            .into_iter()
+            .map(|file| quote_attachment::Model {
+                id: Uuid::now_v7(),
+                quote_id: row.id,
+                filename: file.filename.chars().take(255).collect(),
+                content_type: file.content_type,
+                size: i64::try_from(file.content.len()).unwrap_or(i64::MAX),
+                content: file.content,
+                created_at: now,
+            })
+            .collect();
+        store::insert_attachments(&**tx, files).await?;
         let mut row = row;
         keep_derived(&mut row, &lines)?;
         let row = store::update(&**tx, row).await?;

@@ -228,6 +228,22 @@ pub async fn insert_line(
     row.into_active_model().reset_all().insert(db).await
 }
 
+/// Writes `rows` in one statement (none without rows); they are returned as written.
+pub async fn insert_lines(
+    db: &impl ConnectionTrait,
+    rows: Vec<quote_line::Model>,
+) -> Result<Vec<quote_line::Model>, DbErr> {
+    if !rows.is_empty() {
+        quote_line::Entity::insert_many(
+            rows.iter()
+                .map(|row| row.clone().into_active_model().reset_all()),
+        )
+        .exec_without_returning(db)
+        .await?;
+    }
+    Ok(rows)
+}
+
 pub async fn update_line(
     db: &impl ConnectionTrait,
     row: quote_line::Model,
@@ -240,11 +256,19 @@ pub async fn delete_line(db: &impl ConnectionTrait, id: Uuid) -> Result<(), DbEr
     Ok(())
 }
 
-pub async fn insert_attachment(
+/// Writes `rows` in one statement (none without rows).
+pub async fn insert_attachments(
     db: &impl ConnectionTrait,
-    row: quote_attachment::Model,
+    rows: Vec<quote_attachment::Model>,
 ) -> Result<(), DbErr> {
-    row.into_active_model().reset_all().insert(db).await?;
+    if !rows.is_empty() {
+        quote_attachment::Entity::insert_many(
+            rows.into_iter()
+                .map(|row| row.into_active_model().reset_all()),
+        )
+        .exec_without_returning(db)
+        .await?;
+    }
     Ok(())
 }
 

@@ -91,7 +91,7 @@ pub async fn repeat(
     .await?;
     row.repeated_from = Some(source.id);
     let row = store::update_project(&*tx, row).await?;
-    let mut items = Vec::with_capacity(old_items.len());
+    let mut rows = Vec::with_capacity(old_items.len());
     for (index, old) in old_items.iter().enumerate() {
         let product = require_rental(
             products.iter().find(|p| p.id == old.product_id),
@@ -99,9 +99,17 @@ pub async fn repeat(
             &format!("items.{index}"),
         )?;
         let position = i32::try_from(index).unwrap_or(i32::MAX);
-        let item = item_row(row.id, position, &product, old.quantity, period, None, now)?;
-        items.push(store::insert_item(&*tx, item).await?);
+        rows.push(item_row(
+            row.id,
+            position,
+            &product,
+            old.quantity,
+            period,
+            None,
+            now,
+        )?);
     }
+    let items = store::insert_items(&*tx, rows).await?;
     let row = finish_new(
         &mut tx,
         row,

@@ -376,11 +376,10 @@ pub async fn remove_item(
     let item = edit.items.remove(index);
     store::delete_item(&*edit.tx, item.id).await?;
     // Positions stay 0..n so that `items.N` names the Nth item.
-    for (position, other) in edit.items.iter_mut().enumerate() {
-        let position = i32::try_from(position).unwrap_or(i32::MAX);
-        if other.position != position {
-            other.position = position;
-            *other = store::update_item(&*edit.tx, other.clone()).await?;
+    store::close_gap(&*edit.tx, item.project_id, item.position).await?;
+    for other in &mut edit.items {
+        if other.position > item.position {
+            other.position -= 1;
         }
     }
     edit.item_change(

@@ -244,6 +244,22 @@ pub async fn insert_item(
     row.into_active_model().reset_all().insert(db).await
 }
 
+/// Writes `rows` in one statement (none without rows); they are returned as written.
+pub async fn insert_items(
+    db: &impl ConnectionTrait,
+    rows: Vec<rental_item::Model>,
+) -> Result<Vec<rental_item::Model>, DbErr> {
+    if !rows.is_empty() {
+        rental_item::Entity::insert_many(
+            rows.iter()
+                .map(|row| row.clone().into_active_model().reset_all()),
+        )
+        .exec_without_returning(db)
+        .await?;
+    }
+    Ok(rows)
+}
+
 pub async fn update_item(
     db: &impl ConnectionTrait,
     row: rental_item::Model,
@@ -253,6 +269,26 @@ pub async fn update_item(
 
 pub async fn delete_item(db: &impl ConnectionTrait, id: Uuid) -> Result<(), DbErr> {
     rental_item::Entity::delete_by_id(id).exec(db).await?;
+    Ok(())
+}
+
+/// Moves the project's items after `position` one place up (after the item there is deleted),
+/// in one statement.
+pub async fn close_gap(
+    db: &impl ConnectionTrait,
+    project_id: Uuid,
+    position: i32,
+) -> Result<(), DbErr> {
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    rental_item::Entity::update_many()
+        .col_expr(
+            rental_item::Column::Position,
+            Expr::col(rental_item::Column::Position).sub(1),
+        )
+        .filter(rental_item::Column::ProjectId.eq(project_id))
+        .filter(rental_item::Column::Position.gt(position))
+        .exec(db)
+        .await?;
     Ok(())
 }
 

@@ -435,7 +435,7 @@ async fn items_from_cart(
             None,
             now,
         )?;
-        items.push(store::insert_item(&**tx, row).await?);
+        items.push(row);
         taken.push(line.id);
     }
     if items.is_empty() {
@@ -444,7 +444,7 @@ async fn items_from_cart(
             "the cart has no rental lines",
         ));
     }
-    Ok((items, taken))
+    Ok((store::insert_items(&**tx, items).await?, taken))
 }
 
 /// Emails a visitor the login and password of the account created for them.
