@@ -257,6 +257,23 @@ impl Db {
     }
 }
 
+/// Inserts `rows` in one statement (none without rows) and returns them as given: for rows whose
+/// every column the server sets (IDs made here, no database default or trigger changing them).
+pub async fn insert_as_given<M, A>(db: &impl ConnectionTrait, rows: Vec<M>) -> Result<Vec<M>, DbErr>
+where
+    M: sea_orm::IntoActiveModel<A> + Clone,
+    A: sea_orm::ActiveModelTrait,
+{
+    use sea_orm::EntityTrait;
+    <A::Entity as EntityTrait>::insert_many(
+        rows.iter()
+            .map(|row| row.clone().into_active_model().reset_all()),
+    )
+    .exec_without_returning(db)
+    .await?;
+    Ok(rows)
+}
+
 /// `statements` as one, to run in one round trip on SQLite (its driver runs a text of several
 /// statements in order, each taking its parameters in turn). Not for PostgreSQL, whose
 /// extended protocol takes one statement at a time.

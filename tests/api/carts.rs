@@ -307,8 +307,10 @@ db_test! {
 
 db_test! {
     async fn templates_are_written_and_loaded_in_the_same_statements_whatever_their_lines(app) with |config| {
-        // The outbox worker polls in the background; its statements would blur the count.
+        // The outbox worker and the quotes' upkeep run in the background; their statements
+        // would blur the count.
         config.outbox_worker = false;
+        config.maintenance_interval = std::time::Duration::from_hours(1);
     } {
         let (manager, pen) = catalog(&app).await;
         let ids = app
@@ -335,6 +337,11 @@ db_test! {
         let (small, small_written) = counted(manager.clone(), create, json!({ "n": "one", "lines": one })).await;
         let (big, big_written) = counted(manager.clone(), create, json!({ "n": "four", "lines": four })).await;
         assert_eq!(small_written, big_written, "a template of one line, then of four");
+        // No more lines than a cart holds: such a template could never be loaded.
+        let too_many = vec![json!({ "productId": pen, "quantity": 1 }); 201];
+        let refused = app.gql(Some(&manager), create, json!({ "n": "too many", "lines": too_many })).await;
+        assert_eq!(code(&refused), "VALIDATION", "{refused}");
+        assert_eq!(refused["errors"][0]["extensions"]["field"], "lines");
 
         let load = "mutation($id: ID!) { cartLoadTemplate(templateId: $id) { lines { quantity product { reference } } } }";
         let (a, b) = (app.user(Role::AccountClient).await, app.user(Role::AccountClient).await);

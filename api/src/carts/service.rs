@@ -27,7 +27,7 @@ use crate::{
 };
 
 /// Most lines a cart may hold.
-const MAX_LINES: usize = 200;
+pub(super) const MAX_LINES: usize = 200;
 
 /// What to put in a cart.
 pub struct LineInput {
@@ -458,7 +458,11 @@ pub(super) async fn cart_to_change(
     };
     match store::touch_where(&**tx, owner.condition(), now).await? {
         Some(cart) => Ok(cart),
-        None => cart_for_write(tx, principal, token, now).await,
+        // A user's cart created meanwhile by a parallel first request is found unlocked:
+        // locked here, as whatever writes a cart's lines must.
+        None => {
+            Ok(store::touch(&**tx, cart_for_write(tx, principal, token, now).await?, now).await?)
+        }
     }
 }
 

@@ -440,6 +440,21 @@ fn room_values(backend: sea_orm::DbBackend, max: usize, line_key: &str) -> [sea_
     }
 }
 
+/// The columns a new line's insert sets, in the order of its values.
+const LINE_COLUMNS: [cart_line::Column; 11] = [
+    cart_line::Column::Id,
+    cart_line::Column::CartId,
+    cart_line::Column::ProductId,
+    cart_line::Column::VariantId,
+    cart_line::Column::Configuration,
+    cart_line::Column::LineKey,
+    cart_line::Column::Quantity,
+    cart_line::Column::RentalStart,
+    cart_line::Column::RentalEnd,
+    cart_line::Column::CreatedAt,
+    cart_line::Column::UpdatedAt,
+];
+
 /// `INSERT INTO cart_line … SELECT … FROM cart WHERE <cart> … ON CONFLICT … DO UPDATE`: the line
 /// goes to the cart `cart` selects, if any (and if it has room, with `max_lines`).
 fn insert_line(
@@ -478,19 +493,7 @@ fn insert_line(
         .to_owned();
     Ok(Query::insert()
         .into_table(cart_line::Entity)
-        .columns([
-            cart_line::Column::Id,
-            cart_line::Column::CartId,
-            cart_line::Column::ProductId,
-            cart_line::Column::VariantId,
-            cart_line::Column::Configuration,
-            cart_line::Column::LineKey,
-            cart_line::Column::Quantity,
-            cart_line::Column::RentalStart,
-            cart_line::Column::RentalEnd,
-            cart_line::Column::CreatedAt,
-            cart_line::Column::UpdatedAt,
-        ])
+        .columns(LINE_COLUMNS)
         .select_from(row)
         .map_err(|error| DbErr::Custom(error.to_string()))?
         .on_conflict(merge_into_held(backend))
@@ -564,24 +567,14 @@ pub async fn add_lines(
             .iter()
             .filter(|l| !held.contains(&l.line_key))
             .count();
-        if held.len() + new > max {
+        // Lines that all merge into held ones always go in, even into a cart over `max`
+        // (a merge at login has no limit), as one such line does in [`add_line`].
+        if new > 0 && held.len() + new > max {
             return Ok(false);
         }
     }
     let mut insert = Query::insert();
-    insert.into_table(cart_line::Entity).columns([
-        cart_line::Column::Id,
-        cart_line::Column::CartId,
-        cart_line::Column::ProductId,
-        cart_line::Column::VariantId,
-        cart_line::Column::Configuration,
-        cart_line::Column::LineKey,
-        cart_line::Column::Quantity,
-        cart_line::Column::RentalStart,
-        cart_line::Column::RentalEnd,
-        cart_line::Column::CreatedAt,
-        cart_line::Column::UpdatedAt,
-    ]);
+    insert.into_table(cart_line::Entity).columns(LINE_COLUMNS);
     for line in merged {
         insert.values_panic([
             Uuid::now_v7().into(),

@@ -11,7 +11,9 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
-    service::{LineInput, add_all_prepared, cart_for_write, cart_to_change, prepare_line, view},
+    service::{
+        LineInput, MAX_LINES, add_all_prepared, cart_for_write, cart_to_change, prepare_line, view,
+    },
     store,
 };
 use crate::{
@@ -71,6 +73,11 @@ pub async fn list(state: &AppState, principal: &Principal) -> Result<Vec<Templat
     views(db, rows, !principal.is_staff()).await
 }
 
+/// A template holds at most as many lines as a cart: loading one adds all its lines or none.
+fn too_long(field: &str) -> AppError {
+    AppError::validation(field, format!("a template holds at most {MAX_LINES} lines"))
+}
+
 /// Staff: publishes a template for every customer (`customer_id: None`) or for one.
 pub async fn create(
     state: &AppState,
@@ -86,6 +93,9 @@ pub async fn create(
             "lines",
             "a template needs at least one line",
         ));
+    }
+    if lines.len() > MAX_LINES {
+        return Err(too_long("lines"));
     }
     let now = state.clock.now();
     let tx = state.db.begin(&state.events).await?;
@@ -157,6 +167,10 @@ pub async fn save_cart(
         .collect();
     if lines.is_empty() {
         return Err(AppError::validation("cart", "the cart has no line to save"));
+    }
+    // A cart grows past it only by a merge at login; such a template could never be loaded.
+    if lines.len() > MAX_LINES {
+        return Err(too_long("cart"));
     }
     let template = insert(&*tx, &name, Some(customer_id), Some(user.id), &lines, now).await?;
     let view = views(&*tx, vec![template], !principal.is_staff())

@@ -273,7 +273,7 @@ pub struct NewChange {
     pub comment: Option<String>,
 }
 
-/// Writes changes, in one statement; returns the ID of the last one (0 when none).
+/// Writes changes, in one statement.
 pub async fn insert_changes(
     db: &impl ConnectionTrait,
     order_id: Uuid,
@@ -281,11 +281,8 @@ pub async fn insert_changes(
     actor_id: Option<Uuid>,
     changes: Vec<NewChange>,
     now: DateTime<Utc>,
-) -> Result<i64, DbErr> {
+) -> Result<(), DbErr> {
     use sea_orm::Set;
-    if changes.is_empty() {
-        return Ok(0);
-    }
     let rows = changes.into_iter().map(|change| order_change::ActiveModel {
         order_id: Set(order_id),
         line_id: Set(change.line_id),
@@ -298,14 +295,10 @@ pub async fn insert_changes(
         created_at: Set(now),
         ..Default::default()
     });
-    // RETURNING gives no order: the last is the highest.
-    Ok(order_change::Entity::insert_many(rows)
-        .exec_with_returning(db)
-        .await?
-        .into_iter()
-        .map(|row| row.id)
-        .max()
-        .unwrap_or(0))
+    order_change::Entity::insert_many(rows)
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
 }
 
 /// The last change recorded on an order (0 when none).

@@ -228,20 +228,12 @@ pub async fn insert_line(
     row.into_active_model().reset_all().insert(db).await
 }
 
-/// Writes `rows` in one statement (none without rows); they are returned as written.
+/// Writes `rows` in one statement; they are returned as written.
 pub async fn insert_lines(
     db: &impl ConnectionTrait,
     rows: Vec<quote_line::Model>,
 ) -> Result<Vec<quote_line::Model>, DbErr> {
-    if !rows.is_empty() {
-        quote_line::Entity::insert_many(
-            rows.iter()
-                .map(|row| row.clone().into_active_model().reset_all()),
-        )
-        .exec_without_returning(db)
-        .await?;
-    }
-    Ok(rows)
+    crate::db::insert_as_given(db, rows).await
 }
 
 pub async fn update_line(
@@ -256,19 +248,12 @@ pub async fn delete_line(db: &impl ConnectionTrait, id: Uuid) -> Result<(), DbEr
     Ok(())
 }
 
-/// Writes `rows` in one statement (none without rows).
+/// Writes `rows` in one statement.
 pub async fn insert_attachments(
     db: &impl ConnectionTrait,
     rows: Vec<quote_attachment::Model>,
 ) -> Result<(), DbErr> {
-    if !rows.is_empty() {
-        quote_attachment::Entity::insert_many(
-            rows.into_iter()
-                .map(|row| row.into_active_model().reset_all()),
-        )
-        .exec_without_returning(db)
-        .await?;
-    }
+    crate::db::insert_as_given(db, rows).await?;
     Ok(())
 }
 

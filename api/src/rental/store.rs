@@ -244,20 +244,12 @@ pub async fn insert_item(
     row.into_active_model().reset_all().insert(db).await
 }
 
-/// Writes `rows` in one statement (none without rows); they are returned as written.
+/// Writes `rows` in one statement; they are returned as written.
 pub async fn insert_items(
     db: &impl ConnectionTrait,
     rows: Vec<rental_item::Model>,
 ) -> Result<Vec<rental_item::Model>, DbErr> {
-    if !rows.is_empty() {
-        rental_item::Entity::insert_many(
-            rows.iter()
-                .map(|row| row.clone().into_active_model().reset_all()),
-        )
-        .exec_without_returning(db)
-        .await?;
-    }
-    Ok(rows)
+    crate::db::insert_as_given(db, rows).await
 }
 
 pub async fn update_item(
