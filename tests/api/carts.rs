@@ -253,6 +253,42 @@ db_test! {
 }
 
 db_test! {
+    async fn a_cart_over_200_lines_after_a_merge_still_loads_a_template_of_lines_it_holds(app) {
+        let (manager, pen) = catalog(&app).await;
+        let user = app.user(Role::Identified).await;
+        app.data(Some(&user.access), &quick_add(), json!({ "r": "BOOK", "q": 1 })).await;
+        let token = anonymous_cart(&app).await;
+        let ids = app.data(None, "{ book: product(reference: \"BOOK\") { id } banner: product(reference: \"BANNER\") { id } }", json!({})).await;
+        // Each width is a line of its own: 200 lines in the anonymous cart.
+        let mutation = "mutation($t: String, $input: CartLineInput!) { cartAddLine(cartToken: $t, input: $input) { id } }";
+        for i in 0..200u32 {
+            let cents = 50 + i;
+            app.data(None, mutation, json!({ "t": token, "input": { "productId": ids["banner"]["id"], "quantity": 1,
+                "configuration": [{ "option": "material", "value": "paper" }, { "option": "width", "number": format!("{}.{:02}", cents / 100, cents % 100) }] } })).await;
+        }
+        // Nothing is dropped at login: 201 lines.
+        let login = "mutation($e: String!, $p: String!, $t: String) { login(input: { email: $e, password: $p, cartToken: $t }) { accessToken } }";
+        let data = app.data(None, login, json!({ "e": user.email, "p": PASSWORD, "t": token })).await;
+        let access = data["login"]["accessToken"].as_str().unwrap().to_owned();
+
+        let create = "mutation($n: String!, $lines: [CartLineInput!]!) { createCartTemplate(name: $n, lines: $lines) { id } }";
+        let held = app.data(Some(&manager), create, json!({ "n": "books", "lines": [{ "productId": ids["book"]["id"], "quantity": 2 }] })).await;
+        let new = app.data(Some(&manager), create, json!({ "n": "pens", "lines": [{ "productId": ids["book"]["id"], "quantity": 1 }, { "productId": pen, "quantity": 1 }] })).await;
+        let load = "mutation($id: ID!) { cartLoadTemplate(templateId: $id) { itemCount lines { id } } }";
+        // Its lines merge into held ones: they go in.
+        let loaded = app.data(Some(&access), load, json!({ "id": held["createCartTemplate"]["id"] })).await;
+        assert_eq!(loaded["cartLoadTemplate"]["lines"].as_array().unwrap().len(), 201);
+        assert_eq!(loaded["cartLoadTemplate"]["itemCount"], 203);
+        // A new line would not fit: none of the template's lines goes in.
+        let refused = app.gql(Some(&access), load, json!({ "id": new["createCartTemplate"]["id"] })).await;
+        assert_eq!(code(&refused), "VALIDATION", "{refused}");
+        assert_eq!(refused["errors"][0]["extensions"]["field"], "cart");
+        let mine = app.data(Some(&access), "{ myCart { itemCount } }", json!({})).await;
+        assert_eq!(mine["myCart"]["itemCount"], 203);
+    }
+}
+
+db_test! {
     async fn template_carts_are_published_saved_and_loaded(app) {
         let (manager, pen) = catalog(&app).await;
         let acme = app.customer("Acme").await;
