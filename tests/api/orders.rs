@@ -447,6 +447,78 @@ async fn checkout_beside_an_edit(app: &TestApp, client: &Session, lock: &str) {
     assert_eq!(lines.len(), 2, "{lock}: {placed}");
 }
 
+/// A customer's reply changing several lines' quantities takes their stock in stock order,
+/// whatever the order it lists them in: beside a transaction that holds the first product and
+/// then wants the second, it waits instead of deadlocking.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_takes_stock_in_stock_order_on_postgres() {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+
+    let Some(app) = TestApp::on_postgres().await else {
+        return;
+    };
+    let (manager, _, client) = two_pens_in_a_cart(&app).await;
+    // Created after the pen: its ID sorts after the pen's.
+    let book = product(
+        &app,
+        &manager.access,
+        json!({ "reference": "BOOK", "trackStock": true, "stock": 10 }),
+    )
+    .await;
+    add_to_cart(&app, &client.access, &book, 1).await;
+    let order = checkout(&app, &client.access, None).await["data"]["checkout"].clone();
+    let line = |reference: &str| {
+        order["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["reference"] == reference)
+            .unwrap()["id"]
+            .clone()
+    };
+    let (pen_line, book_line) = (line("PEN"), line("BOOK"));
+
+    let sql = |sql: &str| Statement::from_string(DbBackend::Postgres, sql.to_owned());
+    let holding = app.state.db.write().begin().await.unwrap();
+    holding
+        .execute_raw(sql(
+            "SELECT id FROM product WHERE reference = 'PEN' FOR UPDATE",
+        ))
+        .await
+        .unwrap();
+    let holder: i32 = holding
+        .query_one_raw(sql("SELECT pg_backend_pid() AS pid"))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get("", "pid")
+        .unwrap();
+    // The book first, then the pen.
+    let reply = "mutation($id: ID!, $v: Int!, $book: ID!, $pen: ID!) { replyToOrder(id: $id, version: $v, comment: \"More\",
+        lines: [{ lineId: $book, quantity: 2 }, { lineId: $pen, quantity: 3 }]) { lines { reference quantity } } }";
+    let variables =
+        json!({ "id": order["id"], "v": order["version"], "book": book_line, "pen": pen_line });
+    let (replied, held) = tokio::join!(app.gql(Some(&client.access), reply, variables), async {
+        until_postgres_counts(
+            &app,
+            "SELECT count(*) AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))",
+            vec![holder.into()],
+            "the reply waiting for the pen",
+        )
+        .await;
+        // Had the reply taken the book first, this would close a cycle.
+        holding
+            .execute_raw(sql(
+                "UPDATE product SET name = name WHERE reference = 'BOOK'",
+            ))
+            .await?;
+        holding.commit().await
+    });
+    held.unwrap();
+    assert!(replied["errors"].is_null(), "{replied}");
+    assert_eq!(stock(&app, &manager.access, &book).await, 8);
+}
+
 /// On PostgreSQL a transaction that PostgreSQL fails to end a deadlock (`40P01`) reports
 /// `CONFLICT`: nothing of it stays, and a retry may pass. Not an internal error.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

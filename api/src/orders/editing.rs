@@ -422,6 +422,10 @@ pub async fn reply(
         return Err(super::model::invalid_transition(status, "REPLY"));
     }
     edit.refuse_if_invoiced("REPLY").await?;
+    // Checked in the order given, then applied in stock order, as every transaction that takes
+    // or returns stock of several lines does: two replies to orders of the same products queue
+    // instead of deadlocking. Of one line given twice, the last still wins (a stable sort).
+    let mut wanted = Vec::with_capacity(quantities.len());
     for (index, (line_id, quantity)) in quantities.into_iter().enumerate() {
         let field = format!("lines.{index}.quantity");
         let quantity = parse_quantity(quantity, &field, false)?;
@@ -430,9 +434,16 @@ pub async fn reply(
             .iter()
             .position(|l| l.id == line_id)
             .ok_or_else(|| AppError::not_found("order line", format!("lines.{index}.lineId")))?;
-        let mut line = edit.lines[at].clone();
-        set_quantity(&mut edit, &mut line, quantity, &field).await?;
-        edit.lines[at] = store::update_line(&*edit.tx, line).await?;
+        wanted.push((at, quantity, field));
+    }
+    let by_stock = super::model::stock_order(&wanted, |&(at, _, _)| {
+        (edit.lines[at].product_id, edit.lines[at].variant_id)
+    });
+    for index in by_stock {
+        let (at, quantity, field) = &wanted[index];
+        let mut line = edit.lines[*at].clone();
+        set_quantity(&mut edit, &mut line, *quantity, field).await?;
+        edit.lines[*at] = store::update_line(&*edit.tx, line).await?;
     }
     if !comment.is_empty() {
         edit.change("comment", None, Some(comment));
