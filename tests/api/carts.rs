@@ -593,23 +593,11 @@ async fn an_add_that_waited_for_the_cart_sees_what_was_done_meanwhile_on_postgre
     let add_beside = |holding: DatabaseTransaction, token: String| {
         let app = &app;
         async move {
-            let holder: i32 = holding
-                .query_one_raw(sql("SELECT pg_backend_pid() AS pid"))
-                .await
-                .unwrap()
-                .unwrap()
-                .try_get("", "pid")
-                .unwrap();
+            let holder = crate::documents::backend_pid(&holding).await;
             let (added, committed) = tokio::join!(
                 app.gql(None, add, json!({ "t": token, "r": "BOOK" })),
                 async {
-                    crate::helpers::until_postgres_counts(
-                        app,
-                        "SELECT count(*) AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))",
-                        vec![holder.into()],
-                        "the add waiting for the cart",
-                    )
-                    .await;
+                    crate::documents::wait_until_blocked_by(app, holder).await;
                     holding.commit().await
                 }
             );

@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use crate::{
     catalog::product,
+    documents::{backend_pid, wait_until_blocked_by},
     helpers::{Session, TestApp, code, until_postgres_counts},
     websocket::Ws,
 };
@@ -413,16 +414,7 @@ async fn checkout_beside_an_edit(app: &TestApp, client: &Session, lock: &str) {
         .await
         .unwrap();
     assert_eq!(held.len(), 1, "{lock}");
-    let editor: i32 = editing
-        .query_one_raw(Statement::from_string(
-            DbBackend::Postgres,
-            "SELECT pg_backend_pid() AS pid",
-        ))
-        .await
-        .unwrap()
-        .unwrap()
-        .try_get("", "pid")
-        .unwrap();
+    let editor = backend_pid(&*editing).await;
     editing.record(comptoir_api::events::NewEvent::store_change(
         "EDITED",
         "Test",
@@ -431,13 +423,7 @@ async fn checkout_beside_an_edit(app: &TestApp, client: &Session, lock: &str) {
         chrono::Utc::now(),
     ));
     let (placed, committed) = tokio::join!(checkout(app, &client.access, None), async {
-        until_postgres_counts(
-            app,
-            "SELECT count(*) AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))",
-            vec![editor.into()],
-            "the checkout waiting for the editing transaction",
-        )
-        .await;
+        wait_until_blocked_by(app, editor).await;
         editing.commit().await
     });
     assert!(committed.is_ok(), "{lock}: {committed:?}");
@@ -486,26 +472,14 @@ async fn a_reply_takes_stock_in_stock_order_on_postgres() {
         ))
         .await
         .unwrap();
-    let holder: i32 = holding
-        .query_one_raw(sql("SELECT pg_backend_pid() AS pid"))
-        .await
-        .unwrap()
-        .unwrap()
-        .try_get("", "pid")
-        .unwrap();
+    let holder = backend_pid(&holding).await;
     // The book first, then the pen.
     let reply = "mutation($id: ID!, $v: Int!, $book: ID!, $pen: ID!) { replyToOrder(id: $id, version: $v, comment: \"More\",
         lines: [{ lineId: $book, quantity: 2 }, { lineId: $pen, quantity: 3 }]) { lines { reference quantity } } }";
     let variables =
         json!({ "id": order["id"], "v": order["version"], "book": book_line, "pen": pen_line });
     let (replied, held) = tokio::join!(app.gql(Some(&client.access), reply, variables), async {
-        until_postgres_counts(
-            &app,
-            "SELECT count(*) AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))",
-            vec![holder.into()],
-            "the reply waiting for the pen",
-        )
-        .await;
+        wait_until_blocked_by(&app, holder).await;
         // Had the reply taken the book first, this would close a cycle.
         holding
             .execute_raw(sql(
