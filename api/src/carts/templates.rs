@@ -271,12 +271,10 @@ async fn insert(
             quantity: Set(line.quantity),
             position: Set(i32::try_from(position).unwrap_or(i32::MAX)),
         });
-    // One insert for all the lines.
-    if !lines.is_empty() {
-        cart_template_line::Entity::insert_many(rows)
-            .exec_without_returning(db)
-            .await?;
-    }
+    // One insert for all the lines (SeaORM runs none for none).
+    cart_template_line::Entity::insert_many(rows)
+        .exec_without_returning(db)
+        .await?;
     Ok(template)
 }
 
